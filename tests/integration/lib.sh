@@ -1,0 +1,140 @@
+# Shared helpers for integration tests (sourced, never run).
+#
+# Each test script calls t_case NAME before a case and t_ok / t_fail after
+# it, and t_finish at the end, which prints cmocka-style summary lines that
+# tests/run.sh adds up.  Every daemon a test starts is registered with
+# t_daemon PID and stopped by pid on exit, even on failure (trap).  Ports are
+# never hard-coded: free_port asks the kernel for one.
+set -u
+T_DIR=$(mktemp -d /tmp/ringmta-it.XXXXXX)
+T_BUILD=${RINGMTA_BUILD:-build/asan}
+T_PASS=0
+T_FAIL=0
+T_FAILED=()
+T_CUR=
+T_PIDS=()
+
+t_cleanup() {
+	local p
+	for p in "${T_PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${T_PIDS[@]}"; do
+		for _ in $(seq 50); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
+	done
+	if [ "${T_KEEP:-0}" = 1 ] || [ $T_FAIL -gt 0 ]; then
+		echo "(test files kept in $T_DIR)"
+	else
+		rm -rf "$T_DIR"
+	fi
+}
+trap t_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# t_daemon PID: stop this process when the test ends.
+t_daemon() {
+	T_PIDS+=("$1")
+}
+
+# t_stop PID: stop one daemon now (SIGTERM, wait up to 5 s).
+t_stop() {
+	local p=$1
+	kill -TERM "$p" 2>/dev/null
+	for _ in $(seq 50); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$p" 2>/dev/null
+	return 0
+}
+
+t_case() {
+	T_CUR=$1
+	echo "[ RUN      ] $T_CUR"
+}
+t_ok() {
+	echo "[       OK ] $T_CUR"
+	T_PASS=$((T_PASS + 1))
+}
+t_fail() {
+	echo "[  ERROR   ] --- $*"
+	echo "[  FAILED  ] $T_CUR"
+	T_FAIL=$((T_FAIL + 1))
+	T_FAILED+=("$T_CUR")
+}
+# t_check DESCRIPTION COMMAND...: one case that passes when COMMAND does.
+t_check() {
+	local d=$1
+	shift
+	t_case "$d"
+	if "$@"; then t_ok; else t_fail "$d"; fi
+}
+t_finish() {
+	echo "[==========] $((T_PASS + T_FAIL)) test(s) run."
+	echo "[  PASSED  ] $T_PASS test(s)."
+	if [ $T_FAIL -gt 0 ]; then
+		echo "[  FAILED  ] $T_FAIL test(s), listed below:"
+		local n
+		for n in "${T_FAILED[@]}"; do echo "[  FAILED  ] $n"; done
+		exit 1
+	fi
+	exit 0
+}
+# t_skip REASON: the whole script is skipped (exit 77), loudly.
+t_skip() {
+	echo "SKIPPED: $*"
+	exit 77
+}
+
+# free_port [ADDR]: a TCP port that was free a moment ago on ADDR.
+free_port() {
+	/usr/bin/python3 - "${1:-127.0.0.1}" <<'PY'
+import socket, sys
+a = sys.argv[1]
+s = socket.socket(socket.AF_INET6 if ':' in a else socket.AF_INET)
+s.bind((a, 0))
+print(s.getsockname()[1])
+PY
+}
+
+# wait_port ADDR PORT [SECONDS]: until something accepts on ADDR:PORT.
+wait_port() {
+	local a=$1 p=$2 n=${3:-10}
+	/usr/bin/python3 - "$a" "$p" "$n" <<'PY'
+import socket, sys, time
+a, p, n = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+end = time.time() + n
+while time.time() < end:
+    try:
+        socket.create_connection((a, p), 0.5).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit(1)
+PY
+}
+
+# wait_file PATH [SECONDS]: until PATH exists and is non-empty.
+wait_file() {
+	local f=$1 n=${2:-10} i
+	for i in $(seq $((n * 20))); do
+		[ -s "$f" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# json_get FILE KEY.PATH: print a value from a JSON file (python3 json).
+json_get() {
+	/usr/bin/python3 - "$1" "$2" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split('.'):
+    v = v[int(k)] if isinstance(v, list) else v[k]
+print(json.dumps(v) if isinstance(v, (dict, list)) else v)
+PY
+}
