@@ -25,12 +25,12 @@
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #endif
 
-#define ATTR_FMT(f, a)	 __attribute__((format(printf, f, a)))
-#define ATTR_WUR	 __attribute__((warn_unused_result))
-#define ATTR_NORETURN	 __attribute__((noreturn))
-#define ATTR_UNUSED	 __attribute__((unused))
-#define likely(x)	 __builtin_expect(!!(x), 1)
-#define unlikely(x)	 __builtin_expect(!!(x), 0)
+#define ATTR_FMT(f, a) __attribute__((format(printf, f, a)))
+#define ATTR_WUR       __attribute__((warn_unused_result))
+#define ATTR_NORETURN  __attribute__((noreturn))
+#define ATTR_UNUSED    __attribute__((unused))
+#define likely(x)      __builtin_expect(!!(x), 1)
+#define unlikely(x)    __builtin_expect(!!(x), 0)
 
 /* Report a broken internal invariant and abort. */
 ATTR_NORETURN void compat_bug(const char *file, int line, const char *cond);

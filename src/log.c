@@ -16,8 +16,8 @@ static const char *log_progname = "ringmta";
 static enum log_level log_level = LOG_INFO;
 
 static const char *const log_level_names[] = {
-	[LOG_ERR] = "error", [LOG_WARN] = "warn",   [LOG_INFO] = "info",
-	[LOG_DEBUG] = "debug", [LOG_TRACE] = "trace",
+    [LOG_ERR] = "error",   [LOG_WARN] = "warn",   [LOG_INFO] = "info",
+    [LOG_DEBUG] = "debug", [LOG_TRACE] = "trace",
 };
 _Static_assert(nitems(log_level_names) == LOG__COUNT, "log level names");
 
@@ -72,19 +72,20 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	o = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	o += (size_t)snprintf(line + o, sizeof(line) - o, ".%03ldZ %s[%d]: %s: ",
-	    ts.tv_nsec / 1000000, log_progname, (int)getpid(),
-	    log_level_str(level));
+	o +=
+	    (size_t)snprintf(line + o, sizeof(line) - o,
+			     ".%03ldZ %s[%d]: %s: ", ts.tv_nsec / 1000000,
+			     log_progname, (int)getpid(), log_level_str(level));
 	for (n = 0; raw[n] != '\0' && o + 5 < sizeof(line); n++) {
 		unsigned char c = (unsigned char)raw[n];
 
 		if (c < 0x20 || c >= 0x7f || c == '\\') {
 			if (c == '\\')
-				o += (size_t)snprintf(line + o, sizeof(line) - o,
-				    "\\\\");
+				o += (size_t)snprintf(line + o,
+						      sizeof(line) - o, "\\\\");
 			else
-				o += (size_t)snprintf(line + o, sizeof(line) - o,
-				    "\\x%02x", c);
+				o += (size_t)snprintf(
+				    line + o, sizeof(line) - o, "\\x%02x", c);
 		} else {
 			line[o++] = (char)c;
 		}

@@ -33,8 +33,7 @@ int log_level_parse(const char *s);
 const char *log_level_str(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...) ATTR_FMT(2, 3);
-void log_vmsg(enum log_level level, const char *fmt, va_list ap)
-    ATTR_FMT(2, 0);
+void log_vmsg(enum log_level level, const char *fmt, va_list ap) ATTR_FMT(2, 0);
 
 #define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)

@@ -32,9 +32,9 @@ struct fdpoll {
 	struct ring *ring;
 	fdpoll_fn *cb;
 	int fd;
-	unsigned want;	    /* events the owner wants now */
-	unsigned armed;	    /* events of the poll in flight, 0 if none */
-	bool in_cb;	    /* inside cb: re-arm after it returns */
+	unsigned want;  /* events the owner wants now */
+	unsigned armed; /* events of the poll in flight, 0 if none */
+	bool in_cb;     /* inside cb: re-arm after it returns */
 	void (*on_idle)(struct fdpoll *fp); /* optional: last CQE arrived */
 };
 

@@ -26,8 +26,8 @@ struct ring {
 	struct io_uring uring;
 	int64_t now;
 	unsigned inflight; /* requests expecting a final CQE */
-	bool stop;	   /* ring_stop(): ring_run returns */
-	bool shutting;	   /* ring_shutdown(): new requests refused */
+	bool stop;         /* ring_stop(): ring_run returns */
+	bool shutting;     /* ring_shutdown(): new requests refused */
 	struct ring_stats st;
 	struct timer_heap timers;
 	struct ring_task *tasks;
@@ -36,15 +36,15 @@ struct ring {
 };
 
 static const char *const ring_op_names[] = {
-	[RING_OP_NONE] = "none",	 [RING_OP_RECV] = "recv",
-	[RING_OP_SEND] = "send",	 [RING_OP_SENDMSG] = "sendmsg",
-	[RING_OP_CONNECT] = "connect",	 [RING_OP_ACCEPT] = "accept",
-	[RING_OP_READ] = "read",	 [RING_OP_WRITE] = "write",
-	[RING_OP_WRITEV] = "writev",	 [RING_OP_FSYNC] = "fsync",
-	[RING_OP_OPENAT] = "openat",	 [RING_OP_CLOSE] = "close",
-	[RING_OP_POLL] = "poll",	 [RING_OP_TIMEOUT] = "timeout",
-	[RING_OP_SHUTDOWN] = "shutdown", [RING_OP_RENAME] = "rename",
-	[RING_OP_UNLINK] = "unlink",	 [RING_OP_NOP] = "nop",
+    [RING_OP_NONE] = "none",         [RING_OP_RECV] = "recv",
+    [RING_OP_SEND] = "send",         [RING_OP_SENDMSG] = "sendmsg",
+    [RING_OP_CONNECT] = "connect",   [RING_OP_ACCEPT] = "accept",
+    [RING_OP_READ] = "read",         [RING_OP_WRITE] = "write",
+    [RING_OP_WRITEV] = "writev",     [RING_OP_FSYNC] = "fsync",
+    [RING_OP_OPENAT] = "openat",     [RING_OP_CLOSE] = "close",
+    [RING_OP_POLL] = "poll",         [RING_OP_TIMEOUT] = "timeout",
+    [RING_OP_SHUTDOWN] = "shutdown", [RING_OP_RENAME] = "rename",
+    [RING_OP_UNLINK] = "unlink",     [RING_OP_NOP] = "nop",
 };
 _Static_assert(nitems(ring_op_names) == RING_OP__COUNT, "ring op names");
 
@@ -122,8 +122,8 @@ ring_new(const struct ring_opts *opts, int *err_r)
 		cq = 2 * sq;
 	memset(&p, 0, sizeof(p));
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-	    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
-	    IORING_SETUP_CQSIZE;
+		  IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
+		  IORING_SETUP_CQSIZE;
 	p.cq_entries = cq;
 	rc = io_uring_queue_init_params(sq, &r->uring, &p);
 	if (rc < 0) {
@@ -145,7 +145,7 @@ ring_free(struct ring *r)
 		return;
 	if (r->inflight)
 		log_warn("ring: torn down with %u requests in flight",
-		    r->inflight);
+			 r->inflight);
 	io_uring_queue_exit(&r->uring);
 	timer_heap_fini(&r->timers);
 	free(r);
@@ -226,7 +226,7 @@ ring_sqe(struct ring *r)
  */
 static struct io_uring_sqe *
 ring_begin(struct ring *r, struct uop *op, enum ring_op kind,
-    int64_t deadline_ns, int *err_r)
+	   int64_t deadline_ns, int *err_r)
 {
 	struct io_uring_sqe *sqe;
 	int rc;
@@ -253,7 +253,7 @@ ring_begin(struct ring *r, struct uop *op, enum ring_op kind,
 /* Finish a request: user_data, and the linked timeout when it has one. */
 static void
 ring_end(struct ring *r, struct uop *op, struct io_uring_sqe *sqe,
-    int64_t deadline_ns)
+	 int64_t deadline_ns)
 {
 	io_uring_sqe_set_data64(sqe, ring_ud(op, op->gen));
 	if (deadline_ns) {
@@ -263,8 +263,8 @@ ring_end(struct ring *r, struct uop *op, struct io_uring_sqe *sqe,
 		op->ts_nsec = deadline_ns % 1000000000;
 		sqe->flags |= IOSQE_IO_LINK;
 		t = ring_sqe(r);
-		io_uring_prep_link_timeout(t,
-		    (struct __kernel_timespec *)(void *)&op->ts_sec,
+		io_uring_prep_link_timeout(
+		    t, (struct __kernel_timespec *)(void *)&op->ts_sec,
 		    IORING_TIMEOUT_ABS);
 		t->flags |= IOSQE_CQE_SKIP_SUCCESS;
 		io_uring_sqe_set_data64(t, 0);
@@ -279,7 +279,7 @@ ring_end(struct ring *r, struct uop *op, struct io_uring_sqe *sqe,
 
 int
 ring_recv(struct ring *r, struct uop *op, int fd, void *buf, size_t len,
-    int64_t deadline_ns)
+	  int64_t deadline_ns)
 {
 	BUG_ON(uop_busy(op));
 	RING_BEGIN(r, op, RING_OP_RECV, deadline_ns);
@@ -289,8 +289,8 @@ ring_recv(struct ring *r, struct uop *op, int fd, void *buf, size_t len,
 }
 
 int
-ring_send(struct ring *r, struct uop *op, int fd, const void *buf,
-    size_t len, int64_t deadline_ns)
+ring_send(struct ring *r, struct uop *op, int fd, const void *buf, size_t len,
+	  int64_t deadline_ns)
 {
 	BUG_ON(uop_busy(op));
 	RING_BEGIN(r, op, RING_OP_SEND, deadline_ns);
@@ -301,7 +301,7 @@ ring_send(struct ring *r, struct uop *op, int fd, const void *buf,
 
 int
 ring_sendmsg(struct ring *r, struct uop *op, int fd, const struct msghdr *msg,
-    int64_t deadline_ns)
+	     int64_t deadline_ns)
 {
 	BUG_ON(uop_busy(op));
 	RING_BEGIN(r, op, RING_OP_SENDMSG, deadline_ns);
@@ -312,7 +312,7 @@ ring_sendmsg(struct ring *r, struct uop *op, int fd, const struct msghdr *msg,
 
 int
 ring_connect(struct ring *r, struct uop *op, int fd, const struct sockaddr *sa,
-    socklen_t salen, int64_t deadline_ns)
+	     socklen_t salen, int64_t deadline_ns)
 {
 	BUG_ON(uop_busy(op));
 	RING_BEGIN(r, op, RING_OP_CONNECT, deadline_ns);
@@ -333,7 +333,7 @@ ring_accept_multishot(struct ring *r, struct uop *op, int fd)
 
 int
 ring_read(struct ring *r, struct uop *op, int fd, void *buf, size_t len,
-    uint64_t off)
+	  uint64_t off)
 {
 	BUG_ON(uop_busy(op));
 	RING_BEGIN(r, op, RING_OP_READ, 0);
@@ -343,8 +343,8 @@ ring_read(struct ring *r, struct uop *op, int fd, void *buf, size_t len,
 }
 
 int
-ring_write(struct ring *r, struct uop *op, int fd, const void *buf,
-    size_t len, uint64_t off)
+ring_write(struct ring *r, struct uop *op, int fd, const void *buf, size_t len,
+	   uint64_t off)
 {
 	BUG_ON(uop_busy(op));
 	RING_BEGIN(r, op, RING_OP_WRITE, 0);
@@ -355,7 +355,7 @@ ring_write(struct ring *r, struct uop *op, int fd, const void *buf,
 
 int
 ring_writev(struct ring *r, struct uop *op, int fd, const struct iovec *iov,
-    unsigned iovcnt, uint64_t off)
+	    unsigned iovcnt, uint64_t off)
 {
 	BUG_ON(uop_busy(op));
 	RING_BEGIN(r, op, RING_OP_WRITEV, 0);
@@ -376,7 +376,7 @@ ring_fsync(struct ring *r, struct uop *op, int fd, bool datasync)
 
 int
 ring_openat(struct ring *r, struct uop *op, int dfd, const char *path,
-    int flags, unsigned mode)
+	    int flags, unsigned mode)
 {
 	BUG_ON(uop_busy(op));
 	RING_BEGIN(r, op, RING_OP_OPENAT, 0);
@@ -407,7 +407,7 @@ ring_shutdown_sock(struct ring *r, struct uop *op, int fd, int how)
 
 int
 ring_renameat(struct ring *r, struct uop *op, int olddfd, const char *oldpath,
-    int newdfd, const char *newpath)
+	      int newdfd, const char *newpath)
 {
 	BUG_ON(uop_busy(op));
 	RING_BEGIN(r, op, RING_OP_RENAME, 0);
@@ -418,7 +418,7 @@ ring_renameat(struct ring *r, struct uop *op, int olddfd, const char *oldpath,
 
 int
 ring_unlinkat(struct ring *r, struct uop *op, int dfd, const char *path,
-    int flags)
+	      int flags)
 {
 	BUG_ON(uop_busy(op));
 	RING_BEGIN(r, op, RING_OP_UNLINK, 0);
@@ -445,8 +445,8 @@ ring_timeout(struct ring *r, struct uop *op, int64_t when_ns)
 	op->ts_sec = when_ns / 1000000000;
 	op->ts_nsec = when_ns % 1000000000;
 	io_uring_prep_timeout(sqe,
-	    (struct __kernel_timespec *)(void *)&op->ts_sec, 0,
-	    IORING_TIMEOUT_ABS);
+			      (struct __kernel_timespec *)(void *)&op->ts_sec,
+			      0, IORING_TIMEOUT_ABS);
 	ring_end(r, op, sqe, 0);
 	return 0;
 }
@@ -579,8 +579,8 @@ ring_reap(struct ring *r)
 	int total = 0;
 
 	for (;;) {
-		unsigned n = io_uring_peek_batch_cqe(&r->uring, cqes,
-		    RING_CQE_BATCH);
+		unsigned n =
+		    io_uring_peek_batch_cqe(&r->uring, cqes, RING_CQE_BATCH);
 
 		if (n == 0)
 			break;
@@ -641,7 +641,7 @@ ring_run_once(struct ring *r, int64_t max_wait_ns)
 		unsigned queued = io_uring_sq_ready(&r->uring);
 
 		rc = io_uring_submit_and_wait_timeout(&r->uring, &cqe, 1, tsp,
-		    NULL);
+						      NULL);
 		if (rc >= 0 && queued == 0)
 			rc = 0;
 	}
@@ -649,7 +649,7 @@ ring_run_once(struct ring *r, int64_t max_wait_ns)
 		r->st.submits++;
 		r->st.sqes += (unsigned)rc;
 	} else if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN &&
-	    rc != -EBUSY) {
+		   rc != -EBUSY) {
 		return rc;
 	}
 	ring_now_update(r);
@@ -683,7 +683,8 @@ ring_shutdown(struct ring *r, int timeout_ms)
 		struct io_uring_sqe *sqe;
 
 		if (ring_now_update(r) >= end) {
-			log_warn("ring: %u requests still in flight at shutdown",
+			log_warn(
+			    "ring: %u requests still in flight at shutdown",
 			    r->inflight);
 			return -ETIMEDOUT;
 		}

@@ -64,7 +64,7 @@ struct uop;
 /* Our own flag in the handler's flags: a completion of an earlier request. */
 #define RING_CQE_STALE (1u << 31)
 /* Mirrors of the kernel's CQE flags the handlers care about. */
-#define RING_CQE_MORE (1u << 1) /* IORING_CQE_F_MORE: more CQEs follow */
+#define RING_CQE_MORE  (1u << 1) /* IORING_CQE_F_MORE: more CQEs follow */
 
 /*
  * Completion handler.  res is the request's result (>= 0 or -errno, with
@@ -77,9 +77,9 @@ struct uop {
 	uop_done_fn *done;
 	/* The linked timeout's timespec (struct __kernel_timespec layout). */
 	int64_t ts_sec, ts_nsec;
-	uint16_t gen;	   /* generation of the request last armed */
+	uint16_t gen;      /* generation of the request last armed */
 	uint16_t inflight; /* requests the kernel still holds */
-	uint8_t kind;	   /* enum ring_op, for tracing and statistics */
+	uint8_t kind;      /* enum ring_op, for tracing and statistics */
 	uint8_t cancelled; /* ring_cancel() was called on the current request */
 	uint8_t deadline;  /* the current request carries a linked timeout */
 };
@@ -119,11 +119,11 @@ uop_busy(const struct uop *op)
 
 struct ring_stats {
 	uint64_t submits;     /* io_uring_enter calls that submitted */
-	uint64_t sqes;	      /* SQEs submitted */
-	uint64_t cqes;	      /* CQEs dispatched */
-	uint64_t stale;	      /* CQEs of earlier requests (rule 4) */
+	uint64_t sqes;        /* SQEs submitted */
+	uint64_t cqes;        /* CQEs dispatched */
+	uint64_t stale;       /* CQEs of earlier requests (rule 4) */
 	uint64_t early_flush; /* SQ full: submitted before the turn's end */
-	uint64_t turns;	      /* loop turns */
+	uint64_t turns;       /* loop turns */
 	uint64_t timers_fired;
 };
 
@@ -180,32 +180,34 @@ int ring_shutdown(struct ring *r, int timeout_ms);
  * none.  BUG_ON(uop_busy(op)) except where noted.
  */
 int ring_recv(struct ring *r, struct uop *op, int fd, void *buf, size_t len,
-    int64_t deadline_ns) ATTR_WUR;
+	      int64_t deadline_ns) ATTR_WUR;
 int ring_send(struct ring *r, struct uop *op, int fd, const void *buf,
-    size_t len, int64_t deadline_ns) ATTR_WUR;
+	      size_t len, int64_t deadline_ns) ATTR_WUR;
 int ring_sendmsg(struct ring *r, struct uop *op, int fd,
-    const struct msghdr *msg, int64_t deadline_ns) ATTR_WUR;
+		 const struct msghdr *msg, int64_t deadline_ns) ATTR_WUR;
 int ring_connect(struct ring *r, struct uop *op, int fd,
-    const struct sockaddr *sa, socklen_t salen, int64_t deadline_ns) ATTR_WUR;
+		 const struct sockaddr *sa, socklen_t salen,
+		 int64_t deadline_ns) ATTR_WUR;
 /* Multishot accept: one CQE per connection (res = fd) with RING_CQE_MORE,
  * until a final CQE without it; re-arm then if still listening. */
 int ring_accept_multishot(struct ring *r, struct uop *op, int fd) ATTR_WUR;
 int ring_read(struct ring *r, struct uop *op, int fd, void *buf, size_t len,
-    uint64_t off) ATTR_WUR;
+	      uint64_t off) ATTR_WUR;
 int ring_write(struct ring *r, struct uop *op, int fd, const void *buf,
-    size_t len, uint64_t off) ATTR_WUR;
-int ring_writev(struct ring *r, struct uop *op, int fd,
-    const struct iovec *iov, unsigned iovcnt, uint64_t off) ATTR_WUR;
+	       size_t len, uint64_t off) ATTR_WUR;
+int ring_writev(struct ring *r, struct uop *op, int fd, const struct iovec *iov,
+		unsigned iovcnt, uint64_t off) ATTR_WUR;
 int ring_fsync(struct ring *r, struct uop *op, int fd, bool datasync) ATTR_WUR;
 int ring_openat(struct ring *r, struct uop *op, int dfd, const char *path,
-    int flags, unsigned mode) ATTR_WUR;
+		int flags, unsigned mode) ATTR_WUR;
 int ring_close(struct ring *r, struct uop *op, int fd) ATTR_WUR;
 int ring_shutdown_sock(struct ring *r, struct uop *op, int fd,
-    int how) ATTR_WUR;
+		       int how) ATTR_WUR;
 int ring_renameat(struct ring *r, struct uop *op, int olddfd,
-    const char *oldpath, int newdfd, const char *newpath) ATTR_WUR;
+		  const char *oldpath, int newdfd,
+		  const char *newpath) ATTR_WUR;
 int ring_unlinkat(struct ring *r, struct uop *op, int dfd, const char *path,
-    int flags) ATTR_WUR;
+		  int flags) ATTR_WUR;
 int ring_nop(struct ring *r, struct uop *op) ATTR_WUR;
 /*
  * One-shot poll for events (POLLIN/POLLOUT...).  Unlike the others this may

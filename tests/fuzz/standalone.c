@@ -31,7 +31,8 @@ standalone_run_file(const char *path)
 	n = ftell(f);
 	fseek(f, 0, SEEK_SET);
 	buf = malloc(n > 0 ? (size_t)n : 1);
-	if (buf == NULL || (n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)) {
+	if (buf == NULL ||
+	    (n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)) {
 		fclose(f);
 		free(buf);
 		return -1;

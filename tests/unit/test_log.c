@@ -54,7 +54,8 @@ test_sanitised(void **state)
 	log_init("t");
 	capture(buf, sizeof(buf), "a\r\nb\x1b\xff\\");
 	assert_non_null(strstr(buf, " t["));
-	assert_non_null(strstr(buf, "]: warn: peer said a\\x0d\\x0ab\\x1b\\xff\\\\\n"));
+	assert_non_null(
+	    strstr(buf, "]: warn: peer said a\\x0d\\x0ab\\x1b\\xff\\\\\n"));
 	/* exactly one line */
 	assert_ptr_equal(strchr(buf, '\n'), buf + strlen(buf) - 1);
 }
@@ -84,9 +85,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_level_parse),
-		cmocka_unit_test(test_sanitised),
-		cmocka_unit_test(test_level_filter),
+	    cmocka_unit_test(test_level_parse),
+	    cmocka_unit_test(test_sanitised),
+	    cmocka_unit_test(test_level_filter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -67,7 +67,7 @@ setup(void **state)
 
 	if (r == NULL) {
 		fprintf(stderr, "*** io_uring unavailable (%s): SKIPPING ***\n",
-		    strerror(-err));
+			strerror(-err));
 		*state = NULL;
 		return 0;
 	}
@@ -199,9 +199,8 @@ test_deadline_expiry(void **state)
 	top_init(&t);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	start = ring_now_update(r);
-	assert_int_equal(ring_recv(r, &t.op, sv[0], buf, sizeof(buf),
-			     start + 50000000),
-	    0);
+	assert_int_equal(
+	    ring_recv(r, &t.op, sv[0], buf, sizeof(buf), start + 50000000), 0);
 	RUN_UNTIL(r, t.calls == 1);
 	assert_int_equal(t.res, -ETIMEDOUT);
 	assert_true(ring_now_update(r) - start >= 50000000);
@@ -224,8 +223,8 @@ test_deadline_not_hit_one_cqe(void **state)
 	assert_int_equal(write(sv[1], "hi", 2), 2);
 	cqes = ring_stats(r)->cqes;
 	assert_int_equal(ring_recv(r, &t.op, sv[0], buf, sizeof(buf),
-			     ring_now_update(r) + 1000000000),
-	    0);
+				   ring_now_update(r) + 1000000000),
+			 0);
 	RUN_UNTIL(r, t.calls == 1);
 	assert_int_equal(t.res, 2);
 	/* let any stray linked-timeout CQE arrive */
@@ -247,8 +246,8 @@ test_cancel_in_flight(void **state)
 	top_init(&t);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(ring_recv(r, &t.op, sv[0], buf, sizeof(buf),
-			     ring_now_update(r) + 5000000000LL),
-	    0);
+				   ring_now_update(r) + 5000000000LL),
+			 0);
 	ring_run_once(r, 0);
 	assert_true(uop_busy(&t.op));
 	assert_int_equal(ring_cancel(r, &t.op), 0);
@@ -300,9 +299,11 @@ static void
 test_ten_thousand_concurrent(void **state)
 {
 	RING_OR_SKIP(r);
-	enum { PAIRS = 5000 };
+	enum {
+		PAIRS = 5000
+	};
 	struct rlimit rl;
-	int (*fds)[2] = calloc(PAIRS, sizeof(*fds));
+	int(*fds)[2] = calloc(PAIRS, sizeof(*fds));
 	struct top *ops = calloc(2 * PAIRS, sizeof(*ops));
 	char(*bufs)[2] = calloc(2 * PAIRS, sizeof(*bufs));
 	int done;
@@ -320,14 +321,14 @@ test_ten_thousand_concurrent(void **state)
 	}
 	for (int i = 0; i < PAIRS; i++) {
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds[i]),
-		    0);
+				 0);
 		for (int j = 0; j < 2; j++) {
 			struct top *t = &ops[2 * i + j];
 
 			top_init(t);
 			assert_int_equal(ring_recv(r, &t->op, fds[i][j],
-					     bufs[2 * i + j], 2, 0),
-			    0);
+						   bufs[2 * i + j], 2, 0),
+					 0);
 		}
 	}
 	ring_run_once(r, 0);
@@ -427,8 +428,8 @@ test_connect_deadline(void **state)
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	start = ring_now_update(r);
 	assert_int_equal(ring_connect(r, &t.op, fd, (struct sockaddr *)&sin,
-			     sizeof(sin), start + 200000000),
-	    0);
+				      sizeof(sin), start + 200000000),
+			 0);
 	RUN_UNTIL(r, t.calls == 1);
 	assert_int_equal(t.res, -ETIMEDOUT);
 	assert_true(ring_now_update(r) - start >= 200000000);
@@ -450,8 +451,9 @@ test_connect_refused(void **state)
 	top_init(&t);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_int_equal(ring_connect(r, &t.op, fd, (struct sockaddr *)&sin,
-			     sizeof(sin), ring_now_update(r) + 1000000000),
-	    0);
+				      sizeof(sin),
+				      ring_now_update(r) + 1000000000),
+			 0);
 	RUN_UNTIL(r, t.calls == 1);
 	assert_int_equal(t.res, -ECONNREFUSED);
 	close(fd);
@@ -569,9 +571,9 @@ test_shutdown_drains(void **state)
 	for (int i = 0; i < 50; i++) {
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0);
 		top_init(&t[i]);
-		assert_int_equal(ring_recv(r, &t[i].op, sv[i][0], buf[i], 4,
-				     i % 2 ? ring_now_update(r) + 60000000000LL
-					   : 0),
+		assert_int_equal(
+		    ring_recv(r, &t[i].op, sv[i][0], buf[i], 4,
+			      i % 2 ? ring_now_update(r) + 60000000000LL : 0),
 		    0);
 	}
 	ring_run_once(r, 0);
@@ -608,7 +610,9 @@ ttimer_cb(struct timer *t)
 static void
 test_timer_heap_100k(void **state)
 {
-	enum { N = 100000 };
+	enum {
+		N = 100000
+	};
 	struct timer_heap h;
 	struct ttimer *tt = calloc(N, sizeof(*tt));
 	int64_t last = -1;
@@ -701,22 +705,22 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nop_single_cqe),
-		cmocka_unit_test(test_partial_receive),
-		cmocka_unit_test(test_short_send_resubmit),
-		cmocka_unit_test(test_deadline_expiry),
-		cmocka_unit_test(test_deadline_not_hit_one_cqe),
-		cmocka_unit_test(test_cancel_in_flight),
-		cmocka_unit_test(test_completion_after_close),
-		cmocka_unit_test(test_ten_thousand_concurrent),
-		cmocka_unit_test(test_multishot_accept),
-		cmocka_unit_test(test_connect_deadline),
-		cmocka_unit_test(test_connect_refused),
-		cmocka_unit_test(test_fdpoll_oneshot_rearmed),
-		cmocka_unit_test(test_sq_full_flushed),
-		cmocka_unit_test(test_shutdown_drains),
-		cmocka_unit_test(test_timer_heap_100k),
-		cmocka_unit_test(test_ring_timers_drive_wait),
+	    cmocka_unit_test(test_nop_single_cqe),
+	    cmocka_unit_test(test_partial_receive),
+	    cmocka_unit_test(test_short_send_resubmit),
+	    cmocka_unit_test(test_deadline_expiry),
+	    cmocka_unit_test(test_deadline_not_hit_one_cqe),
+	    cmocka_unit_test(test_cancel_in_flight),
+	    cmocka_unit_test(test_completion_after_close),
+	    cmocka_unit_test(test_ten_thousand_concurrent),
+	    cmocka_unit_test(test_multishot_accept),
+	    cmocka_unit_test(test_connect_deadline),
+	    cmocka_unit_test(test_connect_refused),
+	    cmocka_unit_test(test_fdpoll_oneshot_rearmed),
+	    cmocka_unit_test(test_sq_full_flushed),
+	    cmocka_unit_test(test_shutdown_drains),
+	    cmocka_unit_test(test_timer_heap_100k),
+	    cmocka_unit_test(test_ring_timers_drive_wait),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
