@@ -1,0 +1,1 @@
+fuzz_jsonw_SRCS := src/jsonw.c src/compat.c
