@@ -1,0 +1,1 @@
+test_crc32c_SRCS := store/crc32c.c
