@@ -1,0 +1,1 @@
+test_tls_SRCS := src/tls.c src/compat.c
