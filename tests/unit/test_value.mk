@@ -1,0 +1,1 @@
+test_value_SRCS := src/value.c src/compat.c src/log.c
