@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtp_client.h: the outbound SMTP client session engine (struct smtpc).
+ *
+ * One session = one connection to one destination address from one
+ * binding.  It connects (bind() to the binding's source address first),
+ * reads the banner, says EHLO (HELO after a 5xx to EHLO), then delivers the
+ * messages its owner hands it through ops->next_msg(), one transaction at
+ * a time, with PIPELINING (RFC 2920) when the server offers it: MAIL, every
+ * RCPT and DATA leave in one send, and on a reused connection they follow
+ * the previous "." in the same send.  The body is streamed from the owner's
+ * file through the ring in bounded chunks, CRLF-canonical and dot-stuffed
+ * by sdata_encode().  When no message is available it waits up to
+ * idle_timeout (smtpc_kick() wakes it), then QUITs.
+ *
+ * Policy-free: the engine reports, never decides.  Every recipient of every
+ * message it took ends with exactly one result (delivered / temporary /
+ * permanent, with the reply, the stage and a failure class), reported by
+ * ops->on_msg_done(); the session's end is reported once by ops->on_close().
+ * Retry, bounce, next MX: the owner's business.
+ *
+ * Byte path and the TLS hook: recv bytes land in s->rbuf and go through
+ * smtpc_input() to the reply parser; protocol output is formatted into the
+ * output buffers and leaves through smtpc_flush().  A TLS layer (src/tls.c)
+ * sits between the two: decrypt between the recv completion and
+ * smtpc_input(), encrypt inside smtpc_flush() (see smtp_client_io.c,
+ * "TLS hook").  STARTTLS itself is not implemented yet: SMTPC_S_STARTTLS is
+ * a pass-through state.
+ *
+ * Ownership (STYLE 3.5):
+ *  - struct smtpc is allocated by smtpc_new() and freed by the engine only,
+ *    right after ops->on_close() returns (from a ring_defer() task, when no
+ *    op is in flight).  The owner must not touch s after on_close().
+ *  - Ops embedded in s: op_conn (connect), op_recv (one recv, always armed
+ *    while connected, into rbuf), op_send (one send, from obuf[busy]),
+ *    op_read (one file read, into the body chunk buffer).  At most one of
+ *    each in flight.  The kernel owns the buffer of each busy op.
+ *  - Output is double-buffered: obuf[fill] is being filled while
+ *    obuf[!fill] is in the kernel; a short send resumes from the same
+ *    buffer.  Buffers are inline (bounded); the body chunk buffer is
+ *    allocated for the body and freed when the body ends, so an idle
+ *    session holds no more than sizeof(struct smtpc).
+ *  - struct smtpc_msg and its recipients belong to the owner; the engine
+ *    borrows them from next_msg() until on_msg_done() for that message
+ *    (after which it never touches them again).  The engine writes only
+ *    the "engine's" fields and the recipients' res.  The body fd stays
+ *    the owner's (never closed here) and must stay open until
+ *    on_msg_done().
+ *  - The strings of struct smtpc_opts are copied by smtpc_new().
+ */
+#ifndef RINGMTA_SMTP_CLIENT_H
+#define RINGMTA_SMTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "compat.h"
+#include "ring.h"
+#include "smtp_cmd.h"
+#include "smtp_data.h"
+#include "smtp_reply.h"
+#include "timer.h"
+
+struct smtpc;
+
+/* What the session was doing (also a recipient result's stage). */
+enum smtpc_stage {
+	SMTPC_STAGE_NONE = 0,
+	SMTPC_STAGE_CONNECT,
+	SMTPC_STAGE_BANNER,
+	SMTPC_STAGE_EHLO,
+	SMTPC_STAGE_HELO,
+	SMTPC_STAGE_STARTTLS,
+	SMTPC_STAGE_MAIL,
+	SMTPC_STAGE_RCPT,
+	SMTPC_STAGE_DATA,
+	SMTPC_STAGE_BODY,
+	SMTPC_STAGE_DOT,
+	SMTPC_STAGE_RSET,
+	SMTPC_STAGE_QUIT,
+	SMTPC_STAGE_IDLE,
+	SMTPC_STAGE_LOCAL, /* refused before sending: 8BITMIME/SMTPUTF8/SIZE */
+	SMTPC_STAGE__COUNT /* must stay last */
+};
+const char *smtpc_stage_str(enum smtpc_stage st);
+
+/* Engine states (the send side; replies are matched through pend[]). */
+enum smtpc_state {
+	SMTPC_S_INIT = 0, /* created, not started */
+	SMTPC_S_CONNECT,  /* connect SQE with its deadline in flight */
+	SMTPC_S_BANNER,   /* waiting for 220 */
+	SMTPC_S_EHLO,
+	SMTPC_S_HELO,
+	SMTPC_S_STARTTLS, /* hook: passes through until tls.c lands */
+	SMTPC_S_NEXT,     /* choose: next message, idle or QUIT */
+	SMTPC_S_TXN,      /* [RSET] MAIL RCPT... DATA queued, up to 354 */
+	SMTPC_S_BODY,     /* file chunk -> sdata_encode -> send, then "." */
+	SMTPC_S_IDLE,     /* no message: idle timer, smtpc_kick() wakes */
+	SMTPC_S_QUIT,     /* QUIT sent (never behind "."), waiting */
+	SMTPC_S_CLOSING,  /* cancels issued; freed when nothing in flight */
+	SMTPC_S__COUNT    /* must stay last */
+};
+const char *smtpc_state_str(enum smtpc_state st);
+
+/* Connection-level failure class, decided once. */
+enum smtpc_fail {
+	SMTPC_FAIL_NONE = 0, /* clean: QUIT answered */
+	SMTPC_FAIL_REFUSED,  /* -ECONNREFUSED */
+	SMTPC_FAIL_UNREACH,  /* -ENETUNREACH, -EHOSTUNREACH, ... */
+	SMTPC_FAIL_TIMEOUT,  /* a stage deadline passed */
+	SMTPC_FAIL_RESET,    /* -ECONNRESET, -EPIPE, EOF */
+	SMTPC_FAIL_TLS,      /* TLS layer (reserved for tls.c) */
+	SMTPC_FAIL_PROTO,    /* bad reply syntax, reply to nothing, bad code */
+	SMTPC_FAIL_LOCAL,    /* our side: -EADDRNOTAVAIL, -EMFILE, bad input */
+	SMTPC_FAIL_REPLY,    /* a well-formed 4xx/5xx: read code/enhanced */
+	SMTPC_FAIL_CAPS,     /* server lacks 8BITMIME/SMTPUTF8/SIZE room */
+	SMTPC_FAIL__COUNT    /* must stay last */
+};
+const char *smtpc_fail_str(enum smtpc_fail f);
+/* Classify a -errno (from the ring or a syscall). */
+enum smtpc_fail smtpc_fail_from_errno(int err);
+
+enum smtpc_status {
+	SMTPC_R_PENDING = 0, /* not decided yet */
+	SMTPC_R_DELIVERED,
+	SMTPC_R_TEMPORARY,
+	SMTPC_R_PERMANENT,
+	SMTPC_R__COUNT /* must stay last */
+};
+const char *smtpc_status_str(enum smtpc_status st);
+
+#define SMTPC_TEXT_MAX 512 /* stored reply text, NUL included */
+
+/*
+ * One result: a recipient's outcome, or the session's end (on_close).
+ * code 0 means no reply was involved (timeout, reset, local refusal); esc
+ * is the enhanced code (ours for local refusals, e.g. 5.6.3).  maybe_dup:
+ * "." was sent and no reply came: the server may have accepted the
+ * message, so a retry may duplicate it.
+ */
+struct smtpc_result {
+	enum smtpc_status status;
+	enum smtpc_fail fail;
+	enum smtpc_stage stage;
+	int err; /* -errno behind fail, 0 if none */
+	int code;
+	unsigned esc[3];
+	bool maybe_dup;
+	char text[SMTPC_TEXT_MAX];
+};
+
+struct smtpc_rcpt {
+	const char *addr;        /* without <> */
+	unsigned notify;         /* enum smtpcmd_notify, sent only if DSN */
+	const char *orcpt;       /* raw ORCPT, NULL: none; sent only if DSN */
+	struct smtpc_result res; /* written by the engine */
+};
+
+/*
+ * A message: the owner fills everything but the engine's fields.  The body
+ * is body_len bytes at body_off in body_fd, CRLF-canonical and not
+ * dot-stuffed.
+ */
+struct smtpc_msg {
+	const char *from; /* "" for the null path */
+	enum smtpcmd_ret ret;
+	const char *envid; /* NULL: none; RET/ENVID sent only if DSN */
+	bool eightbit;     /* body holds 8-bit bytes: needs 8BITMIME */
+	bool smtputf8;     /* needs SMTPUTF8 */
+	int body_fd;
+	uint64_t body_off, body_len;
+	struct smtpc_rcpt *rcpt;
+	unsigned nrcpt;
+	void *udata; /* owner's */
+	/* engine's */
+	unsigned npend;    /* replies still expected for this message */
+	unsigned accepted; /* recipients with a 2xx to RCPT */
+	bool mail_failed;  /* MAIL got a non-2xx (result given) */
+	bool open;         /* more commands may still be queued for it */
+	bool dot_sent;     /* "." queued: outcome unknown without its reply */
+};
+
+/* RFC 5321 4.5.3.2 defaults; all in milliseconds. */
+struct smtpc_timeouts {
+	int64_t connect, banner, ehlo, mail, rcpt, data, block, dot, rset, quit,
+	    idle;
+};
+void smtpc_timeouts_default(struct smtpc_timeouts *t);
+
+struct smtpc_opts {
+	struct sockaddr_storage dst; /* destination address and port */
+	socklen_t dst_len;
+	struct sockaddr_storage src; /* binding's source, port 0 */
+	socklen_t src_len;           /* 0: let the kernel choose */
+	const char *mx_host;         /* for logs (and TLS later) */
+	const char *ehlo_name;
+	struct smtpc_timeouts tmo;
+	unsigned max_deliveries; /* messages per connection, 0: no limit */
+	bool no_pipelining;      /* ignore PIPELINING (tests, quirks) */
+};
+
+struct smtpc_ops {
+	/* The next message for this destination, or NULL for none now. */
+	struct smtpc_msg *(*next_msg)(struct smtpc *s, void *arg);
+	/* All of m's recipients have their result; m is the owner's again. */
+	void (*on_msg_done)(struct smtpc *s, struct smtpc_msg *m, void *arg);
+	/* The session ended; s is freed right after this returns. */
+	void (*on_close)(struct smtpc *s, const struct smtpc_result *why,
+			 void *arg);
+};
+
+/*
+ * Create a session on ring r.  opts' strings are copied; ops and arg are
+ * borrowed for the session's life.  Nothing happens until smtpc_start().
+ */
+struct smtpc *smtpc_new(struct ring *r, const struct smtpc_opts *opts,
+			const struct smtpc_ops *ops, void *arg);
+
+/*
+ * Open the socket, bind, and arm the connect.  Returns 0; on -errno the
+ * session is already closing and on_close() will report it (so the owner
+ * has one path for every failure).
+ */
+int smtpc_start(struct smtpc *s);
+
+/* A message became available: wake a session waiting in IDLE. */
+void smtpc_kick(struct smtpc *s);
+
+/*
+ * Stop now (shutdown, admin): in-flight messages get temporary results,
+ * then on_close() with SMTPC_FAIL_LOCAL / err -ECANCELED (later, from the
+ * ring, never from inside this call).  Idempotent.
+ */
+void smtpc_cancel(struct smtpc *s);
+
+enum smtpc_state smtpc_get_state(const struct smtpc *s);
+/* The EHLO capabilities (zero before EHLO). */
+const struct reply_caps *smtpc_caps(const struct smtpc *s);
+/* Transactions started on this connection (local refusals not counted). */
+unsigned smtpc_deliveries(const struct smtpc *s);
+/* sizeof(struct smtpc): the memory of an idle session. */
+size_t smtpc_session_size(void);
+
+#endif

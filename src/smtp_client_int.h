@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtp_client_int.h: private to smtp_client.c and smtp_client_txn.c.
+ *
+ * The session struct and the helpers the two halves share.  smtp_client.c
+ * owns the session's life, I/O, state tables and closing; smtp_client_txn.c
+ * owns one transaction: choosing the message, MAIL/RCPT/DATA, the body and
+ * the replies to them.  Nothing outside these two files includes this.
+ */
+#ifndef RINGMTA_SMTP_CLIENT_INT_H
+#define RINGMTA_SMTP_CLIENT_INT_H
+
+#include "smtp_client.h"
+
+#define SMTPC_PEND_MAX 32
+#define SMTPC_OBUF     2048 /* each of two; holds any one command */
+#define SMTPC_RBUF     1024
+#define SMTPC_CHUNK    16384 /* body read size, allocated only in BODY */
+#define SMTPC_MS       1000000LL
+
+_Static_assert(SMTPC_OBUF >= SMTPCMD_BUF_MAX, "a command must fit");
+
+/* A command awaiting its reply. */
+struct smtpc_pend {
+	struct smtpc_msg *m; /* NULL for session commands */
+	int64_t deadline;    /* absolute ring_now() ns */
+	uint16_t rcpt;       /* RCPT: recipient index */
+	uint8_t stage;       /* enum smtpc_stage */
+	uint8_t lone;        /* DOT: the lone "." after 354 with no rcpt */
+};
+
+struct smtpc {
+	struct ring *r;
+	const struct smtpc_ops *ops;
+	void *arg;
+	struct smtpc_opts o; /* mx_host, ehlo_name: our copies */
+	uint64_t id;
+	enum smtpc_state state;
+	const char *action;
+	unsigned step; /* progress inside TXN */
+	int fd;
+	struct uop op_conn, op_recv, op_send, op_read;
+	struct timer tmr;
+	struct ring_task reap_task;
+	struct ring_task kick_task;
+	bool pipelining, need_rset, close_set;
+	bool polled; /* next_msg() said "none"; ask again after an event */
+	unsigned ndeliv;
+	int64_t idle_deadline, send_deadline;
+	struct smtpc_msg *prev; /* "." queued, reply awaited */
+	struct smtpc_msg *cur;  /* in TXN or BODY */
+	struct smtpc_pend pend[SMTPC_PEND_MAX];
+	unsigned phead, pn;
+	/* body */
+	struct sdata_enc enc;
+	char *chunk;
+	size_t chunk_len, chunk_off;
+	uint64_t body_read;
+	/* output: obuf[ofill] is filled, obuf[!ofill] is in the kernel */
+	size_t olen[2], osent;
+	unsigned ofill;
+	bool sending;
+	struct reply_parser rp;
+	struct reply_caps caps;
+	struct smtpc_result close;
+	char obuf[2][SMTPC_OBUF];
+	char rbuf[SMTPC_RBUF];
+};
+
+typedef int smtpc_entry_fn(struct smtpc *s);
+typedef int smtpc_reply_fn(struct smtpc *s, const struct smtpc_pend *p,
+			   const struct smtp_reply *rep);
+
+/* smtp_client.c: results (fill *res; never fail). */
+void smtpc_result_set(struct smtpc_result *res, enum smtpc_status st,
+		      enum smtpc_fail f, enum smtpc_stage stage, int err);
+void smtpc_result_reply(struct smtpc_result *res, const struct smtp_reply *rep,
+			enum smtpc_stage stage);
+void smtpc_result_local(struct smtpc_result *res, enum smtpc_fail f,
+			unsigned subject, unsigned detail, const char *text);
+/* Give every still-pending recipient of m the result tmpl. */
+void smtpc_msg_settle_rcpts(struct smtpc_msg *m,
+			    const struct smtpc_result *tmpl);
+/* Hand m back to the owner (on_msg_done); the engine forgets it. */
+void smtpc_msg_report(struct smtpc *s, struct smtpc_msg *m);
+/* smtp_client.c: output.  Room left in the buffer being filled. */
+size_t smtpc_room(const struct smtpc *s);
+/* Queue a command with its pend[] entry: 0, or -ENOBUFS to wait. */
+int smtpc_push(struct smtpc *s, enum smtpc_stage st, struct smtpc_msg *m,
+	       unsigned rcpt, const char *cmd, size_t len);
+int smtpc_push_simple(struct smtpc *s, enum smtpc_stage st, struct smtpc_msg *m,
+		      enum smtpcmd_verb v);
+
+/* smtp_client.c: the machine.  Enter st and follow its entry actions. */
+void smtpc_enter(struct smtpc *s, enum smtpc_state st);
+/* Let the current state produce more (after a reply, send or read). */
+void smtpc_resume(struct smtpc *s);
+/* End the session from a -errno / with why; both idempotent. */
+void smtpc_fail(struct smtpc *s, int err);
+void smtpc_close(struct smtpc *s, const struct smtpc_result *why);
+/* Once no op is in flight: close the socket and schedule the free. */
+void smtpc_reap_maybe(struct smtpc *s);
+/* Feed received plaintext to the reply parser; 0 or -errno. */
+int smtpc_input(struct smtpc *s, const char *buf, size_t len);
+/* The reply timeout (ms) of a command of stage st. */
+int64_t smtpc_stage_tmo(const struct smtpc *s, enum smtpc_stage st);
+
+/* smtp_client_io.c: ops and timer set-up, and the end of every event:
+ * flush output, keep a recv armed, arm the timer at the next deadline. */
+void smtpc_io_init(struct smtpc *s);
+void smtpc_settle(struct smtpc *s);
+
+/* smtp_client_txn.c: entry actions / pumps (next state or -errno). */
+int smtpc_next_entry(struct smtpc *s);
+int smtpc_txn_pump(struct smtpc *s);
+int smtpc_body_entry(struct smtpc *s);
+int smtpc_body_pump(struct smtpc *s);
+/* smtp_client_txn.c: reply handlers (next state or -errno). */
+int smtpc_rset_reply(struct smtpc *s, const struct smtpc_pend *p,
+		     const struct smtp_reply *rep);
+int smtpc_mail_reply(struct smtpc *s, const struct smtpc_pend *p,
+		     const struct smtp_reply *rep);
+int smtpc_rcpt_reply(struct smtpc *s, const struct smtpc_pend *p,
+		     const struct smtp_reply *rep);
+int smtpc_data_reply(struct smtpc *s, const struct smtpc_pend *p,
+		     const struct smtp_reply *rep);
+int smtpc_dot_reply(struct smtpc *s, const struct smtpc_pend *p,
+		    const struct smtp_reply *rep);
+
+#endif
