@@ -96,7 +96,8 @@ def start_sink(kind, port, tmp):
                     f"127.0.0.1:{port}", "--quiet",
                     "--summary", os.path.join(tmp, "summary.json")])
     else:
-        d = Daemon([SMTP_SINK, "-u", "nobody", f"127.0.0.1:{port}", "1024"])
+        d = Daemon([SMTP_SINK, "-u", "nobody", "-m", "20000",
+                    f"127.0.0.1:{port}", "1024"])
     if not wait_port(port):
         d.stop()
         raise RuntimeError(f"{kind} did not start")
@@ -129,6 +130,61 @@ def run_w0(kind, sessions, size, msgs, tmp):
     return {"rate": msgs / secs, "secs": secs,
             "cpu_ms_per_1k": (c1 - c0) * 1000.0 / TICK / msgs * 1000,
             "rss_kb": rss}
+
+
+def hold_connections(port, n):
+    """Open n sessions: banner, EHLO, reply; keep them open.  Returns them."""
+    socks = []
+    for _ in range(n):
+        c = socket.create_connection(("127.0.0.1", port), 10)
+        socks.append(c)
+    for c in socks:
+        f = c.makefile("rb")
+        line = f.readline()
+        if not line.startswith(b"220"):
+            raise RuntimeError(f"bad banner {line!r}")
+        c.sendall(b"EHLO bench.test\r\n")
+        while True:
+            line = f.readline()
+            if not line.startswith(b"250"):
+                raise RuntimeError(f"bad EHLO reply {line!r}")
+            if line[3:4] == b" ":
+                break
+    return socks
+
+
+def run_conns(kind, n, tmp):
+    port = free_port()
+    sink = start_sink(kind, port, tmp)
+    socks = []
+    try:
+        with open(f"/proc/{sink.p.pid}/status") as f:
+            base = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+        socks = hold_connections(port, n)
+        time.sleep(0.5)
+        c0 = cpu_ticks(sink.p.pid)
+        time.sleep(2.0)
+        c1 = cpu_ticks(sink.p.pid)
+        with open(f"/proc/{sink.p.pid}/status") as f:
+            rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+    finally:
+        for c in socks:
+            c.close()
+        sink.stop()
+    return {"rss_kb": rss, "per_conn_kb": (rss - base) / n,
+            "idle_cpu_ms": (c1 - c0) * 1000.0 / TICK / 2.0}
+
+
+def wconns(tmp):
+    n = 2000 if QUICK else 10000
+    res = {}
+    for kind in ("ringsink", "smtp-sink"):
+        try:
+            res[kind] = run_conns(kind, n, tmp)
+        except (OSError, RuntimeError) as e:
+            res[kind] = {"error": str(e)}
+        print(f"W0c {n} connections: {kind} {res[kind]}", flush=True)
+    return n, res
 
 
 def machine_facts():
@@ -170,7 +226,7 @@ def w0(tmp):
     return reps, rows
 
 
-def write_md(reps, rows, started):
+def write_md(reps, rows, started, conns):
     cmd = "BENCH_QUICK=1 make bench" if QUICK else "make bench"
     out = []
     out.append("# Benchmarks\n")
@@ -208,11 +264,32 @@ def write_md(reps, rows, started):
                "uses most of one core. A ratio near 1.0x means ringsink is "
                "not the bottleneck; its CPU per message is the figure that "
                "says how much headroom it leaves.\n")
+    n, res = conns
+    out.append(f"### W0c: {n} concurrent idle connections\n")
+    out.append(f"A Python client opens {n} connections to the sink, reads "
+               "the banner, says EHLO and reads the reply on each, then "
+               "holds them all open. RSS is the sink's VmRSS with every "
+               "connection open; per connection = (RSS - RSS before) / "
+               "connections; idle CPU is the sink's CPU over 2 s while "
+               "nothing happens.\n")
+    out.append("| sink | RSS | per connection | idle CPU (ms/s) |")
+    out.append("|---|---|---|---|")
+    for kind, r in res.items():
+        if "error" in r:
+            out.append(f"| {kind} | failed: {r['error']} | | |")
+        else:
+            out.append(f"| {kind} | {r['rss_kb'] / 1024:.1f} MiB | "
+                       f"{r['per_conn_kb']:.1f} KiB | "
+                       f"{r['idle_cpu_ms']:.1f} |")
+    out.append("")
     with open(os.path.join(ROOT, "docs", "BENCHMARKS.md"), "w") as f:
         f.write("\n".join(out))
 
 
 def main():
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     for p in (SMTP_SOURCE, SMTP_SINK, os.path.join(ROOT, BUILD, "ringsink")):
         if not os.access(p, os.X_OK):
             sys.exit(f"bench: {p} is missing (run make deps && make)")
@@ -220,9 +297,10 @@ def main():
     try:
         with tempfile.TemporaryDirectory(prefix="ringmta-bench.") as tmp:
             reps, rows = w0(tmp)
+            conns = wconns(tmp)
     finally:
         Daemon.stop_all()
-    write_md(reps, rows, started)
+    write_md(reps, rows, started, conns)
     print("bench: wrote docs/BENCHMARKS.md")
 
 

@@ -24,7 +24,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 "$BUILD/ringsink" --listen 127.0.0.1:0 --port-file "$dir/ports" \
-	--summary "$dir/summary.json" --quiet 2>"$dir/sink.log" &
+	--summary "$dir/summary.json" --quiet >"$dir/sink.out" 2>"$dir/sink.log" &
 sink_pid=$!
 for _ in $(seq 100); do [ -s "$dir/ports" ] && break; sleep 0.05; done
 if [ ! -s "$dir/ports" ]; then
