@@ -1,1 +1,1 @@
-test_value_SRCS := src/value.c src/compat.c src/log.c
+test_value_SRCS := src/value.c src/value_net.c src/compat.c src/log.c
