@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dns_int.h: the resolver's insides, shared by dns.c (c-ares and the ring),
+ * dns_cache.c (cache, coalescing, the run loop), dns_req.c (requests) and
+ * dns_mx.c (pure helpers), and by tests/unit/test_dns.c.  Nothing else may
+ * include it.
+ *
+ * The seam for tests is struct dns_backend: dns.c's backend sends queries
+ * through c-ares; a test's backend records them and answers by hand with
+ * dns_node_complete(), then calls dns_run().  With no ring (tests), time is
+ * d->fake_now and nothing is scheduled: the test drives dns_run().
+ */
+#ifndef RINGMTA_DNS_INT_H
+#define RINGMTA_DNS_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dns.h"
+#include "fdpoll.h"
+#include "timer.h"
+
+/* Records kept from one answer: the rest are dropped (memory bound). */
+#define DNS_MX_RR_MAX         64
+#define DNS_ADDR_RR_MAX       32
+#define DNS_CNAME_MAX_DEFAULT 8
+
+enum dns_qtype {
+	DNS_QT_MX = 0,
+	DNS_QT_A,
+	DNS_QT_AAAA,
+	DNS_QT__COUNT /* must stay last */
+};
+const char *dns_qtype_str(enum dns_qtype t);
+/* The wire type number (15, 1, 28). */
+uint16_t dns_qtype_wire(enum dns_qtype t);
+
+/* What one (name, type) query came back with. */
+enum dns_astatus {
+	DNS_A_OK = 0,    /* n records (n may be 0 for MX: all skipped) */
+	DNS_A_NXDOMAIN,  /* name does not exist */
+	DNS_A_NODATA,    /* name exists, no record of this type */
+	DNS_A_TEMP,      /* temporary failure: see reason */
+	DNS_A_BADNAME,   /* the resolver refused the name */
+	DNS_A_CANCELLED, /* the resolver is being destroyed */
+	DNS_A__COUNT     /* must stay last */
+};
+const char *dns_astatus_str(enum dns_astatus s);
+
+struct dns_ip {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+};
+
+struct dns_mxrr {
+	uint16_t pref;
+	char *host; /* normalized, owned by the answer */
+};
+
+struct dns_answer {
+	enum dns_astatus st;
+	enum dns_reason reason; /* DNS_A_TEMP */
+	uint32_t ttl;           /* seconds, smallest in the answer section */
+	bool null_mx;           /* MX: the RRset is exactly "0 ." */
+	uint16_t skipped;       /* MX: malformed targets dropped */
+	uint16_t n;
+	struct dns_mxrr *mx; /* MX: n valid targets sorted by preference */
+	struct dns_ip *ip;   /* A/AAAA: n usable addresses */
+};
+void dns_answer_fini(struct dns_answer *a);
+void dns_answer_copy(struct dns_answer *dst, const struct dns_answer *src);
+/*
+ * Fill a (zeroed) answer from raw MX records: targets are checked and
+ * normalized, malformed ones counted in skipped, a lone "0 ." (empty or
+ * "." target) sets null_mx, a root target among others is malformed; the
+ * rest is sorted by preference (then name) and capped at DNS_MX_RR_MAX.
+ */
+void dns_answer_set_mx(struct dns_answer *a, const uint16_t *prefs,
+		       const char *const *targets, size_t n);
+/* Append an address unless it can never be a destination (unspecified,
+ * multicast, broadcast) or the answer is full.  Returns 1 if kept. */
+int dns_answer_add_ip(struct dns_answer *a, int family, const void *addr);
+
+/* A deterministic PRNG (splitmix64) for shuffling. */
+uint64_t dns_rng_next(uint64_t *state);
+/* Shuffle each run of equal preferences of v (sorted by preference). */
+void dns_mx_shuffle(struct dns_mxrr *v, size_t n, uint64_t *rng);
+
+/* One pass over a raw DNS message (RFC 1035 4.1), bounded by len. */
+struct dns_wire_info {
+	unsigned rcode;
+	unsigned qdcount, ancount;
+	unsigned matches; /* answer RRs of the asked type */
+	unsigned cnames;  /* answer CNAME RRs */
+	uint32_t min_ttl; /* smallest TTL of those RRs; UINT32_MAX if none */
+};
+/* Returns 0, or -EBADMSG when the message is truncated or malformed. */
+int dns_wire_scan(const uint8_t *buf, size_t len, uint16_t qtype,
+		  struct dns_wire_info *wi) ATTR_WUR;
+
+/* A host of a request, with its answers (deep copies). */
+struct dns_rhost {
+	char *name;
+	uint16_t pref;
+	bool asked[2]; /* [0] A, [1] AAAA */
+	struct dns_answer fam[2];
+};
+struct dns_build {
+	const char *domain;
+	bool implicit_mx;
+	unsigned skipped, truncated;
+	uint64_t ttl_ms;
+	unsigned max_addresses;
+	uint16_t port;
+};
+/* Build the result of a request whose host answers are all in. */
+struct dns_mx_result *dns_result_build(const struct dns_build *b,
+				       const struct dns_rhost *h, size_t n,
+				       uint64_t *rng);
+/* A result with no host: a final status decided before host lookups. */
+struct dns_mx_result *dns_result_status(const char *domain, enum dns_status st,
+					enum dns_reason why);
+
+/* Cache nodes: one per (name, type), pending or cached. */
+enum dns_node_state {
+	DNS_N_PENDING = 0, /* query in flight */
+	DNS_N_DONE,        /* answer in, not yet handed to waiters */
+	DNS_N_CACHED,      /* in the LRU, valid until expires */
+	DNS_N__COUNT       /* must stay last */
+};
+
+struct dns_req;
+struct dns_node;
+
+/* A request waiting for one (name, type). */
+struct dns_wait {
+	struct dns_wait *next, **pprev; /* node's waiter list */
+	struct dns_node *node;
+	struct dns_req *req;
+	unsigned slot; /* 0: the MX answer; 1 + 2 * host + family */
+};
+
+struct dns_node {
+	struct dns *d;
+	struct dns_node *hnext;               /* hash chain */
+	struct dns_node *lru_prev, *lru_next; /* DNS_N_CACHED only */
+	struct dns_node *done_next;           /* DNS_N_DONE only */
+	struct dns_wait *waiters;
+	int64_t expires;
+	struct dns_answer ans;
+	uint32_t hash;
+	enum dns_qtype type;
+	enum dns_node_state state;
+	char name[DNS_NAME_MAX + 1];
+};
+
+struct dns_backend {
+	/* Send n's query.  The answer comes back through
+	 * dns_node_complete(), possibly before send returns. */
+	void (*send)(struct dns *d, struct dns_node *n);
+	/* Stop: complete (or drop) every query in flight; may be NULL. */
+	void (*stop)(struct dns *d);
+};
+
+struct dns_slot; /* dns.c: one polled c-ares socket */
+struct ares_channeldata;
+
+struct dns {
+	struct ring *ring; /* NULL in unit tests */
+	struct dns_opts o;
+	const struct dns_backend *be;
+	void *be_data;
+	struct dns_stats st;
+	uint64_t rng;
+	int64_t fake_now; /* the clock when ring is NULL */
+	/* cache (dns_cache.c) */
+	struct dns_node **htab;
+	size_t hcap, hcount;
+	struct dns_node *lru_head, *lru_tail;
+	struct dns_node *done_head, **done_tail;
+	/* requests (dns_req.c) */
+	struct dns_req *reqs;
+	struct dns_req *ready_head, **ready_tail;
+	bool running; /* inside dns_run() */
+	bool closing; /* inside dns_free() */
+	struct timer kick;
+	/* c-ares and the ring (dns.c) */
+	struct ares_channeldata *ch;
+	struct timer tmo;
+	struct dns_slot **slots;
+	size_t nslots;
+	bool dead; /* freed; waiting for busy poll slots */
+};
+
+/* dns_cache.c */
+struct dns *dns_alloc(struct ring *r, const struct dns_opts *o,
+		      const struct dns_backend *be, int *err_r);
+/* Complete a pending node with ans (moved: ans is left empty). */
+void dns_node_complete(struct dns *d, struct dns_node *n,
+		       struct dns_answer *ans);
+/* Look (name, type) up for w; the answer reaches dns_req_on_answer(),
+ * possibly before this returns (cache hit). */
+void dns_lookup(struct dns *d, const char *name, enum dns_qtype t,
+		struct dns_wait *w);
+/* Remove w from its node's waiters. */
+void dns_wait_unlink(struct dns_wait *w);
+/* Hand completed answers to waiters and finished requests to their
+ * callbacks until nothing is left. */
+void dns_run(struct dns *d);
+/* Make sure dns_run() happens soon (a timer at now); no-op without ring. */
+void dns_kick(struct dns *d);
+int64_t dns_now(const struct dns *d);
+/* The cache lifetime of an answer in ms (0: not cacheable). */
+uint64_t dns_answer_ttl_ms(const struct dns *d, const struct dns_answer *a);
+/* Drop every cache node (dns_free). */
+void dns_cache_clear(struct dns *d);
+/* Shared end of dns_free() once c-ares is gone. */
+void dns_shutdown(struct dns *d);
+
+/* dns_req.c */
+void dns_req_on_answer(struct dns_req *req, unsigned slot,
+		       const struct dns_answer *a);
+/* Deliver one finished request (its callback); false if none. */
+bool dns_req_deliver_one(struct dns *d);
+size_t dns_req_count(const struct dns *d);
+
+/*
+ * dns.c: turn a c-ares completion (status ARES_*, raw answer) into an
+ * answer for a query of type t.  Exposed for tests and the fuzz target;
+ * the ARES_* numbers are c-ares's stable ABI (ARES_SUCCESS is 0).
+ */
+void dns_ares_parse(enum dns_qtype t, int status, const uint8_t *abuf, int alen,
+		    unsigned max_cname, struct dns_answer *a);
+
+#endif
