@@ -1,0 +1,1 @@
+fuzz_bounce_SRCS := src/bounce.c src/compat.c

@@ -1,0 +1,1 @@
+test_bounce_SRCS := src/bounce.c src/compat.c
