@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "log.h"
 #include "ring.h"
 #include "sig.h"
@@ -37,6 +38,7 @@ struct main_state {
 	struct config *cfg;
 	const char *cfg_path;
 	struct sig_watch sigs;
+	struct daemon *daemon;
 	int exit_status;
 };
 
@@ -56,6 +58,9 @@ main_usage(FILE *f)
 	    "2 errors)\n"
 	    "  -v, --verbose       with --check-config: print every effective "
 	    "key\n"
+	    "      --list-queue    replay the spool (daemon stopped) and print "
+	    "each live\n"
+	    "                      message: ID <SENDER> RECIPIENTS LIVE\n"
 	    "      --log-level L   error, warn, info, debug or trace "
 	    "(overrides [server])\n"
 	    "  -V, --version       print the version\n"
@@ -113,6 +118,8 @@ main_on_signal(struct sig_watch *w, int signo)
 				st->cfg_path);
 			break;
 		}
+		if (st->daemon)
+			daemon_reconfigure(st->daemon, cfg);
 		config_free(st->cfg);
 		st->cfg = cfg;
 		log_set_level((enum log_level)cfg->server.log_level);
@@ -142,15 +149,41 @@ main_run(struct main_state *st)
 		ring_free(st->ring);
 		return MAIN_EXIT_OSERR;
 	}
-	log_info("ringmta %s started (node %s); intake and delivery are "
-		 "not part of this build yet",
+	rc = daemon_start(st->ring, st->cfg, &st->daemon);
+	if (rc < 0) {
+		sig_watch_stop(&st->sigs);
+		ring_shutdown(st->ring, 5000);
+		ring_free(st->ring);
+		return MAIN_EXIT_OSERR;
+	}
+	log_info("ringmta %s started (node %s); intake is on, outbound "
+		 "delivery is not part of this build yet",
 		 RINGMTA_VERSION, st->cfg->server.node_id);
 	rc = ring_run(st->ring);
+	daemon_stop(st->daemon);
+	st->daemon = NULL;
 	sig_watch_stop(&st->sigs);
 	if (ring_shutdown(st->ring, 5000) < 0)
 		log_warn("ring did not drain within 5 s");
 	ring_free(st->ring);
 	log_info("stopped");
+	return rc < 0 ? MAIN_EXIT_OSERR : MAIN_EXIT_OK;
+}
+
+/* --list-queue: replay the spool and print its live messages. */
+static int
+main_list_queue(struct main_state *st)
+{
+	int err, rc;
+
+	st->ring = ring_new(NULL, &err);
+	if (st->ring == NULL) {
+		log_err("cannot set up io_uring: %s", strerror(-err));
+		return MAIN_EXIT_OSERR;
+	}
+	rc = daemon_list_queue(st->ring, st->cfg, stdout);
+	ring_shutdown(st->ring, 5000);
+	ring_free(st->ring);
 	return rc < 0 ? MAIN_EXIT_OSERR : MAIN_EXIT_OK;
 }
 
@@ -161,13 +194,14 @@ main(int argc, char **argv)
 	    {"config", required_argument, NULL, 'c'},
 	    {"check-config", no_argument, NULL, 'C'},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"list-queue", no_argument, NULL, 'Q'},
 	    {"log-level", required_argument, NULL, 'L'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct main_state st;
-	int c, check = 0, verbose = 0, level = -1, status;
+	int c, check = 0, verbose = 0, list = 0, level = -1, status;
 
 	memset(&st, 0, sizeof(st));
 	log_init("ringmta");
@@ -181,6 +215,9 @@ main(int argc, char **argv)
 			break;
 		case 'v':
 			verbose = 1;
+			break;
+		case 'Q':
+			list = 1;
 			break;
 		case 'L':
 			level = log_level_parse(optarg);
@@ -221,6 +258,11 @@ main(int argc, char **argv)
 	}
 	log_set_level(level >= 0 ? (enum log_level)level
 				 : (enum log_level)st.cfg->server.log_level);
+	if (list) {
+		status = main_list_queue(&st);
+		config_free(st.cfg);
+		return status;
+	}
 	status = main_run(&st);
 	config_free(st.cfg);
 	return status;

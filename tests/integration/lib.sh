@@ -11,6 +11,8 @@ T_BUILD=${RINGMTA_BUILD:-build/asan}
 T_PASS=0
 T_FAIL=0
 T_FAILED=()
+T_SKIP=0
+T_SKIPPED=()
 T_CUR=
 T_PIDS=()
 
@@ -66,6 +68,12 @@ t_fail() {
 	T_FAIL=$((T_FAIL + 1))
 	T_FAILED+=("$T_CUR")
 }
+# t_skip_case REASON: this case could not run here; said loudly, counted.
+t_skip_case() {
+	echo "[  SKIPPED ] $T_CUR: $*"
+	T_SKIP=$((T_SKIP + 1))
+	T_SKIPPED+=("$T_CUR ($*)")
+}
 # t_check DESCRIPTION COMMAND...: one case that passes when COMMAND does.
 t_check() {
 	local d=$1
@@ -76,6 +84,11 @@ t_check() {
 t_finish() {
 	echo "[==========] $((T_PASS + T_FAIL)) test(s) run."
 	echo "[  PASSED  ] $T_PASS test(s)."
+	if [ $T_SKIP -gt 0 ]; then
+		echo "[  SKIPPED ] $T_SKIP test(s), listed below:"
+		local k
+		for k in "${T_SKIPPED[@]}"; do echo "[  SKIPPED ] $k"; done
+	fi
 	if [ $T_FAIL -gt 0 ]; then
 		echo "[  FAILED  ] $T_FAIL test(s), listed below:"
 		local n

@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon.c: start/stop of the spool, delivery log, domain table and
+ * listener, and the split of accepted messages into domain queues.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dlogw.h"
+#include "fsutil.h"
+#include "listener.h"
+#include "log.h"
+#include "spool.h"
+
+struct daemon {
+	struct ring *ring;
+	const struct config *cfg;
+	struct spool *sp;
+	struct dlogw *dl;
+	struct listener *lst;
+	struct dom_table doms;
+	int lock_fd;
+	uint64_t units_bad; /* recipients whose domain did not normalise */
+};
+
+struct daemon_split {
+	struct daemon *d;
+	const uint8_t *id;
+};
+
+static void
+daemon_split_out(domain_record *dr, struct dom_unit *u, void *arg)
+{
+	struct daemon_split *ds = arg;
+
+	dom_active_push(&ds->d->doms, dr, u);
+	dr->received++;
+}
+
+static void
+daemon_split_bad(uint32_t i, const char *why, void *arg)
+{
+	struct daemon_split *ds = arg;
+	char idstr[SPOOL_ID_STR_LEN];
+
+	ds->d->units_bad++;
+	log_warn("message %s recipient %" PRIu32 ": bad domain: %s",
+		 spool_id_str(ds->id, idstr), i, why);
+}
+
+/* Queue the non-final recipients of message m on their domains. */
+static int
+daemon_queue_msg(void *arg, const struct spool_msg *m)
+{
+	struct daemon *d = arg;
+	struct spool_msg_info mi;
+	struct daemon_split ds = {.d = d};
+	const char **addr;
+	uint32_t *map, n = 0;
+	char **owned;
+
+	spool_msg_info(m, &mi);
+	ds.id = mi.id;
+	addr = xcalloc(mi.nrcpt ? mi.nrcpt : 1, sizeof(*addr));
+	owned = xcalloc(mi.nrcpt ? mi.nrcpt : 1, sizeof(*owned));
+	map = xcalloc(mi.nrcpt ? mi.nrcpt : 1, sizeof(*map));
+	for (uint32_t i = 0; i < mi.nrcpt; i++) {
+		struct spool_rcpt_info ri;
+
+		spool_msg_rcpt(m, i, &ri);
+		if (record_rcpt_state_final(ri.state))
+			continue;
+		owned[n] = xstrndup((const char *)ri.addr.p, ri.addr.len);
+		addr[n] = owned[n];
+		map[n++] = i;
+	}
+	if (n)
+		dom_split(&d->doms, mi.id, addr, map, n, daemon_split_out,
+			  daemon_split_bad, &ds);
+	for (uint32_t i = 0; i < n; i++)
+		free(owned[i]);
+	free(owned);
+	free(addr);
+	free(map);
+	return 0;
+}
+
+static void
+daemon_on_accepted(void *arg, const uint8_t id[SPOOL_ID_LEN])
+{
+	struct daemon *d = arg;
+	const struct spool_msg *m = spool_find(d->sp, id);
+
+	if (m != NULL)
+		daemon_queue_msg(d, m);
+}
+
+/*
+ * Take the spool's lock (SPOOL/lock, flock): two processes appending to one
+ * spool would corrupt it.  Returns the fd or -errno (-EWOULDBLOCK: held).
+ */
+static int
+daemon_lock(const char *dir)
+{
+	char path[4096];
+	int fd, rc = fsutil_mkdirs(dir, 0700);
+
+	if (rc < 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		rc = -errno;
+		close(fd);
+		if (rc == -EWOULDBLOCK)
+			log_err("spool %s is in use by another ringmta", dir);
+		return rc;
+	}
+	return fd;
+}
+
+static void
+daemon_spool_opts(const struct config *cfg, struct spool_opts *so)
+{
+	memset(so, 0, sizeof(*so));
+	so->dir = cfg->spool.dir;
+	so->segment_size = cfg->spool.segment_size;
+	so->max_batch = cfg->spool.max_batch;
+	so->unsafe_no_sync = cfg->spool.unsafe_no_sync || !cfg->spool.sync;
+	so->min_free_bytes = cfg->spool.min_free_space.bytes;
+	so->min_free_percent = cfg->spool.min_free_space.percent;
+}
+
+static int
+daemon_list_one(void *arg, const struct spool_msg *m)
+{
+	FILE *out = arg;
+	struct spool_msg_info mi;
+	char idstr[SPOOL_ID_STR_LEN];
+
+	spool_msg_info(m, &mi);
+	fprintf(out, "%s <%.*s> %" PRIu32 " %" PRIu32 "\n",
+		spool_id_str(mi.id, idstr), (int)mi.sender.len,
+		(const char *)mi.sender.p, mi.nrcpt, mi.nlive);
+	return 0;
+}
+
+int
+daemon_list_queue(struct ring *r, const struct config *cfg, FILE *out)
+{
+	struct spool_opts so;
+	struct spool *sp;
+	int fd = daemon_lock(cfg->spool.dir), rc;
+
+	if (fd < 0)
+		return fd;
+	daemon_spool_opts(cfg, &so);
+	rc = spool_open(r, &so, &sp);
+	if (rc < 0) {
+		log_err("spool %s: cannot open: %s", so.dir, strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	spool_foreach_live(sp, daemon_list_one, out);
+	spool_close(sp);
+	close(fd);
+	return 0;
+}
+
+int
+daemon_start(struct ring *r, const struct config *cfg, struct daemon **d_r)
+{
+	struct daemon *d = xcalloc(1, sizeof(*d));
+	struct spool_opts so;
+	int rc;
+
+	d->ring = r;
+	d->cfg = cfg;
+	daemon_spool_opts(cfg, &so);
+	d->lock_fd = daemon_lock(so.dir);
+	if (d->lock_fd < 0) {
+		rc = d->lock_fd;
+		free(d);
+		return rc;
+	}
+	rc = spool_open(r, &so, &d->sp);
+	if (rc < 0) {
+		log_err("spool %s: cannot open: %s", so.dir, strerror(-rc));
+		close(d->lock_fd);
+		free(d);
+		return rc;
+	}
+	rc = dlogw_open(r, cfg->server.delivery_log, &d->dl);
+	if (rc < 0) {
+		log_err("delivery log %s: %s", cfg->server.delivery_log,
+			strerror(-rc));
+		spool_close(d->sp);
+		close(d->lock_fd);
+		free(d);
+		return rc;
+	}
+	dom_table_init(&d->doms);
+	spool_foreach_live(d->sp, daemon_queue_msg, d);
+	log_info("spool %s: %" PRIu32 " messages, %" PRIu64
+		 " recipients queued for %zu domains (replay %.1f ms)",
+		 so.dir, spool_stats(d->sp)->live_msgs,
+		 spool_stats(d->sp)->live_rcpts, d->doms.count,
+		 (double)spool_stats(d->sp)->replay_ns / 1e6);
+	rc = listener_new(r, cfg, d->sp, d->dl, daemon_on_accepted, d, &d->lst);
+	if (rc < 0) {
+		d->lst = NULL;
+		daemon_stop(d);
+		return rc;
+	}
+	*d_r = d;
+	return 0;
+}
+
+void
+daemon_reconfigure(struct daemon *d, const struct config *cfg)
+{
+	d->cfg = cfg;
+	listener_set_config(d->lst, cfg);
+}
+
+struct dom_table *
+daemon_domains(struct daemon *d)
+{
+	return &d->doms;
+}
+
+void
+daemon_stop(struct daemon *d)
+{
+	int64_t end;
+
+	if (d == NULL)
+		return;
+	if (d->lst) {
+		listener_stop(d->lst);
+		end = ring_now_update(d->ring) + 5000000000LL;
+		while (!listener_idle(d->lst) && ring_now_update(d->ring) < end)
+			ring_run_once(d->ring, 100000000);
+	}
+	spool_close(d->sp); /* last commit callbacks run here */
+	if (d->lst)
+		listener_free(d->lst);
+	dlogw_close(d->dl);
+	dom_table_fini(&d->doms);
+	close(d->lock_fd);
+	free(d);
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon.h: ringmta's subsystems, started and stopped in order.
+ *
+ * Owns the spool, the delivery log writer, the domain table and the
+ * injection listener, and the glue between them: the spool's live messages
+ * (at start) and every newly accepted message are split by recipient
+ * domain into delivery units on the domains' active queues.  main.c owns
+ * the ring, the configuration and the signals; this module owns no policy
+ * of its own beyond that glue.
+ *
+ * Order: start = spool (replay) -> delivery log -> domains -> listener;
+ * stop = listener (no new mail, sessions ended) -> spool (pending commits
+ * written or failed) -> delivery log -> domains.  The listener's memory
+ * outlives the spool's last commit callback.
+ */
+#ifndef RINGMTA_DAEMON_H
+#define RINGMTA_DAEMON_H
+
+#include <stdio.h>
+
+#include "config.h"
+#include "domain.h"
+#include "ring.h"
+
+struct daemon;
+
+/* Start everything for cfg on r; returns 0 with *d_r or -errno (logged). */
+int daemon_start(struct ring *r, const struct config *cfg,
+		 struct daemon **d_r) ATTR_WUR;
+/* The configuration was reloaded: use cfg (kept by pointer). */
+void daemon_reconfigure(struct daemon *d, const struct config *cfg);
+/* The domain table (for tests and, later, the maintainer). */
+struct dom_table *daemon_domains(struct daemon *d);
+/* Stop and free everything; runs ring turns itself.  NULL is fine. */
+void daemon_stop(struct daemon *d);
+/*
+ * ringmta --list-queue: replay the spool of cfg (the daemon must not be
+ * running: the spool lock says so) and print one line per live message:
+ * "ID SENDER RECIPIENTS LIVE".  Returns 0 or -errno (logged).
+ */
+int daemon_list_queue(struct ring *r, const struct config *cfg,
+		      FILE *out) ATTR_WUR;
+
+#endif

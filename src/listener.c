@@ -1,0 +1,735 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * listener.c: intake policy on top of the smtps engine and the spool.
+ * See listener.h for what it decides and the acknowledgement rule.
+ *
+ * Body path: the engine hands unstuffed body bytes to lst_on_body.  The
+ * header section is held (up to LST_HOLD_MAX) until its end, so that the
+ * binding (X-Binding:) is known before the spool transaction begins and
+ * Message-ID:/Date: can be added when missing; then the Received: line,
+ * the added fields, the kept header fields and everything after them are
+ * streamed into the transaction.
+ */
+#include "listener.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+#include "smtp_server.h"
+#include "value.h"
+
+#define LST_HOLD_MAX    (64 * 1024) /* header section held for inspection */
+#define LST_BINDING_MAX 64
+
+struct lst_rcpt {
+	char *addr; /* without <> */
+	uint8_t notify;
+	char *orcpt; /* "type;value", NULL: none */
+};
+
+struct lst_commit;
+
+struct lst_sess {
+	struct listener *l;
+	struct smtps_session *s;
+	bool trusted;
+	/* transaction */
+	char *sender; /* "" for <> */
+	enum smtpp_ret ret;
+	char envid[SMTPP_ENVID_MAX + 1];
+	bool smtputf8, body8bit;
+	struct lst_rcpt *rcpt;
+	uint32_t nrcpt, rcpt_cap;
+	/* DATA */
+	bool in_data;
+	bool in_headers;
+	char *hold;
+	size_t hold_len, hold_cap, hold_scan;
+	struct spool_txn txn;
+	bool txn_open;
+	int txn_err;               /* first spool error of this message */
+	char refuse[160];          /* a policy refusal decided during DATA */
+	uint64_t size;             /* bytes written to the transaction */
+	struct lst_commit *commit; /* commit in flight, NULL if none */
+};
+
+/* Outlives its session: the spool calls back even if the client left. */
+struct lst_commit {
+	struct listener *l;
+	struct lst_sess *sess; /* NULL once the session is gone */
+	uint8_t id[SPOOL_ID_LEN];
+	char *sender;
+	uint32_t nrcpt;
+	uint64_t size;
+};
+
+struct listener {
+	struct ring *ring;
+	const struct config *cfg;
+	struct spool *sp;
+	struct dlogw *dl;
+	listener_accepted_fn *accepted;
+	void *arg;
+	struct smtps_server *srv;
+	struct listener_stats st;
+	unsigned commits; /* commit contexts alive */
+};
+
+static struct lst_sess *
+lst_sess(struct smtps_session *s)
+{
+	return smtps_udata(s);
+}
+
+static void
+lst_txn_reset(struct lst_sess *ls)
+{
+	if (ls->txn_open)
+		spool_txn_abort(&ls->txn);
+	ls->txn_open = false;
+	free(ls->sender);
+	ls->sender = NULL;
+	for (uint32_t i = 0; i < ls->nrcpt; i++) {
+		free(ls->rcpt[i].addr);
+		free(ls->rcpt[i].orcpt);
+	}
+	ls->nrcpt = 0;
+	ls->ret = SMTPP_RET_NONE;
+	ls->envid[0] = '\0';
+	ls->smtputf8 = ls->body8bit = false;
+	ls->in_data = ls->in_headers = false;
+	ls->hold_len = ls->hold_scan = 0;
+	ls->txn_err = 0;
+	ls->refuse[0] = '\0';
+	ls->size = 0;
+}
+
+/* ---- session callbacks ---------------------------------------------- */
+
+static void
+lst_on_connect(struct smtps_session *s)
+{
+	struct listener *l = smtps_server_udata(smtps_session_server(s));
+	struct lst_sess *ls;
+
+	ls = xcalloc(1, sizeof(*ls));
+	ls->l = l;
+	ls->s = s;
+	ls->trusted =
+	    value_cidr_match(&l->cfg->listener.relay_networks,
+			     (const struct sockaddr *)smtps_peer_sa(s));
+	smtps_set_udata(s, ls);
+	l->st.sessions++;
+	if (!spool_healthy(l->sp)) {
+		smtps_reply_close(
+		    s, 421,
+		    "4.3.2 Service temporarily unavailable: spool unhealthy");
+		return;
+	}
+	smtps_reply(s, 0, NULL);
+}
+
+static void
+lst_on_mail(struct smtps_session *s, const struct smtpp_cmd *cmd)
+{
+	struct lst_sess *ls = lst_sess(s);
+	char addr[SMTPP_LOCAL_HARD_MAX + SMTPP_DOMAIN_MAX + 8];
+
+	lst_txn_reset(ls);
+	if ((cmd->path.flags & SMTPP_PATH_F_UTF8) && !cmd->mail.smtputf8) {
+		smtps_reply(s, 553,
+			    "5.6.7 Non-ASCII sender address needs SMTPUTF8");
+		return;
+	}
+	if (smtpp_addr_str(&cmd->path, addr, sizeof(addr)) < 0) {
+		smtps_reply(s, 501, "5.1.7 Bad sender address");
+		return;
+	}
+	ls->sender = xstrdup(addr);
+	ls->ret = cmd->mail.ret;
+	memcpy(ls->envid, cmd->mail.envid, cmd->mail.envid_len);
+	ls->envid[cmd->mail.envid_len] = '\0';
+	ls->smtputf8 = cmd->mail.smtputf8;
+	ls->body8bit = cmd->mail.body == SMTPP_BODY_8BITMIME;
+	smtps_reply(s, 0, NULL);
+}
+
+static void
+lst_on_rcpt(struct smtps_session *s, const struct smtpp_cmd *cmd)
+{
+	struct lst_sess *ls = lst_sess(s);
+	char addr[SMTPP_LOCAL_HARD_MAX + SMTPP_DOMAIN_MAX + 8];
+	char norm[VALUE_HOST_MAX + 1], why[128];
+	struct lst_rcpt *r;
+
+	if (!ls->trusted) {
+		ls->l->st.relay_denied++;
+		smtps_reply(s, 554, "5.7.1 Relay access denied");
+		return;
+	}
+	if (cmd->path.flags & SMTPP_PATH_F_RELAY_MASK) {
+		ls->l->st.relay_denied++;
+		smtps_reply(
+		    s, 554,
+		    "5.7.1 Relay access denied: address form not accepted "
+		    "(source route, %, !, quoted @ or address literal)");
+		return;
+	}
+	if (cmd->path.flags & SMTPP_PATH_F_POSTMASTER) {
+		smtps_reply(s, 550, "5.1.1 No local delivery on this relay");
+		return;
+	}
+	if ((cmd->path.flags & SMTPP_PATH_F_UTF8) && !ls->smtputf8) {
+		smtps_reply(s, 553,
+			    "5.6.7 Non-ASCII recipient address needs SMTPUTF8");
+		return;
+	}
+	if (value_domain(cmd->path.domain, norm, sizeof(norm), why,
+			 sizeof(why)) < 0) {
+		smtps_reply(s, 501, "5.1.2 Bad destination domain");
+		return;
+	}
+	if (smtpp_addr_str(&cmd->path, addr, sizeof(addr)) < 0) {
+		smtps_reply(s, 501, "5.1.3 Bad recipient address");
+		return;
+	}
+	if (ls->nrcpt == ls->rcpt_cap) {
+		ls->rcpt_cap = ls->rcpt_cap ? ls->rcpt_cap * 2 : 8;
+		ls->rcpt =
+		    xreallocarray(ls->rcpt, ls->rcpt_cap, sizeof(*ls->rcpt));
+	}
+	r = &ls->rcpt[ls->nrcpt++];
+	r->addr = xstrdup(addr);
+	r->notify = (uint8_t)cmd->rcpt.notify;
+	r->orcpt = NULL;
+	if (cmd->rcpt.orcpt_len) {
+		size_t n =
+		    strlen(cmd->rcpt.orcpt_type) + 1 + cmd->rcpt.orcpt_len + 1;
+
+		r->orcpt = xmalloc(n);
+		snprintf(r->orcpt, n, "%s;%s", cmd->rcpt.orcpt_type,
+			 cmd->rcpt.orcpt);
+	}
+	smtps_reply(s, 250, "2.1.5 Ok");
+}
+
+static void
+lst_reply_spool_err(struct smtps_session *s, int err)
+{
+	if (err == -ENOSPC)
+		smtps_reply(s, 452, "4.3.1 Insufficient system storage");
+	else
+		smtps_reply(s, 451,
+			    "4.3.0 Local error in processing; try again later");
+}
+
+static void
+lst_on_data(struct smtps_session *s)
+{
+	struct lst_sess *ls = lst_sess(s);
+	int st = spool_status(ls->l->sp);
+
+	if (st < 0) {
+		ls->l->st.spool_errors++;
+		lst_reply_spool_err(s, st);
+		return;
+	}
+	ls->in_data = true;
+	ls->in_headers = true;
+	ls->hold_len = ls->hold_scan = 0;
+	smtps_reply(s, 0, NULL);
+}
+
+/* Append to the transaction, remembering the first error. */
+static void
+lst_put(struct lst_sess *ls, const void *buf, size_t len)
+{
+	int rc;
+
+	if (len == 0 || !ls->txn_open || ls->txn_err)
+		return;
+	rc = spool_txn_body(&ls->txn, buf, len);
+	if (rc < 0)
+		ls->txn_err = rc;
+	else
+		ls->size += len;
+	/* SPOOL_BUSY: the bytes were taken; the engine has no pause yet, so
+	 * the spool's own buffering absorbs the burst (see closing note). */
+}
+
+static bool
+lst_field_is(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+
+	return len > n && line[n] == ':' && strncasecmp(line, name, n) == 0;
+}
+
+static void
+lst_date(char *buf, size_t len, time_t t)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+}
+
+/* Copy a client-supplied token into out, printable ASCII only. */
+static void
+lst_clean(char *out, size_t len, const char *in)
+{
+	size_t o = 0;
+
+	for (; *in && o + 1 < len; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		out[o++] = c > 0x20 && c < 0x7f && c != '(' && c != ')'
+			       ? (char)c
+			       : '?';
+	}
+	out[o] = '\0';
+}
+
+/* The value of an X-Binding field line[0..len) (unfolded, blanks
+ * dropped) into out. */
+static void
+lst_binding_value(const char *line, size_t len, char *out, size_t outlen)
+{
+	const char *colon = memchr(line, ':', len);
+	size_t o = 0;
+
+	out[0] = '\0';
+	if (colon == NULL)
+		return;
+	for (const char *q = colon + 1; q < line + len; q++) {
+		if (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+			continue;
+		if (o + 1 < outlen)
+			out[o++] = *q;
+	}
+	out[o] = '\0';
+}
+
+/*
+ * The header section (hold[0..hlen)) is complete (or the hold is full, or
+ * the data ended): decide the binding, begin the transaction, and write
+ * Received:, the missing fields, the kept fields and the rest of hold.
+ */
+static void
+lst_headers_done(struct lst_sess *ls, size_t hlen)
+{
+	struct listener *l = ls->l;
+	const struct config *cfg = l->cfg;
+	char binding[LST_BINDING_MAX + 1] = "", idstr[SPOOL_ID_STR_LEN];
+	char date[64], helo[128], prefix[1024];
+	bool have_msgid = false, have_date = false;
+	struct record_msg_rcpt *rr;
+	struct spool_env env;
+	size_t i, start, plen;
+	int rc;
+
+	ls->in_headers = false;
+	/* Pass 1: inspect the fields (a field runs until a line that does
+	 * not start with SP/HT). */
+	for (i = 0; i < hlen;) {
+		const char *line = ls->hold + i;
+		const char *nl = memchr(line, '\n', hlen - i);
+		size_t len = nl ? (size_t)(nl - line) + 1 : hlen - i;
+
+		if (line[0] != ' ' && line[0] != '\t') {
+			if (lst_field_is(line, len, "message-id"))
+				have_msgid = true;
+			else if (lst_field_is(line, len, "date"))
+				have_date = true;
+			else if (lst_field_is(line, len, "x-binding"))
+				lst_binding_value(line, len, binding,
+						  sizeof(binding));
+		}
+		i += len;
+	}
+	if (binding[0] == '\0')
+		snprintf(binding, sizeof(binding), "%s",
+			 cfg->listener.binding ? cfg->listener.binding
+					       : "default");
+	if (config_binding(cfg, binding) == NULL) {
+		snprintf(ls->refuse, sizeof(ls->refuse),
+			 "5.7.1 Unknown binding '%.64s' in X-Binding", binding);
+		return;
+	}
+
+	memset(&env, 0, sizeof(env));
+	env.sender.p = (const uint8_t *)ls->sender;
+	env.sender.len = strlen(ls->sender);
+	env.envid.p = (const uint8_t *)ls->envid;
+	env.envid.len = strlen(ls->envid);
+	env.binding.p = (const uint8_t *)binding;
+	env.binding.len = strlen(binding);
+	env.client_addr.p = (const uint8_t *)smtps_peer_addr(ls->s);
+	env.client_addr.len = strlen(smtps_peer_addr(ls->s));
+	env.client_helo.p = (const uint8_t *)smtps_helo_name(ls->s);
+	env.client_helo.len = strlen(smtps_helo_name(ls->s));
+	env.ret = (uint8_t)ls->ret;
+	env.flags = (ls->body8bit ? RECORD_MSG_F_8BITMIME : 0) |
+		    (ls->smtputf8 ? RECORD_MSG_F_SMTPUTF8 : 0);
+	rr = xcalloc(ls->nrcpt, sizeof(*rr));
+	for (uint32_t k = 0; k < ls->nrcpt; k++) {
+		rr[k].addr.p = (const uint8_t *)ls->rcpt[k].addr;
+		rr[k].addr.len = strlen(ls->rcpt[k].addr);
+		rr[k].notify = ls->rcpt[k].notify;
+		if (ls->rcpt[k].orcpt) {
+			rr[k].orcpt.p = (const uint8_t *)ls->rcpt[k].orcpt;
+			rr[k].orcpt.len = strlen(ls->rcpt[k].orcpt);
+		}
+	}
+	env.rcpt = rr;
+	env.nrcpt = ls->nrcpt;
+	rc = spool_txn_begin(l->sp, &ls->txn, &env, NULL, NULL);
+	free(rr);
+	if (rc < 0) {
+		ls->txn_err = rc;
+		return;
+	}
+	ls->txn_open = true;
+
+	spool_id_str(spool_txn_id(&ls->txn), idstr);
+	lst_date(date, sizeof(date), time(NULL));
+	lst_clean(helo, sizeof(helo), smtps_helo_name(ls->s));
+	plen = (size_t)snprintf(
+	    prefix, sizeof(prefix),
+	    "Received: from %s (%s)\r\n\tby %s (ringmta) with %s id %s%s%s%s;"
+	    "\r\n\t%s\r\n",
+	    helo[0] ? helo : "unknown", smtps_peer_addr(ls->s),
+	    cfg->server.hostname, ls->smtputf8 ? "UTF8SMTP" : "ESMTP", idstr,
+	    ls->nrcpt == 1 ? "\r\n\tfor <" : "",
+	    ls->nrcpt == 1 ? ls->rcpt[0].addr : "", ls->nrcpt == 1 ? ">" : "",
+	    date);
+	if (!have_msgid && cfg->listener.add_message_id &&
+	    plen < sizeof(prefix))
+		plen += (size_t)snprintf(prefix + plen, sizeof(prefix) - plen,
+					 "Message-ID: <%s@%s>\r\n", idstr,
+					 cfg->server.hostname);
+	if (!have_date && cfg->listener.add_date && plen < sizeof(prefix))
+		plen += (size_t)snprintf(prefix + plen, sizeof(prefix) - plen,
+					 "Date: %s\r\n", date);
+	lst_put(ls, prefix, MIN(plen, sizeof(prefix) - 1));
+
+	/* Pass 2: the fields, without X-Binding (and its continuations). */
+	start = 0;
+	for (i = 0; i < hlen;) {
+		const char *line = ls->hold + i;
+		const char *nl = memchr(line, '\n', hlen - i);
+		size_t len = nl ? (size_t)(nl - line) + 1 : hlen - i;
+
+		if (line[0] != ' ' && line[0] != '\t' &&
+		    lst_field_is(line, len, "x-binding")) {
+			size_t end = i + len;
+
+			while (end < hlen && (ls->hold[end] == ' ' ||
+					      ls->hold[end] == '\t')) {
+				const char *n2 =
+				    memchr(ls->hold + end, '\n', hlen - end);
+
+				end = n2 ? (size_t)(n2 - ls->hold) + 1 : hlen;
+			}
+			lst_put(ls, ls->hold + start, i - start);
+			start = i = end;
+			continue;
+		}
+		i += len;
+	}
+	lst_put(ls, ls->hold + start, ls->hold_len - start);
+	ls->hold_len = 0;
+}
+
+static void
+lst_on_body(struct smtps_session *s, const char *buf, size_t len)
+{
+	struct lst_sess *ls = lst_sess(s);
+
+	if (ls->refuse[0] || ls->txn_err)
+		return;
+	if (!ls->in_headers) {
+		lst_put(ls, buf, len);
+		return;
+	}
+	if (ls->hold_len + len > ls->hold_cap) {
+		size_t cap = MAX(ls->hold_cap * 2, ls->hold_len + len);
+
+		ls->hold = xrealloc(ls->hold, MIN(cap, LST_HOLD_MAX + len));
+		ls->hold_cap = MIN(cap, LST_HOLD_MAX + len);
+	}
+	memcpy(ls->hold + ls->hold_len, buf, len);
+	ls->hold_len += len;
+	/* The header section ends at the first empty line. */
+	if (ls->hold_len >= 2 && ls->hold_scan == 0 && ls->hold[0] == '\r' &&
+	    ls->hold[1] == '\n') {
+		lst_headers_done(ls, 0);
+		return;
+	}
+	for (size_t i = ls->hold_scan > 3 ? ls->hold_scan - 3 : 0;
+	     i + 4 <= ls->hold_len; i++) {
+		if (memcmp(ls->hold + i, "\r\n\r\n", 4) == 0) {
+			lst_headers_done(ls, i + 2);
+			return;
+		}
+	}
+	ls->hold_scan = ls->hold_len;
+	if (ls->hold_len >= LST_HOLD_MAX)
+		lst_headers_done(ls, ls->hold_len); /* no end in sight */
+}
+
+static void
+lst_on_committed(void *arg, int err)
+{
+	struct lst_commit *c = arg;
+	struct listener *l = c->l;
+	char idstr[SPOOL_ID_STR_LEN], text[96];
+
+	spool_id_str(c->id, idstr);
+	if (err == 0) {
+		struct dlog_event ev;
+
+		l->st.messages++;
+		if (l->dl) {
+			dlog_event_init(&ev);
+			ev.ts_ms = ring_wall_ms();
+			ev.ev = DLOG_EV_RECEIVED;
+			ev.id = idstr;
+			ev.sender = c->sender;
+			ev.size = (int64_t)c->size;
+			ev.attempt = 0;
+			dlogw_event(l->dl, &ev);
+		}
+		if (l->accepted)
+			l->accepted(l->arg, c->id);
+		if (c->sess) {
+			snprintf(text, sizeof(text), "2.0.0 Ok: queued as %s",
+				 idstr);
+			smtps_reply(c->sess->s, 250, text);
+		}
+	} else {
+		l->st.spool_errors++;
+		l->st.refused++;
+		log_warn("message %s not accepted: spool: %s", idstr,
+			 strerror(-err));
+		if (c->sess)
+			lst_reply_spool_err(c->sess->s, err);
+	}
+	if (c->sess)
+		c->sess->commit = NULL;
+	free(c->sender);
+	free(c);
+	l->commits--;
+}
+
+static void
+lst_refuse(struct lst_sess *ls, unsigned code, const char *text)
+{
+	ls->l->st.refused++;
+	lst_txn_reset(ls);
+	smtps_reply(ls->s, code, text);
+}
+
+static void
+lst_on_data_end(struct smtps_session *s, const struct smtps_data_info *info)
+{
+	struct lst_sess *ls = lst_sess(s);
+	struct lst_commit *c;
+	char text[160];
+
+	if (info->oversize) { /* the engine has answered 552 */
+		ls->l->st.refused++;
+		lst_txn_reset(ls);
+		return;
+	}
+	if (info->anomalies && info->stats &&
+	    ls->l->cfg->listener.line_endings == CONFIG_LE_REJECT) {
+		const char *what = "bad line endings";
+
+		for (int a = 0; a < SDATA_AN__COUNT; a++) {
+			if (info->stats->an[a]) {
+				what = sdata_an_str((enum sdata_an)a);
+				break;
+			}
+		}
+		snprintf(text, sizeof(text),
+			 "5.6.0 Message refused: %s in the data (CRLF line "
+			 "endings required)",
+			 what);
+		lst_refuse(ls, 550, text);
+		return;
+	}
+	if (ls->in_headers && !ls->refuse[0])
+		lst_headers_done(ls, ls->hold_len);
+	if (ls->refuse[0]) {
+		snprintf(text, sizeof(text), "%s", ls->refuse);
+		lst_refuse(ls, 550, text);
+		return;
+	}
+	if (ls->txn_err || !ls->txn_open) {
+		int err = ls->txn_err ? ls->txn_err : -EIO;
+
+		ls->l->st.spool_errors++;
+		ls->l->st.refused++;
+		lst_txn_reset(ls);
+		lst_reply_spool_err(s, err);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->l = ls->l;
+	c->sess = ls;
+	memcpy(c->id, spool_txn_id(&ls->txn), SPOOL_ID_LEN);
+	c->sender = xstrdup(ls->sender);
+	c->nrcpt = ls->nrcpt;
+	c->size = ls->size;
+	ls->commit = c;
+	ls->l->commits++;
+	ls->txn_open = false; /* the handle is idle again after commit */
+	spool_txn_commit(&ls->txn, lst_on_committed, c);
+	lst_txn_reset(ls);
+}
+
+static void
+lst_on_rset(struct smtps_session *s)
+{
+	lst_txn_reset(lst_sess(s));
+	smtps_reply(s, 0, NULL);
+}
+
+static void
+lst_on_close(struct smtps_session *s, enum smtps_close_why why)
+{
+	struct lst_sess *ls = lst_sess(s);
+
+	(void)why;
+	if (ls == NULL)
+		return;
+	lst_txn_reset(ls);
+	if (ls->commit)
+		ls->commit->sess = NULL; /* its reply has no one to go to */
+	free(ls->rcpt);
+	free(ls->hold);
+	free(ls);
+	smtps_set_udata(s, NULL);
+}
+
+static const struct smtps_ops lst_ops = {
+    .on_connect = lst_on_connect,
+    .on_mail = lst_on_mail,
+    .on_rcpt = lst_on_rcpt,
+    .on_data = lst_on_data,
+    .on_body = lst_on_body,
+    .on_data_end = lst_on_data_end,
+    .on_rset = lst_on_rset,
+    .on_close = lst_on_close,
+};
+
+static void
+lst_smtps_config(const struct config *cfg, struct smtps_config *sc)
+{
+	const struct config_listener *lc = &cfg->listener;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->hostname = cfg->server.hostname;
+	sc->caps = SMTPS_CAP_DEFAULT;
+	sc->line_max = lc->max_line_length;
+	sc->size_max = lc->max_message_size;
+	sc->rcpt_max = lc->max_recipients;
+	sc->errors_max = lc->max_errors;
+	sc->sessions_max = lc->max_connections;
+	sc->idle_timeout_ms = (unsigned)MIN(lc->idle_timeout_ms, UINT32_MAX);
+	sc->session_timeout_ms =
+	    (unsigned)MIN(lc->session_timeout_ms, UINT32_MAX);
+	sc->data_mode = lc->line_endings == CONFIG_LE_NORMALIZE
+			    ? SDATA_NORMALIZE
+			    : SDATA_STRICT;
+}
+
+int
+listener_new(struct ring *r, const struct config *cfg, struct spool *sp,
+	     struct dlogw *dl, listener_accepted_fn *cb, void *arg,
+	     struct listener **l_r)
+{
+	struct listener *l = xcalloc(1, sizeof(*l));
+	struct smtps_config sc;
+
+	l->ring = r;
+	l->cfg = cfg;
+	l->sp = sp;
+	l->dl = dl;
+	l->accepted = cb;
+	l->arg = arg;
+	lst_smtps_config(cfg, &sc);
+	l->srv = smtps_server_new(r, &sc, &lst_ops, l);
+	for (size_t i = 0; i < cfg->listener.address.n; i++) {
+		char addr[128], bound[128];
+		int rc;
+
+		value_sockaddr_fmt(
+		    (const struct sockaddr *)&cfg->listener.address.v[i].ss,
+		    true, addr, sizeof(addr));
+		rc = smtps_listen(l->srv, addr, bound, sizeof(bound));
+		if (rc < 0) {
+			log_err("listener: cannot listen on %s: %s", addr,
+				strerror(-rc));
+			listener_stop(l);
+			while (!listener_idle(l))
+				ring_run_once(r, 100000000);
+			listener_free(l);
+			return rc;
+		}
+		log_info("listening on %s", bound);
+	}
+	*l_r = l;
+	return 0;
+}
+
+const char *
+listener_bound(const struct listener *l, unsigned i)
+{
+	if (i >= smtps_listener_count(l->srv))
+		return NULL;
+	return smtps_listener_name(l->srv, i);
+}
+
+void
+listener_set_config(struct listener *l, const struct config *cfg)
+{
+	l->cfg = cfg;
+}
+
+const struct listener_stats *
+listener_stats(const struct listener *l)
+{
+	return &l->st;
+}
+
+void
+listener_stop(struct listener *l)
+{
+	smtps_server_stop(l->srv);
+}
+
+bool
+listener_idle(const struct listener *l)
+{
+	return smtps_server_idle(l->srv);
+}
+
+void
+listener_free(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	smtps_server_free(l->srv);
+	/* Commit contexts still in the spool are freed by their callbacks,
+	 * which the spool runs (or fails) when it is closed; they no longer
+	 * point at sessions. */
+	free(l);
+}
