@@ -4,8 +4,8 @@
  * listeners and multishot accept (with the 421 for connections over the
  * limit), session pool, deadlines, the receive buffer and recv, and
  * teardown.  Output and the reply API are in smtp_server_out.c, commands and
- * the input loop in smtp_server_cmd.c.  No policy: every decision about a
- * client is the owner's (smtps_ops).
+ * the input loop in smtp_server_cmd.c, STARTTLS in smtp_server_tls.c.  No
+ * policy: every decision about a client is the owner's (smtps_ops).
  *
  * Lifetime (STYLE 3.5): a session embeds op_recv, op_send and op_close and
  * is freed by smtps_reap() only in state CLOSED with no op in flight and
@@ -31,7 +31,7 @@ static const char *const smtps_stage_names[] = {
     [SMTPS_STAGE_HELO] = "helo", [SMTPS_STAGE_MAIL] = "mail",
     [SMTPS_STAGE_RCPT] = "rcpt", [SMTPS_STAGE_DATA] = "data",
     [SMTPS_STAGE_DOT] = "dot",   [SMTPS_STAGE_RSET] = "rset",
-    [SMTPS_STAGE_QUIT] = "quit",
+    [SMTPS_STAGE_QUIT] = "quit", [SMTPS_STAGE_STARTTLS] = "starttls",
 };
 _Static_assert(nitems(smtps_stage_names) == SMTPS_STAGE__COUNT, "stages");
 
@@ -47,6 +47,7 @@ static const char *const smtps_why_names[] = {
     [SMTPS_CLOSE_OWNER_REPLY] = "owner_reply",
     [SMTPS_CLOSE_OWNER_DROP] = "owner_drop",
     [SMTPS_CLOSE_SHUTDOWN] = "shutdown",
+    [SMTPS_CLOSE_TLS] = "tls",
 };
 _Static_assert(nitems(smtps_why_names) == SMTPS_CLOSE__COUNT, "close why");
 
@@ -99,6 +100,8 @@ smtps_server_new(struct ring *r, const struct smtps_config *cfg,
 	srv->hostname = xstrdup(cfg->hostname ? cfg->hostname : "localhost");
 	c->hostname = srv->hostname;
 	c->caps &= ~(unsigned)SMTPS_CAP_STARTTLS;
+	if (c->tls != NULL)
+		c->caps |= SMTPS_CAP_STARTTLS;
 	if (c->line_max == 0)
 		c->line_max = SMTPP_LINE_CAP_DEFAULT;
 	c->line_max = MAX(c->line_max, (size_t)SMTPP_LINE_CAP_MIN);
@@ -113,6 +116,8 @@ smtps_server_new(struct ring *r, const struct smtps_config *cfg,
 		c->idle_timeout_ms = 300000;
 	if (c->session_timeout_ms == 0)
 		c->session_timeout_ms = 3600000;
+	if (c->handshake_timeout_ms == 0)
+		c->handshake_timeout_ms = c->idle_timeout_ms;
 	if (c->recv_buf == 0)
 		c->recv_buf = 4096;
 	c->recv_buf = MAX(c->recv_buf, (size_t)512);
@@ -459,6 +464,7 @@ smtps_session_put(struct smtps_session *s)
 	uop_fini(&s->op_recv);
 	uop_fini(&s->op_send);
 	uop_fini(&s->op_close);
+	smtps_tls_free(s);
 	if (srv->npool < SMTPS_POOL_MAX && !srv->stopping) {
 		s->next = srv->pool;
 		srv->pool = s;
@@ -683,9 +689,12 @@ smtps_arm_recv(struct smtps_session *s)
 		s->in_off = s->in_len = 0;
 		dl = MIN(now + SMTPS_LINGER_NS, s->t_end);
 	} else {
+		if (s->tls_st == SMTPS_TLS_ON && !s->tls_dry)
+			return; /* tls.c may hold plaintext: process it first */
 		if (s->in_off == s->in_len) {
 			s->in_off = s->in_len = 0;
-		} else if (s->in_off > 0 && s->in_len == s->in_cap) {
+		} else if (s->in_off > 0 &&
+			   (s->in_len == s->in_cap || smtps_tls_io(s))) {
 			memmove(s->in, s->in + s->in_off,
 				s->in_len - s->in_off);
 			s->in_len -= s->in_off;
@@ -695,6 +704,8 @@ smtps_arm_recv(struct smtps_session *s)
 			return; /* full: processing resumes reading */
 		dl = MIN(now + (int64_t)srv->cfg.idle_timeout_ms * 1000000,
 			 s->t_end);
+		if (s->tls_st == SMTPS_TLS_HANDSHAKE)
+			dl = MIN(s->t_hs, s->t_end);
 	}
 	if (ring_recv(srv->ring, &s->op_recv, s->fd, s->in + s->in_len,
 		      s->in_cap - s->in_len, dl) < 0)
@@ -728,6 +739,10 @@ smtps_recv_data(struct smtps_session *s, int res)
 {
 	struct smtps_server *srv = s->srv;
 
+	if (s->tls_st != SMTPS_TLS_OFF) { /* ciphertext, or discarded */
+		smtps_tls_recv(s, res);
+		return;
+	}
 	s->in_len += (size_t)res;
 	s->replied_since_recv = false;
 	if (!s->greeted && !srv->cfg.early_talker_ok) {
@@ -752,7 +767,9 @@ smtps_recv_done(struct uop *op, int res, unsigned flags)
 	case SMTPS_S_CMD:
 	case SMTPS_S_BODY:
 	case SMTPS_S_BDAT:
-		if (res > 0)
+		if (s->tls_st == SMTPS_TLS_HANDSHAKE && res <= 0)
+			smtps_tls_recv_end(s, res);
+		else if (res > 0)
 			smtps_recv_data(s, res);
 		else if (res == -ETIMEDOUT)
 			smtps_recv_timeout(s);

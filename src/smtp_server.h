@@ -29,6 +29,17 @@
  *  - Pointers handed to callbacks (cmd, name, info, buf) are valid for the
  *    duration of the callback only; an owner that answers later copies what
  *    it needs.
+ *  - STARTTLS (struct smtps_config.tls set): the struct tls_sess exists
+ *    only on a session that got 220 to STARTTLS; the session owns it and
+ *    frees it when it is reaped (never while a send of its ciphertext is
+ *    in flight).  The ring still does every recv and send: ciphertext is
+ *    received into the free tail of the receive buffer and fed to tls.c
+ *    (which copies it), decrypted into the same buffer, and replies are
+ *    encrypted from the output buffer into tls.c's own output block, which
+ *    is what the send then hands to the kernel.  Input buffered behind the
+ *    STARTTLS line, and anything received before the 220 is out, is
+ *    discarded and counted (CVE-2011-0411); after the handshake the SMTP
+ *    state is that after the greeting (RFC 3207: EHLO again).
  */
 #ifndef RINGMTA_SMTP_SERVER_H
 #define RINGMTA_SMTP_SERVER_H
@@ -55,9 +66,8 @@ enum smtps_cap {
 	SMTPS_CAP_ENHANCEDSTATUSCODES = 1u << 4,
 	SMTPS_CAP_DSN = 1u << 5,
 	SMTPS_CAP_CHUNKING = 1u << 6,
-	/* Reserved: STARTTLS needs a TLS transport under the session's I/O
-	 * (the hook is smtps_verb STARTTLS in smtp_server_cmd.c); today the
-	 * engine never advertises it and answers STARTTLS with 502. */
+	/* Advertised iff struct smtps_config.tls is set (the bit in caps is
+	 * ignored), and only until TLS is up. */
 	SMTPS_CAP_STARTTLS = 1u << 7,
 };
 #define SMTPS_CAP_DEFAULT                                                      \
@@ -74,8 +84,9 @@ enum smtps_stage {
 	SMTPS_STAGE_DATA, /* 354 or 4xx / 5xx */
 	SMTPS_STAGE_DOT,  /* end of data, or the last BDAT chunk */
 	SMTPS_STAGE_RSET,
-	SMTPS_STAGE_QUIT,  /* the session closes after this reply */
-	SMTPS_STAGE__COUNT /* must stay last */
+	SMTPS_STAGE_QUIT,     /* the session closes after this reply */
+	SMTPS_STAGE_STARTTLS, /* 220 starts TLS; 4xx/5xx stay in plaintext */
+	SMTPS_STAGE__COUNT    /* must stay last */
 };
 const char *smtps_stage_str(enum smtps_stage st);
 
@@ -92,7 +103,8 @@ enum smtps_close_why {
 	SMTPS_CLOSE_OWNER_REPLY,     /* smtps_reply_close(), or a 421 reply */
 	SMTPS_CLOSE_OWNER_DROP,      /* smtps_drop() */
 	SMTPS_CLOSE_SHUTDOWN,        /* smtps_server_stop() */
-	SMTPS_CLOSE__COUNT           /* must stay last */
+	SMTPS_CLOSE_TLS,   /* handshake failed or timed out, TLS error */
+	SMTPS_CLOSE__COUNT /* must stay last */
 };
 const char *smtps_close_why_str(enum smtps_close_why why);
 
@@ -134,19 +146,34 @@ struct smtps_ops {
 	void (*on_rset)(struct smtps_session *s);
 	/* (reply) QUIT; the session closes after the reply (default 221). */
 	void (*on_quit)(struct smtps_session *s);
+	/* (reply) STARTTLS (offered, no transaction open, not yet TLS): 220
+	 * (smtps_reply(s, 0, NULL)) starts TLS; 4xx/5xx keep plaintext. */
+	void (*on_starttls)(struct smtps_session *s);
+	/* Notification: the TLS handshake completed (smtps_tls_info() is
+	 * valid from now on); HELO/EHLO is forgotten, the client must EHLO
+	 * again. */
+	void (*on_tls)(struct smtps_session *s);
 	/* Notification: a reply with this code was queued (statistics). */
 	void (*on_reply)(struct smtps_session *s, unsigned code);
 	/* Notification: the session is closing; last callback. */
 	void (*on_close)(struct smtps_session *s, enum smtps_close_why why);
 };
 
+struct tls_ctx;
+
 struct smtps_config {
-	const char *hostname;        /* greeting and EHLO; copied */
-	unsigned caps;               /* enum smtps_cap; STARTTLS ignored */
-	size_t line_max;             /* command line cap incl. CRLF; 0: 2048 */
-	uint64_t size_max;           /* message size limit; 0: none */
-	unsigned rcpt_max;           /* recipients per message; 0: 1000 */
-	unsigned errors_max;         /* protocol errors per session; 0: 10 */
+	const char *hostname; /* greeting and EHLO; copied */
+	unsigned caps;        /* enum smtps_cap; STARTTLS ignored */
+	/* Server TLS context (tls_ctx_new_server): STARTTLS is offered when
+	 * set.  Kept by pointer: the owner frees it after the server (live
+	 * sessions hold their own reference, see tls_ctx_free()). */
+	struct tls_ctx *tls;
+	unsigned handshake_timeout_ms; /* after the 220; 0: idle_timeout_ms */
+	bool tls_required;   /* MAIL before TLS: 530 5.7.0 (RFC 3207 sec. 4) */
+	size_t line_max;     /* command line cap incl. CRLF; 0: 2048 */
+	uint64_t size_max;   /* message size limit; 0: none */
+	unsigned rcpt_max;   /* recipients per message; 0: 1000 */
+	unsigned errors_max; /* protocol errors per session; 0: 10 */
 	unsigned sessions_max;       /* concurrent sessions; 0: 10000 */
 	unsigned idle_timeout_ms;    /* waiting for the client; 0: 300000 */
 	unsigned session_timeout_ms; /* whole session; 0: 3600000 */
@@ -166,7 +193,12 @@ struct smtps_server_stats {
 	uint64_t sessions_peak; /* maximum of sessions */
 	uint64_t pipelining_violations;
 	uint64_t early_talkers;
-	uint64_t sends; /* send requests issued (batching: < replies) */
+	uint64_t sends;      /* send requests issued (batching: < replies) */
+	uint64_t tls_starts; /* 220 to STARTTLS sent (handshakes begun) */
+	uint64_t tls_handshakes; /* handshakes completed */
+	uint64_t tls_failures;   /* handshakes failed, timed out or cut */
+	uint64_t tls_injected_sessions; /* sessions with discarded input */
+	uint64_t tls_injected_bytes;    /* plaintext discarded at STARTTLS */
 };
 
 /*
@@ -251,7 +283,32 @@ const char *smtps_helo_name(const struct smtps_session *s);
 enum smtps_stage smtps_pending(const struct smtps_session *s);
 /* Messages accepted (2xx at end of data) on this session so far. */
 unsigned smtps_session_messages(const struct smtps_session *s);
-/* Bytes of memory a session takes (struct and buffers), for reports. */
+/* Bytes of memory a session takes (struct and buffers), for reports.  A
+ * TLS session adds tls.c's state (see docs/TLS.md, server side). */
 size_t smtps_session_footprint(const struct smtps_server *srv);
+
+/* What the owner may learn about a session's TLS (strings static or owned
+ * by the session: valid until on_close returns). */
+struct smtps_tls_info {
+	const char *protocol; /* "TLSv1.3", "TLSv1.2" */
+	const char *cipher;   /* IANA name, "TLS_AES_128_GCM_SHA256" */
+	const char *sni;      /* host name the client sent, or NULL */
+	bool resumed;         /* the handshake resumed a session (ticket) */
+};
+/*
+ * True once the handshake completed, with *info filled (info may be
+ * NULL); false (and *info zeroed) for a plaintext session or before the
+ * handshake completed.
+ */
+bool smtps_tls_info(const struct smtps_session *s, struct smtps_tls_info *info);
+/* Plaintext bytes discarded after this session's STARTTLS (0: none). */
+uint64_t smtps_tls_injected(const struct smtps_session *s);
+/*
+ * For test tools only (ringsink --tls-fault): append len raw bytes to the
+ * output behind the replies queued so far, so that they leave in the same
+ * write (e.g. plaintext behind the 220 to STARTTLS).  Returns 0, -ENOSPC,
+ * or -ECONNRESET when the session is closing.
+ */
+int smtps_inject_raw(struct smtps_session *s, const char *buf, size_t len);
 
 #endif

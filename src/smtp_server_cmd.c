@@ -44,10 +44,14 @@ smtps_default_text(enum smtps_stage st, unsigned code)
 			return "2.0.0 Bye";
 		if (st == SMTPS_STAGE_GREETING)
 			return "ESMTP";
+		if (st == SMTPS_STAGE_STARTTLS)
+			return "2.0.0 Ready to start TLS";
 		return "2.0.0 Ok";
 	case 3:
 		return "End data with <CR><LF>.<CR><LF>";
 	case 4:
+		if (st == SMTPS_STAGE_STARTTLS)
+			return "4.7.0 TLS not available";
 		return "4.3.0 Try again later";
 	default:
 		if (st == SMTPS_STAGE_GREETING)
@@ -132,6 +136,8 @@ smtps_queue_ehlo(struct smtps_session *s, const char *text)
 	SMTPS_CAP_LINE(SMTPS_CAP_DSN, "\nDSN");
 	SMTPS_CAP_LINE(SMTPS_CAP_SMTPUTF8, "\nSMTPUTF8");
 	SMTPS_CAP_LINE(SMTPS_CAP_CHUNKING, "\nCHUNKING");
+	if (s->tls_st == SMTPS_TLS_OFF)
+		SMTPS_CAP_LINE(SMTPS_CAP_STARTTLS, "\nSTARTTLS");
 #undef SMTPS_CAP_LINE
 	smtps_queue(s, 250, buf);
 }
@@ -231,6 +237,12 @@ smtps_apply_reply(struct smtps_session *s, enum smtps_stage st, unsigned code,
 		smtps_queue(s, code, text);
 		smtps_close(s, SMTPS_CLOSE_QUIT, true);
 		return;
+	case SMTPS_STAGE_STARTTLS:
+		if (code == 220)
+			smtps_tls_start(s, text);
+		else
+			smtps_queue(s, code, text);
+		break;
 	case SMTPS_STAGE_NONE:
 	case SMTPS_STAGE__COUNT:
 		BUG_ON(1);
@@ -298,6 +310,10 @@ smtps_verb_mail(struct smtps_session *s, const struct smtpp_cmd *cmd)
 	}
 	if (s->in_mail) {
 		smtps_error(s, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	if (s->srv->cfg.tls_required && s->tls_st != SMTPS_TLS_ON) {
+		smtps_error(s, "530 5.7.0 Must issue a STARTTLS command first");
 		return;
 	}
 	why = smtps_mail_refusal(s, cmd);
@@ -428,11 +444,28 @@ smtps_verb_vrfy(struct smtps_session *s, const struct smtpp_cmd *cmd)
 static void
 smtps_verb_unimpl(struct smtps_session *s, const struct smtpp_cmd *cmd)
 {
-	/* STARTTLS lands here until a TLS transport exists (the hook: a
-	 * SMTPS_CAP_STARTTLS session would reply 220, reset the line parser
-	 * and drop buffered plaintext, then hand the fd to tls.c). */
 	(void)cmd;
 	smtps_error(s, "502 5.5.1 Error: command not implemented");
+}
+
+/* STARTTLS (arguments were refused with 501 by the parser). */
+static void
+smtps_verb_starttls(struct smtps_session *s, const struct smtpp_cmd *cmd)
+{
+	if (s->srv->cfg.tls == NULL) {
+		smtps_verb_unimpl(s, cmd);
+		return;
+	}
+	if (s->tls_st != SMTPS_TLS_OFF) {
+		smtps_error(s, "503 5.5.1 Error: TLS already active");
+		return;
+	}
+	if (s->in_mail) {
+		smtps_error(s, "503 5.5.1 Error: MAIL transaction in progress");
+		return;
+	}
+	s->action = "answering STARTTLS";
+	SMTPS_ASK(s, SMTPS_STAGE_STARTTLS, on_starttls, s);
 }
 
 static void
@@ -456,7 +489,7 @@ static smtps_verb_fn *const smtps_verbs[SMTPP_VERB__COUNT] = {
     [SMTPP_VERB_HELP] = smtps_verb_help,
     [SMTPP_VERB_VRFY] = smtps_verb_vrfy,
     [SMTPP_VERB_EXPN] = smtps_verb_unimpl,
-    [SMTPP_VERB_STARTTLS] = smtps_verb_unimpl,
+    [SMTPP_VERB_STARTTLS] = smtps_verb_starttls,
     [SMTPP_VERB_AUTH] = smtps_verb_unimpl,
 };
 
@@ -620,13 +653,14 @@ smtps_process(struct smtps_session *s)
 		return;
 	s->in_process = true;
 	while (s->state <= SMTPS_S_BDAT && s->pending == SMTPS_STAGE_NONE &&
-	       s->greeted) {
+	       s->greeted &&
+	       (s->tls_st == SMTPS_TLS_OFF || s->tls_st == SMTPS_TLS_ON)) {
 		int rc;
 
 		if (smtps_out_room(s) < SMTPS_REPLY_MAX) {
-			if (s->out_sending)
+			smtps_flush(s); /* TLS: encrypts even while sending */
+			if (smtps_out_room(s) < SMTPS_REPLY_MAX)
 				break;
-			smtps_flush(s);
 		}
 		if (s->state == SMTPS_S_CMD)
 			rc = smtps_step_cmd(s);
@@ -634,7 +668,8 @@ smtps_process(struct smtps_session *s)
 			rc = smtps_step_body(s);
 		else
 			rc = smtps_step_bdat(s);
-		if (rc == 0)
+		/* out of input: under TLS, decrypt more if tls.c has it */
+		if (rc == 0 && smtps_tls_pull(s) == 0)
 			break;
 	}
 	s->in_process = false;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * smtp_server_int.h: private to smtp_server.c (I/O, lifecycle, replies) and
- * smtp_server_cmd.c (commands, body, the input loop), and to its unit test.
+ * smtp_server_int.h: private to smtp_server.c (I/O, lifecycle, replies),
+ * smtp_server_out.c (output), smtp_server_cmd.c (commands, body, the input
+ * loop) and smtp_server_tls.c (STARTTLS), and to their unit tests.
  * Nothing else may include it.
  */
 #ifndef RINGMTA_SMTP_SERVER_INT_H
@@ -38,6 +39,23 @@ enum smtps_state {
 	SMTPS_S__COUNT   /* must stay last */
 };
 const char *smtps_state_str(enum smtps_state st);
+
+/*
+ * TLS under a session (orthogonal to enum smtps_state).  OFF: plaintext.
+ * STARTING: 220 queued, not yet sent; everything received is discarded
+ * (injection).  HANDSHAKE: the 220 is out; received bytes go to
+ * tls_handshake(); nothing is processed and no reply can be queued.  ON:
+ * input is tls_read() into in[], replies are tls_write()n at flush.
+ * tls != NULL from STARTING until the session is reaped.
+ */
+enum smtps_tls_st {
+	SMTPS_TLS_OFF = 0,
+	SMTPS_TLS_STARTING,
+	SMTPS_TLS_HANDSHAKE,
+	SMTPS_TLS_ON,
+	SMTPS_TLS__COUNT /* must stay last */
+};
+const char *smtps_tls_st_str(enum smtps_tls_st st);
 
 struct smtps_listener {
 	struct smtps_server *srv;
@@ -107,6 +125,13 @@ struct smtps_session {
 	struct smtpp_lineparser lp;
 	struct sdata_dec dec;
 
+	/* TLS (smtp_server_tls.c) */
+	struct tls_sess *tls;
+	enum smtps_tls_st tls_st;
+	bool tls_dry;      /* tls_read() said "need more": recv may be armed */
+	int64_t t_hs;      /* handshake deadline */
+	uint64_t injected; /* plaintext bytes discarded at STARTTLS */
+
 	struct sockaddr_storage peer;
 	char peer_str[INET6_ADDRSTRLEN];
 	void *udata;
@@ -149,6 +174,17 @@ size_t smtps_out_room(const struct smtps_session *s);
 void smtps_flush(struct smtps_session *s);
 int smtps_parse_reply(const char *sugg, unsigned *code_r, const char **text_r);
 int smtps_queue_sugg(struct smtps_session *s, const char *sugg);
+
+/* smtp_server_tls.c */
+bool smtps_tls_io(const struct smtps_session *s);
+void smtps_tls_start(struct smtps_session *s, const char *text);
+void smtps_tls_begin(struct smtps_session *s);
+void smtps_tls_recv(struct smtps_session *s, int res);
+void smtps_tls_recv_end(struct smtps_session *s, int res);
+int smtps_tls_pull(struct smtps_session *s);
+void smtps_tls_flush(struct smtps_session *s);
+void smtps_tls_send_done(struct smtps_session *s, int res);
+void smtps_tls_free(struct smtps_session *s);
 
 /* smtp_server_cmd.c */
 void smtps_process(struct smtps_session *s);

@@ -50,7 +50,13 @@ smtps_send_start(struct smtps_session *s)
 void
 smtps_flush(struct smtps_session *s)
 {
-	if (s->out_sending || s->state >= SMTPS_S_LINGER)
+	if (s->state >= SMTPS_S_LINGER)
+		return;
+	if (smtps_tls_io(s)) {
+		smtps_tls_flush(s);
+		return;
+	}
+	if (s->out_sending)
 		return;
 	if (s->out_len[s->out_fill] == 0) {
 		if (s->state == SMTPS_S_FLUSH)
@@ -85,6 +91,10 @@ smtps_send_done(struct uop *op, int res, unsigned flags)
 		smtps_close(s, SMTPS_CLOSE_IO, false);
 		return;
 	}
+	if (smtps_tls_io(s)) {
+		smtps_tls_send_done(s, res);
+		return;
+	}
 	s->out_sent += (size_t)res;
 	if (s->out_sent < s->out_len[idx]) {
 		smtps_send_start(s); /* short send: the rest, same buffer */
@@ -94,6 +104,9 @@ smtps_send_done(struct uop *op, int res, unsigned flags)
 	s->out_sending = false;
 	if (s->state == SMTPS_S_FLUSH)
 		smtps_flush(s);
+	else if (s->tls_st == SMTPS_TLS_STARTING &&
+		 s->out_len[s->out_fill] == 0)
+		smtps_tls_begin(s); /* the 220 to STARTTLS is out */
 	else
 		smtps_process(s); /* it may have stopped for output room */
 }
@@ -182,6 +195,8 @@ smtps_queue(struct smtps_session *s, unsigned code, const char *text)
 
 	if (budget < 8)
 		return -ENOSPC;
+	if (s->tls_st == SMTPS_TLS_HANDSHAKE)
+		return -ENOTCONN; /* no reply can go out mid-handshake */
 	for (;;) {
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
@@ -236,6 +251,8 @@ smtps_code_ok(enum smtps_stage st, unsigned code)
 		return false;
 	if (code / 100 == 3)
 		return st == SMTPS_STAGE_DATA && code == 354;
+	if (st == SMTPS_STAGE_STARTTLS && code / 100 == 2)
+		return code == 220;
 	if (st == SMTPS_STAGE_DATA)
 		return code / 100 != 2;
 	return true;
@@ -246,6 +263,7 @@ smtps_default_code(enum smtps_stage st)
 {
 	switch (st) {
 	case SMTPS_STAGE_GREETING:
+	case SMTPS_STAGE_STARTTLS:
 		return 220;
 	case SMTPS_STAGE_DATA:
 		return 354;

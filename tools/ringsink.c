@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "tls.h"
 
 #define SINK_LISTEN_MAX 64
 
@@ -29,6 +30,9 @@ struct sink_main {
 	const char *listen[SINK_LISTEN_MAX];
 	unsigned nlisten;
 	const char *port_file, *summary_file, *maildir;
+	const char *tls_cert, *tls_key;
+	enum tls_version tls_max;
+	struct tls_ctx *tls;
 	int sigfd;
 	struct uop op_sig;
 	struct signalfd_siginfo si;
@@ -53,13 +57,16 @@ sink_usage(FILE *f)
 	      "  --no-pipelining --no-8bitmime --no-smtputf8 --no-dsn\n"
 	      "  --no-size --no-enhancedstatuscodes --chunking\n"
 	      "  --allow-early-talkers   --no-conventions  --reuseport\n"
+	      "  --tls-cert FILE --tls-key FILE   offer STARTTLS\n"
+	      "  --tls-max-version 1.2|1.3        --require-tls\n"
+	      "  --tls-fault inject|no-reply      misbehave at STARTTLS\n"
 	      "  --reply STAGE[/GLOB]=CODE[:TEXT][@QUAL]\n"
 	      "  --reply-close STAGE[/GLOB]=CODE[:TEXT][@QUAL]\n"
 	      "  --drop STAGE[/GLOB][@QUAL]  --delay STAGE[/GLOB]=DUR[@QUAL]\n"
 	      "  --rcpt GLOB=CODE[:TEXT][@QUAL]\n"
 	      "  --sequence 'STAGE[/GLOB] [per KEY] = STEP; STEP...'\n"
 	      "  --script FILE  --seed N  --quiet  --log-level LEVEL\n"
-	      "stages: banner ehlo helo mail rcpt data dot rset quit\n"
+	      "stages: banner ehlo helo mail rcpt data dot rset quit starttls\n"
 	      "see docs/ringsink.md\n",
 	      f);
 }
@@ -89,6 +96,11 @@ enum sink_opt {
 	SINK_O_EARLY,
 	SINK_O_NO_CONV,
 	SINK_O_REUSEPORT,
+	SINK_O_TLS_CERT,
+	SINK_O_TLS_KEY,
+	SINK_O_TLS_MAX,
+	SINK_O_REQUIRE_TLS,
+	SINK_O_TLS_FAULT,
 	SINK_O_RULE, /* --reply, --reply-close, --drop, --delay, --rcpt, ... */
 	SINK_O_SCRIPT,
 	SINK_O_SEED,
@@ -123,6 +135,11 @@ static const struct option sink_long[] = {
     {"allow-early-talkers", no_argument, NULL, SINK_O_EARLY},
     {"no-conventions", no_argument, NULL, SINK_O_NO_CONV},
     {"reuseport", no_argument, NULL, SINK_O_REUSEPORT},
+    {"tls-cert", required_argument, NULL, SINK_O_TLS_CERT},
+    {"tls-key", required_argument, NULL, SINK_O_TLS_KEY},
+    {"tls-max-version", required_argument, NULL, SINK_O_TLS_MAX},
+    {"require-tls", no_argument, NULL, SINK_O_REQUIRE_TLS},
+    {"tls-fault", required_argument, NULL, SINK_O_TLS_FAULT},
     {"reply", required_argument, NULL, SINK_O_RULE},
     {"reply-close", required_argument, NULL, SINK_O_RULE},
     {"drop", required_argument, NULL, SINK_O_RULE},
@@ -212,6 +229,30 @@ sink_option(struct sink_main *m, int c, const char *name, const char *arg)
 	case SINK_O_SEED:
 		sscript_seed(m->k.script, sink_number(name, arg));
 		break;
+	case SINK_O_TLS_CERT:
+		m->tls_cert = arg;
+		break;
+	case SINK_O_TLS_KEY:
+		m->tls_key = arg;
+		break;
+	case SINK_O_TLS_MAX:
+		if (strcmp(arg, "1.2") == 0)
+			m->tls_max = TLS_V_1_2;
+		else if (strcmp(arg, "1.3") == 0)
+			m->tls_max = TLS_V_1_3;
+		else
+			log_fatal(2, "--tls-max-version: 1.2 or 1.3, not %s",
+				  arg);
+		break;
+	case SINK_O_TLS_FAULT:
+		if (strcmp(arg, "inject") == 0)
+			m->k.tls_inject = true;
+		else if (strcmp(arg, "no-reply") == 0)
+			m->k.tls_no_reply = true;
+		else
+			log_fatal(2, "--tls-fault: inject or no-reply, not %s",
+				  arg);
+		break;
 	case SINK_O_LOG_LEVEL:
 		if (log_level_parse(arg) < 0)
 			log_fatal(2, "--log-level: unknown level %s", arg);
@@ -260,6 +301,9 @@ sink_flag(struct sink_main *m, int c)
 	case SINK_O_REUSEPORT:
 		m->cfg.reuseport = true;
 		return true;
+	case SINK_O_REQUIRE_TLS:
+		m->cfg.tls_required = true;
+		return true;
 	case SINK_O_QUIET:
 		log_set_level(LOG_ERR);
 		return true;
@@ -304,6 +348,29 @@ sink_args(struct sink_main *m, int argc, char **argv)
 		log_fatal(2, "unexpected argument: %s", argv[optind]);
 	if (m->nlisten == 0)
 		log_fatal(2, "no --listen address (try --help)");
+	if ((m->tls_cert == NULL) != (m->tls_key == NULL))
+		log_fatal(2, "--tls-cert and --tls-key go together");
+	if (m->tls_cert == NULL &&
+	    (m->cfg.tls_required || m->k.tls_inject || m->k.tls_no_reply))
+		log_fatal(2, "--require-tls and --tls-fault need --tls-cert");
+}
+
+/* The STARTTLS context from --tls-cert/--tls-key (exit 2 when unusable). */
+static void
+sink_tls(struct sink_main *m)
+{
+	struct tls_server_opts o = {0};
+	char err[512];
+
+	if (m->tls_cert == NULL)
+		return;
+	o.cert_file = m->tls_cert;
+	o.key_file = m->tls_key;
+	o.max_version = m->tls_max;
+	if (tls_ctx_new_server(&o, &m->tls, err, sizeof(err)) < 0)
+		log_fatal(2, "--tls-cert %s --tls-key %s: %s", m->tls_cert,
+			  m->tls_key, err);
+	m->cfg.tls = m->tls;
 }
 
 /* ---- files and summary ----------------------------------------------------
@@ -482,9 +549,10 @@ sink_setup(struct sink_main *m)
 		(void)sstats_get(&m->k.st.listen,
 				 smtps_listener_name(m->k.srv, (unsigned)err));
 	}
-	log_info("ringsink: %zu bytes per session (engine), %u rules",
+	log_info("ringsink: %zu bytes per session (engine), %u rules%s",
 		 smtps_session_footprint(m->k.srv),
-		 sscript_rule_count(m->k.script));
+		 sscript_rule_count(m->k.script),
+		 m->tls ? ", STARTTLS offered" : "");
 }
 
 static void
@@ -499,6 +567,7 @@ sink_teardown(struct sink_main *m)
 	(void)ring_shutdown(m->k.ring, 2000);
 	if (smtps_server_idle(m->k.srv))
 		smtps_server_free(m->k.srv);
+	tls_ctx_free(m->tls);
 	ring_free(m->k.ring);
 	close(m->sigfd);
 	smd_close(&m->k.md);
@@ -524,6 +593,7 @@ main(int argc, char **argv)
 	sstats_init(&m.k.st);
 	jsonw_init(&m.k.env);
 	sink_args(&m, argc, argv);
+	sink_tls(&m);
 	sink_nofile();
 	sink_signals(&m);
 	sink_setup(&m);

@@ -34,6 +34,9 @@ struct sink {
 	bool strict_data;
 	bool conventions;
 	unsigned max_msgs_per_conn; /* 0: unlimited */
+	/* --tls-fault: misbehave at STARTTLS for client tests */
+	bool tls_inject;   /* "220 Ready" + "250 injected" in one write */
+	bool tls_no_reply; /* never answer STARTTLS */
 };
 
 /* The engine callbacks ringsink runs on (ringsink_sess.c). */

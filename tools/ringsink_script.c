@@ -27,7 +27,7 @@ static const char *const sscript_stage_names[] = {
     [SSCRIPT_HELO] = "helo",     [SSCRIPT_MAIL] = "mail",
     [SSCRIPT_RCPT] = "rcpt",     [SSCRIPT_DATA] = "data",
     [SSCRIPT_DOT] = "dot",       [SSCRIPT_RSET] = "rset",
-    [SSCRIPT_QUIT] = "quit",
+    [SSCRIPT_QUIT] = "quit",     [SSCRIPT_STARTTLS] = "starttls",
 };
 _Static_assert(nitems(sscript_stage_names) == SSCRIPT_STAGE__COUNT, "stages");
 
@@ -329,7 +329,7 @@ sscript_selector(struct sscript_rule *r, const char *s, size_t len,
 		return sscript_fail(
 		    err, errsz, where,
 		    "unknown stage \"%.*s\" (banner, ehlo, helo, mail, rcpt, "
-		    "data, dot, rset, quit)",
+		    "data, dot, rset, quit, starttls)",
 		    (int)(slash ? (size_t)(slash - s) : len), s);
 	r->stage = (enum sscript_stage)st;
 	if (slash != NULL) {
@@ -351,6 +351,8 @@ sscript_code_ok(enum sscript_stage st, enum sscript_act act, unsigned code)
 		return c == 4 || c == 5;
 	if (st == SSCRIPT_DATA)
 		return code == 354 || c == 4 || c == 5;
+	if (st == SSCRIPT_STARTTLS)
+		return code == 220 || c == 4 || c == 5;
 	return c == 2 || c == 4 || c == 5;
 }
 

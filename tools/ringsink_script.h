@@ -40,6 +40,7 @@ enum sscript_stage {
 	SSCRIPT_DOT,
 	SSCRIPT_RSET,
 	SSCRIPT_QUIT,
+	SSCRIPT_STARTTLS,    /* 220 starts TLS (with --tls-cert) */
 	SSCRIPT_STAGE__COUNT /* must stay last */
 };
 const char *sscript_stage_str(enum sscript_stage st);

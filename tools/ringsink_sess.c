@@ -179,6 +179,7 @@ ssess_env_json(struct ssess *ss)
 	struct jsonw *w = &ss->k->env;
 	const char *p = ss->rbuf;
 	struct smtps_server *srv = smtps_session_server(ss->s);
+	struct smtps_tls_info ti;
 
 	jsonw_reset(w);
 	jsonw_obj_begin(w);
@@ -197,6 +198,15 @@ ssess_env_json(struct ssess *ss)
 		     smtps_listener_name(srv, smtps_session_listener(ss->s)));
 	jsonw_kv_uint(w, "size", ss->size);
 	jsonw_kv_uint(w, "anomalies", ss->anomalies);
+	if (smtps_tls_info(ss->s, &ti)) {
+		jsonw_key(w, "tls");
+		jsonw_obj_begin(w);
+		jsonw_kv_str(w, "protocol", ti.protocol);
+		jsonw_kv_str(w, "cipher", ti.cipher);
+		jsonw_obj_end(w);
+	} else {
+		jsonw_kv_null(w, "tls");
+	}
 	if (ss->msgid_len)
 		jsonw_kv_str(w, "message_id", ss->msgid);
 	else
@@ -212,6 +222,8 @@ ssess_accept_msg(struct ssess *ss)
 	struct sink *k = ss->k;
 
 	ss->msgs++;
+	if (smtps_tls_info(ss->s, NULL))
+		k->st.tls_messages++;
 	sstats_message(&k->st.all, ss->nrcpt, ss->size);
 	sstats_message(ss->e_listen, ss->nrcpt, ss->size);
 	sstats_message(ss->e_client, ss->nrcpt, ss->size);
@@ -251,19 +263,26 @@ ssess_reply(struct ssess *ss, enum sscript_stage st, unsigned code,
 {
 	struct sink *k = ss->k;
 	unsigned eff = code ? code
-			    : (st == SSCRIPT_DATA     ? 354
-			       : st == SSCRIPT_BANNER ? 220
-			       : st == SSCRIPT_QUIT   ? 221
-						      : 250);
+			    : (st == SSCRIPT_DATA       ? 354
+			       : st == SSCRIPT_BANNER   ? 220
+			       : st == SSCRIPT_STARTTLS ? 220
+			       : st == SSCRIPT_QUIT     ? 221
+							: 250);
 
 	switch (st) {
 	case SSCRIPT_EHLO:
 	case SSCRIPT_HELO:
 		if (eff / 100 == 2) {
-			sstats_close(ss->e_helo);
-			ss->e_helo =
+			/* the same name again (EHLO after STARTTLS) is the
+			 * same connection */
+			struct sstats_ent *e =
 			    sstats_get(&k->st.helo, smtps_helo_name(ss->s));
-			sstats_open(ss->e_helo);
+
+			if (e != ss->e_helo) {
+				sstats_close(ss->e_helo);
+				ss->e_helo = e;
+				sstats_open(e);
+			}
 		}
 		break;
 	case SSCRIPT_RCPT:
@@ -291,12 +310,20 @@ ssess_reply(struct ssess *ss, enum sscript_stage st, unsigned code,
 	case SSCRIPT_MAIL:
 	case SSCRIPT_RSET:
 	case SSCRIPT_QUIT:
+	case SSCRIPT_STARTTLS:
 	case SSCRIPT_STAGE__COUNT:
 		break;
 	}
-	if (smtps_reply(ss->s, code, text) < 0)
+	if (smtps_reply(ss->s, code, text) < 0) {
 		log_warn("ringsink: %s: reply %u refused at stage %s",
 			 ss->conn_key, eff, sscript_stage_str(st));
+		return;
+	}
+	if (st == SSCRIPT_STARTTLS && eff == 220 && k->tls_inject) {
+		static const char inj[] = "250 injected\r\n";
+
+		(void)smtps_inject_raw(ss->s, inj, sizeof(inj) - 1);
+	}
 }
 
 static void
@@ -575,6 +602,33 @@ ssess_on_quit(struct smtps_session *s)
 }
 
 static void
+ssess_on_starttls(struct smtps_session *s)
+{
+	struct ssess *ss = smtps_udata(s);
+	const char *peer = smtps_peer_addr(s);
+	struct sscript_event ev;
+
+	if (ss->k->tls_no_reply)
+		return; /* --tls-fault no-reply: the client has to time out */
+	if (ss->k->tls_inject) {
+		ssess_reply(ss, SSCRIPT_STARTTLS, 220, "Ready");
+		return;
+	}
+	ssess_event(&ev, SSCRIPT_STARTTLS, &peer, 1);
+	ssess_judge(ss, &ev, NULL);
+}
+
+static void
+ssess_on_tls(struct smtps_session *s)
+{
+	struct sink *k = smtps_server_udata(smtps_session_server(s));
+	struct smtps_tls_info ti;
+
+	(void)smtps_tls_info(s, &ti);
+	sstats_tls(&k->st, ti.protocol);
+}
+
+static void
 ssess_on_reply(struct smtps_session *s, unsigned code)
 {
 	struct sink *k = smtps_server_udata(smtps_session_server(s));
@@ -610,6 +664,8 @@ const struct smtps_ops ssess_ops = {
     .on_data_end = ssess_on_data_end,
     .on_rset = ssess_on_rset,
     .on_quit = ssess_on_quit,
+    .on_starttls = ssess_on_starttls,
+    .on_tls = ssess_on_tls,
     .on_reply = ssess_on_reply,
     .on_close = ssess_on_close,
 };

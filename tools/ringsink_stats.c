@@ -12,6 +12,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *const sstats_tls_proto_names[] = {
+    [SSTATS_TLS_PROTO_12] = "TLSv1.2",
+    [SSTATS_TLS_PROTO_13] = "TLSv1.3",
+    [SSTATS_TLS_PROTO_OTHER] = "other",
+};
+_Static_assert(nitems(sstats_tls_proto_names) == SSTATS_TLS_PROTO__COUNT,
+	       "tls protocols");
+
+const char *
+sstats_tls_proto_str(enum sstats_tls_proto p)
+{
+	return (unsigned)p < SSTATS_TLS_PROTO__COUNT ? sstats_tls_proto_names[p]
+						     : "?";
+}
+
+void
+sstats_tls(struct sstats *st, const char *proto)
+{
+	unsigned p = SSTATS_TLS_PROTO_OTHER;
+
+	for (unsigned i = 0; i < SSTATS_TLS_PROTO_OTHER; i++)
+		if (proto != NULL &&
+		    strcmp(proto, sstats_tls_proto_names[i]) == 0)
+			p = i;
+	st->tls_sessions++;
+	st->tls_proto[p]++;
+}
+
 void
 sstats_init(struct sstats *st)
 {
@@ -225,6 +253,18 @@ sstats_json(const struct sstats *st, const struct smtps_server_stats *ss,
 	jsonw_kv_uint(w, "pipelining_violations", ss->pipelining_violations);
 	jsonw_kv_uint(w, "early_talkers", ss->early_talkers);
 	jsonw_kv_uint(w, "maildir_errors", st->maildir_errors);
+	jsonw_kv_uint(w, "tls_starttls", ss->tls_starts);
+	jsonw_kv_uint(w, "tls_sessions", st->tls_sessions);
+	jsonw_kv_uint(w, "tls_handshake_failures", ss->tls_failures);
+	jsonw_kv_uint(w, "tls_injected_sessions", ss->tls_injected_sessions);
+	jsonw_kv_uint(w, "tls_injected_bytes", ss->tls_injected_bytes);
+	jsonw_kv_uint(w, "tls_messages", st->tls_messages);
+	jsonw_key(w, "tls_protocols");
+	jsonw_obj_begin(w);
+	for (unsigned i = 0; i < SSTATS_TLS_PROTO__COUNT; i++)
+		jsonw_kv_uint(w, sstats_tls_proto_str((enum sstats_tls_proto)i),
+			      st->tls_proto[i]);
+	jsonw_obj_end(w);
 	jsonw_kv_int(w, "uptime_ms", uptime_ms);
 	jsonw_key(w, "anomalies");
 	jsonw_obj_begin(w);

@@ -21,6 +21,19 @@
 
 #define SSTATS_KEYS_MAX 10000
 
+struct sstats;
+
+/* TLS protocol versions counted in the summary ("tls_protocols"). */
+enum sstats_tls_proto {
+	SSTATS_TLS_PROTO_12 = 0, /* "TLSv1.2" */
+	SSTATS_TLS_PROTO_13,     /* "TLSv1.3" */
+	SSTATS_TLS_PROTO_OTHER,  /* anything else tls.c reports */
+	SSTATS_TLS_PROTO__COUNT  /* must stay last */
+};
+const char *sstats_tls_proto_str(enum sstats_tls_proto p);
+/* A completed handshake of protocol proto ("TLSv1.3"). */
+void sstats_tls(struct sstats *st, const char *proto);
+
 struct sstats_cnt {
 	uint64_t connections;    /* sessions started */
 	uint64_t messages;       /* messages accepted (2xx after data) */
@@ -53,6 +66,9 @@ struct sstats {
 	uint64_t replies[600];
 	uint64_t closes[SMTPS_CLOSE__COUNT];
 	uint64_t maildir_errors;
+	uint64_t tls_sessions; /* handshakes completed */
+	uint64_t tls_messages; /* accepted messages received under TLS */
+	uint64_t tls_proto[SSTATS_TLS_PROTO__COUNT];
 	struct sstats_table listen, client, helo;
 };
 
@@ -70,7 +86,8 @@ void sstats_anomalies(struct sstats *st, const struct sdata_stats *ds);
 /*
  * Write the summary object (and its newline) to w; ss adds the engine's
  * counters (connections refused over the limit, pipelining violations,
- * early talkers, and its 421s to refused connections under "replies").
+ * early talkers, STARTTLS, handshake failures and discarded plaintext,
+ * and its 421s to refused connections under "replies").
  */
 void sstats_json(const struct sstats *st, const struct smtps_server_stats *ss,
 		 int64_t uptime_ms, struct jsonw *w);
