@@ -25,14 +25,16 @@
 
 #include "log.h"
 #include "smtp_client_int.h"
+#include "tls.h"
 
 static const char *const smtpc_state_names[] = {
-    [SMTPC_S_INIT] = "INIT",     [SMTPC_S_CONNECT] = "CONNECT",
-    [SMTPC_S_BANNER] = "BANNER", [SMTPC_S_EHLO] = "EHLO",
-    [SMTPC_S_HELO] = "HELO",     [SMTPC_S_STARTTLS] = "STARTTLS",
-    [SMTPC_S_NEXT] = "NEXT",     [SMTPC_S_TXN] = "TXN",
-    [SMTPC_S_BODY] = "BODY",     [SMTPC_S_IDLE] = "IDLE",
-    [SMTPC_S_QUIT] = "QUIT",     [SMTPC_S_CLOSING] = "CLOSING",
+    [SMTPC_S_INIT] = "INIT",         [SMTPC_S_CONNECT] = "CONNECT",
+    [SMTPC_S_BANNER] = "BANNER",     [SMTPC_S_EHLO] = "EHLO",
+    [SMTPC_S_HELO] = "HELO",         [SMTPC_S_STARTTLS] = "STARTTLS",
+    [SMTPC_S_TLS] = "TLS",           [SMTPC_S_NEXT] = "NEXT",
+    [SMTPC_S_TXN] = "TXN",           [SMTPC_S_BODY] = "BODY",
+    [SMTPC_S_IDLE] = "IDLE",         [SMTPC_S_QUIT] = "QUIT",
+    [SMTPC_S_SHUTDOWN] = "SHUTDOWN", [SMTPC_S_CLOSING] = "CLOSING",
 };
 _Static_assert(nitems(smtpc_state_names) == SMTPC_S__COUNT, "states");
 
@@ -43,12 +45,14 @@ static const char *const smtpc_actions[] = {
     [SMTPC_S_BANNER] = "waiting for the greeting",
     [SMTPC_S_EHLO] = "sending EHLO",
     [SMTPC_S_HELO] = "sending HELO",
-    [SMTPC_S_STARTTLS] = "starting TLS",
+    [SMTPC_S_STARTTLS] = "sending STARTTLS",
+    [SMTPC_S_TLS] = "starting TLS",
     [SMTPC_S_NEXT] = "choosing the next message",
     [SMTPC_S_TXN] = "sending MAIL/RCPT/DATA",
     [SMTPC_S_BODY] = "sending the message body",
     [SMTPC_S_IDLE] = "waiting for a message",
     [SMTPC_S_QUIT] = "sending QUIT",
+    [SMTPC_S_SHUTDOWN] = "closing TLS",
     [SMTPC_S_CLOSING] = "closing",
 };
 _Static_assert(nitems(smtpc_actions) == SMTPC_S__COUNT, "actions");
@@ -70,8 +74,9 @@ smtpc_stage_tmo(const struct smtpc *s, enum smtpc_stage st)
 		return t->banner;
 	case SMTPC_STAGE_EHLO:
 	case SMTPC_STAGE_HELO:
-	case SMTPC_STAGE_STARTTLS:
 		return t->ehlo;
+	case SMTPC_STAGE_STARTTLS:
+		return t->starttls > 0 ? t->starttls : t->ehlo;
 	case SMTPC_STAGE_MAIL:
 		return t->mail;
 	case SMTPC_STAGE_RCPT:
@@ -139,7 +144,10 @@ smtpc_cur_stage(const struct smtpc *s)
 	case SMTPC_S_IDLE:
 		return SMTPC_STAGE_IDLE;
 	case SMTPC_S_QUIT:
+	case SMTPC_S_SHUTDOWN:
 		return SMTPC_STAGE_QUIT;
+	case SMTPC_S_TLS:
+		return SMTPC_STAGE_STARTTLS;
 	case SMTPC_S_BANNER:
 	case SMTPC_S_EHLO:
 	case SMTPC_S_HELO:
@@ -154,7 +162,7 @@ smtpc_cur_stage(const struct smtpc *s)
 }
 
 /* Remember why the session ends (the first reason wins). */
-static void
+void
 smtpc_set_close(struct smtpc *s, const struct smtpc_result *why)
 {
 	if (s->close_set)
@@ -189,16 +197,26 @@ smtpc_close(struct smtpc *s, const struct smtpc_result *why)
 	smtpc_enter(s, SMTPC_S_CLOSING);
 }
 
-/* Session failure from a -errno. */
+/* Session failure from a -errno (the TLS layer's reason if it is its). */
 void
 smtpc_fail(struct smtpc *s, int err)
 {
 	struct smtpc_result why;
 	enum smtpc_fail f = smtpc_fail_from_errno(err);
+	const char *reason = strerror(-err);
 
+	if (s->state == SMTPC_S_CLOSING)
+		return;
+	if (s->tls != NULL || s->state == SMTPC_S_TLS)
+		smtpc_tls_fail_class(s, err, &f, &reason);
 	smtpc_result_set(&why, SMTPC_R_TEMPORARY, f, smtpc_cur_stage(s), err);
+	if (f == SMTPC_FAIL_TLS) {
+		why.esc[0] = 4; /* RFC 3463 X.7.5: cryptographic failure */
+		why.esc[1] = 7;
+		why.esc[2] = 5;
+	}
 	snprintf(why.text, sizeof(why.text), "%s (%s) at %s while %s",
-		 smtpc_fail_str(f), strerror(-err), smtpc_stage_str(why.stage),
+		 smtpc_fail_str(f), reason, smtpc_stage_str(why.stage),
 		 s->action);
 	log_info("%016" PRIx64 " %s: %s", s->id, s->o.mx_host, why.text);
 	smtpc_close(s, &why);
@@ -228,9 +246,11 @@ smtpc_reap_task(struct ring_task *t)
 	uop_fini(&s->op_recv);
 	uop_fini(&s->op_send);
 	uop_fini(&s->op_read);
+	tls_sess_free(s->tls);
 	free(s->chunk);
 	free((char *)s->o.mx_host);
 	free((char *)s->o.ehlo_name);
+	free((char *)s->o.tls_binding);
 	free(s);
 }
 
@@ -283,6 +303,9 @@ smtpc_connect_entry(struct smtpc *s)
 {
 	int one = 1, err;
 
+	if ((unsigned)s->o.tls >= SMTPC_TLS_POLICY__COUNT ||
+	    (s->o.tls != SMTPC_TLS_POLICY_NONE && s->o.tls_ctx == NULL))
+		return -EINVAL; /* the owner's bug: reported, not delivered */
 	s->fd = socket(s->o.dst.ss_family,
 		       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd == -1)
@@ -327,16 +350,6 @@ smtpc_helo_entry(struct smtpc *s)
 }
 
 static int
-smtpc_starttls_entry(struct smtpc *s)
-{
-	/* TLS hook: when tls.c lands, queue STARTTLS here if the binding
-	 * wants it and caps offer it; on 220 discard buffered input (RFC
-	 * 3207), run tls_step() in a TLS state, then EHLO again. */
-	(void)s;
-	return SMTPC_S_NEXT;
-}
-
-static int
 smtpc_idle_entry(struct smtpc *s)
 {
 	s->idle_deadline = ring_now(s->r) + s->o.tmo.idle * SMTPC_MS;
@@ -358,18 +371,20 @@ static smtpc_entry_fn *const smtpc_entry[SMTPC_S__COUNT] = {
     [SMTPC_S_EHLO] = smtpc_helo_entry,
     [SMTPC_S_HELO] = smtpc_helo_entry,
     [SMTPC_S_STARTTLS] = smtpc_starttls_entry,
+    [SMTPC_S_TLS] = smtpc_tls_entry,
     [SMTPC_S_NEXT] = smtpc_next_entry,
     [SMTPC_S_TXN] = smtpc_txn_pump,
     [SMTPC_S_BODY] = smtpc_body_entry,
     [SMTPC_S_IDLE] = smtpc_idle_entry,
     [SMTPC_S_QUIT] = smtpc_quit_entry,
+    [SMTPC_S_SHUTDOWN] = smtpc_shutdown_entry,
     [SMTPC_S_CLOSING] = smtpc_closing_entry,
 };
 
 /* Refills after a reply, a sent buffer or a file chunk; NULL: nothing. */
 static smtpc_entry_fn *const smtpc_pump[SMTPC_S__COUNT] = {
-    [SMTPC_S_NEXT] = smtpc_next_entry,
-    [SMTPC_S_TXN] = smtpc_txn_pump,
+    [SMTPC_S_TLS] = smtpc_tls_pump,    [SMTPC_S_SHUTDOWN] = smtpc_shutdown_pump,
+    [SMTPC_S_NEXT] = smtpc_next_entry, [SMTPC_S_TXN] = smtpc_txn_pump,
     [SMTPC_S_BODY] = smtpc_body_pump,
 };
 
@@ -486,6 +501,10 @@ smtpc_quit_reply(struct smtpc *s, const struct smtpc_pend *p,
 	smtpc_result_reply(&why, rep, SMTPC_STAGE_QUIT);
 	why.status = SMTPC_R_DELIVERED;
 	why.fail = SMTPC_FAIL_NONE;
+	if (s->tls != NULL && s->tls_state == SMTPC_TLS_S_ON) {
+		smtpc_set_close(s, &why); /* after close_notify is out */
+		return SMTPC_S_SHUTDOWN;
+	}
 	smtpc_close(s, &why);
 	return SMTPC_S_CLOSING;
 }
@@ -494,6 +513,7 @@ static smtpc_reply_fn *const smtpc_on_reply[SMTPC_STAGE__COUNT] = {
     [SMTPC_STAGE_BANNER] = smtpc_banner_reply,
     [SMTPC_STAGE_EHLO] = smtpc_ehlo_reply,
     [SMTPC_STAGE_HELO] = smtpc_helo_reply,
+    [SMTPC_STAGE_STARTTLS] = smtpc_starttls_reply,
     [SMTPC_STAGE_RSET] = smtpc_rset_reply,
     [SMTPC_STAGE_MAIL] = smtpc_mail_reply,
     [SMTPC_STAGE_RCPT] = smtpc_rcpt_reply,
@@ -552,6 +572,7 @@ smtpc_input(struct smtpc *s, const char *buf, size_t len)
 		off += used;
 		if (rc == 0)
 			break;
+		s->rleft = (uint32_t)(len - off); /* STARTTLS injection check */
 		rc = smtpc_reply(s, &rep);
 		if (rc < 0)
 			return rc;
@@ -589,6 +610,8 @@ smtpc_new(struct ring *r, const struct smtpc_opts *opts,
 	s->o = *opts;
 	s->o.mx_host = xstrdup(opts->mx_host ? opts->mx_host : "?");
 	s->o.ehlo_name = xstrdup(opts->ehlo_name ? opts->ehlo_name : "");
+	s->o.tls_binding =
+	    opts->tls_binding ? xstrdup(opts->tls_binding) : NULL;
 	s->id = ++smtpc_next_id;
 	s->fd = -1;
 	s->state = SMTPC_S_INIT;

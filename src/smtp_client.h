@@ -19,13 +19,23 @@
  * ops->on_msg_done(); the session's end is reported once by ops->on_close().
  * Retry, bounce, next MX: the owner's business.
  *
- * Byte path and the TLS hook: recv bytes land in s->rbuf and go through
- * smtpc_input() to the reply parser; protocol output is formatted into the
- * output buffers and leaves through smtpc_flush().  A TLS layer (src/tls.c)
- * sits between the two: decrypt between the recv completion and
- * smtpc_input(), encrypt inside smtpc_flush() (see smtp_client_io.c,
- * "TLS hook").  STARTTLS itself is not implemented yet: SMTPC_S_STARTTLS is
- * a pass-through state.
+ * Byte path: recv bytes land in s->rbuf and go through smtpc_input() to
+ * the reply parser; protocol output is formatted into the output buffers
+ * and leaves through smtpc_flush().  After STARTTLS (smtp_client_tls.c) a
+ * struct tls_sess sits between the two: ciphertext from rbuf is fed to it
+ * and the plaintext it yields goes to smtpc_input(); output is encrypted
+ * by tls_write() and its ciphertext block is what the kernel sends.  The
+ * protocol code above both points never sees the difference.
+ *
+ * TLS policy (opts.tls): none never sends STARTTLS; opportunistic sends it
+ * when offered and otherwise (not offered, 4xx/5xx to it) delivers in
+ * plaintext; required never sends a byte of a message in plaintext: not
+ * offered ends the session with SMTPC_FAIL_TLS (-EOPNOTSUPP), a 4xx/5xx to
+ * STARTTLS with SMTPC_FAIL_REPLY at stage starttls (temporary), both
+ * before any message is taken.  A failed handshake is SMTPC_FAIL_TLS at
+ * stage starttls under every policy (plaintext after the 220: -EBADMSG);
+ * retrying in plaintext on a new connection is the owner's call.
+ * smtpc_tls_info() says what happened (for the delivery log and metrics).
  *
  * Ownership (STYLE 3.5):
  *  - struct smtpc is allocated by smtpc_new() and freed by the engine only,
@@ -39,14 +49,20 @@
  *    obuf[!fill] is in the kernel; a short send resumes from the same
  *    buffer.  Buffers are inline (bounded); the body chunk buffer is
  *    allocated for the body and freed when the body ends, so an idle
- *    session holds no more than sizeof(struct smtpc).
+ *    plaintext session holds no more than sizeof(struct smtpc).
+ *  - With TLS, obuf[fill] is encrypted into the struct tls_sess only when
+ *    no send is in flight, and the kernel then owns the session's pending
+ *    ciphertext block (tls_pending_out) until its send completes; the
+ *    tls_sess (created at the 220 to STARTTLS, owned by s) is freed by the
+ *    reap task after on_close(), when no op is in flight.
  *  - struct smtpc_msg and its recipients belong to the owner; the engine
  *    borrows them from next_msg() until on_msg_done() for that message
  *    (after which it never touches them again).  The engine writes only
  *    the "engine's" fields and the recipients' res.  The body fd stays
  *    the owner's (never closed here) and must stay open until
  *    on_msg_done().
- *  - The strings of struct smtpc_opts are copied by smtpc_new().
+ *  - The strings of struct smtpc_opts are copied by smtpc_new();
+ *    tls_ctx and tls_cache are borrowed.
  */
 #ifndef RINGMTA_SMTP_CLIENT_H
 #define RINGMTA_SMTP_CLIENT_H
@@ -64,6 +80,8 @@
 #include "timer.h"
 
 struct smtpc;
+struct tls_ctx;
+struct tls_cache;
 
 /* What the session was doing (also a recipient result's stage). */
 enum smtpc_stage {
@@ -93,12 +111,14 @@ enum smtpc_state {
 	SMTPC_S_BANNER,   /* waiting for 220 */
 	SMTPC_S_EHLO,
 	SMTPC_S_HELO,
-	SMTPC_S_STARTTLS, /* hook: passes through until tls.c lands */
+	SMTPC_S_STARTTLS, /* STARTTLS queued if offered and wanted */
+	SMTPC_S_TLS,      /* handshake: fed by recv until done, then EHLO */
 	SMTPC_S_NEXT,     /* choose: next message, idle or QUIT */
 	SMTPC_S_TXN,      /* [RSET] MAIL RCPT... DATA queued, up to 354 */
 	SMTPC_S_BODY,     /* file chunk -> sdata_encode -> send, then "." */
 	SMTPC_S_IDLE,     /* no message: idle timer, smtpc_kick() wakes */
 	SMTPC_S_QUIT,     /* QUIT sent (never behind "."), waiting */
+	SMTPC_S_SHUTDOWN, /* TLS: 221 read, close_notify being sent */
 	SMTPC_S_CLOSING,  /* cancels issued; freed when nothing in flight */
 	SMTPC_S__COUNT    /* must stay last */
 };
@@ -111,7 +131,8 @@ enum smtpc_fail {
 	SMTPC_FAIL_UNREACH,  /* -ENETUNREACH, -EHOSTUNREACH, ... */
 	SMTPC_FAIL_TIMEOUT,  /* a stage deadline passed */
 	SMTPC_FAIL_RESET,    /* -ECONNRESET, -EPIPE, EOF */
-	SMTPC_FAIL_TLS,      /* TLS layer (reserved for tls.c) */
+	SMTPC_FAIL_TLS,      /* STARTTLS required but absent, handshake
+			      * failed, plaintext after the 220 */
 	SMTPC_FAIL_PROTO,    /* bad reply syntax, reply to nothing, bad code */
 	SMTPC_FAIL_LOCAL,    /* our side: -EADDRNOTAVAIL, -EMFILE, bad input */
 	SMTPC_FAIL_REPLY,    /* a well-formed 4xx/5xx: read code/enhanced */
@@ -182,23 +203,73 @@ struct smtpc_msg {
 	bool dot_sent;     /* "." queued: outcome unknown without its reply */
 };
 
-/* RFC 5321 4.5.3.2 defaults; all in milliseconds. */
+/*
+ * RFC 5321 4.5.3.2 defaults; all in milliseconds.  starttls bounds the
+ * reply to STARTTLS and, separately, the whole TLS handshake (0: use ehlo).
+ */
 struct smtpc_timeouts {
 	int64_t connect, banner, ehlo, mail, rcpt, data, block, dot, rset, quit,
-	    idle;
+	    idle, starttls;
 };
 void smtpc_timeouts_default(struct smtpc_timeouts *t);
+
+/* Per-destination TLS policy (config `tls = none|opportunistic|required`). */
+enum smtpc_tls_policy {
+	SMTPC_TLS_POLICY_NONE = 0,      /* never STARTTLS */
+	SMTPC_TLS_POLICY_OPPORTUNISTIC, /* if offered; else plaintext */
+	SMTPC_TLS_POLICY_REQUIRED,      /* TLS or no message at all */
+	SMTPC_TLS_POLICY__COUNT         /* must stay last */
+};
+const char *smtpc_tls_policy_str(enum smtpc_tls_policy p);
+
+/* What became of STARTTLS on this connection. */
+enum smtpc_tls_state {
+	SMTPC_TLS_S_OFF = 0,     /* not tried (policy none, or not yet) */
+	SMTPC_TLS_S_NOT_OFFERED, /* EHLO did not offer STARTTLS (or HELO) */
+	SMTPC_TLS_S_REFUSED,     /* 4xx/5xx to STARTTLS (starttls_code) */
+	SMTPC_TLS_S_HANDSHAKE,   /* 220 read, handshake under way */
+	SMTPC_TLS_S_FAILED,      /* handshake failed (error says why) */
+	SMTPC_TLS_S_INJECTED,    /* plaintext followed the 220: aborted */
+	SMTPC_TLS_S_ON,          /* established */
+	SMTPC_TLS_S__COUNT       /* must stay last */
+};
+const char *smtpc_tls_state_str(enum smtpc_tls_state st);
+
+/*
+ * TLS facts for the owner (delivery log `tls`, `cipher`; metrics).  The
+ * strings belong to the session's struct tls_sess: valid until on_close()
+ * returns.
+ */
+struct smtpc_tls_info {
+	enum smtpc_tls_policy policy;
+	enum smtpc_tls_state state;
+	int starttls_code;        /* reply to STARTTLS (220, 454...), 0: none */
+	const char *protocol;     /* "TLSv1.3", "TLSv1.2"; NULL unless ON */
+	const char *cipher;       /* IANA name; NULL unless ON */
+	bool verified;            /* chain (and name, if checked) verified */
+	const char *verify_error; /* why not verified; NULL if verified/!ON */
+	bool resumed;             /* abbreviated handshake from the cache */
+	const char *error;        /* the TLS layer's reason after a failure */
+};
 
 struct smtpc_opts {
 	struct sockaddr_storage dst; /* destination address and port */
 	socklen_t dst_len;
 	struct sockaddr_storage src; /* binding's source, port 0 */
 	socklen_t src_len;           /* 0: let the kernel choose */
-	const char *mx_host;         /* for logs (and TLS later) */
+	const char *mx_host;         /* logs, TLS SNI and verify=host name */
 	const char *ehlo_name;
 	struct smtpc_timeouts tmo;
 	unsigned max_deliveries; /* messages per connection, 0: no limit */
 	bool no_pipelining;      /* ignore PIPELINING (tests, quirks) */
+	/* TLS.  tls_ctx (a client policy from tls_ctx_new_client(): verify
+	 * none/ca/host and the CA store) is needed unless tls is none;
+	 * tls_cache may be NULL (no resumption).  Both are borrowed and must
+	 * outlive the session (until on_close() returns). */
+	enum smtpc_tls_policy tls;
+	struct tls_ctx *tls_ctx;
+	struct tls_cache *tls_cache;
+	const char *tls_binding; /* cache key part; NULL: the source address */
 };
 
 struct smtpc_ops {
@@ -240,7 +311,19 @@ enum smtpc_state smtpc_get_state(const struct smtpc *s);
 const struct reply_caps *smtpc_caps(const struct smtpc *s);
 /* Transactions started on this connection (local refusals not counted). */
 unsigned smtpc_deliveries(const struct smtpc *s);
-/* sizeof(struct smtpc): the memory of an idle session. */
+/* sizeof(struct smtpc): the memory of an idle plaintext session (a TLS
+ * session adds its struct tls_sess, see docs/TLS.md). */
 size_t smtpc_session_size(void);
+/*
+ * Fill *info with the connection's TLS facts (any time, e.g. from
+ * on_msg_done() or on_close()); see struct smtpc_tls_info for lifetimes.
+ */
+void smtpc_tls_info(const struct smtpc *s, struct smtpc_tls_info *info);
+/*
+ * Build the resumption cache key "mx_host:port:binding" into buf[size]
+ * (cut to fit, NUL-terminated); binding is opts.tls_binding, else the
+ * source address, else "-".  Returns buf.
+ */
+const char *smtpc_tls_cache_key(const struct smtpc *s, char *buf, size_t size);
 
 #endif

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * smtp_client_int.h: private to smtp_client.c and smtp_client_txn.c.
+ * smtp_client_int.h: private to the smtp_client*.c files.
  *
- * The session struct and the helpers the two halves share.  smtp_client.c
- * owns the session's life, I/O, state tables and closing; smtp_client_txn.c
- * owns one transaction: choosing the message, MAIL/RCPT/DATA, the body and
- * the replies to them.  Nothing outside these two files includes this.
+ * The session struct and the helpers the files of the engine share.
+ * smtp_client.c owns the session's life, state tables and closing;
+ * smtp_client_io.c the byte path and completions; smtp_client_txn.c one
+ * transaction (the message, MAIL/RCPT/DATA, the body and their replies);
+ * smtp_client_tls.c STARTTLS, the handshake, the TLS byte path and the
+ * TLS close; smtp_client_result.c the outcome vocabulary.  Nothing
+ * outside these files includes this.
  */
 #ifndef RINGMTA_SMTP_CLIENT_INT_H
 #define RINGMTA_SMTP_CLIENT_INT_H
@@ -44,6 +47,16 @@ struct smtpc {
 	struct ring_task reap_task;
 	struct ring_task kick_task;
 	bool pipelining, need_rset, close_set;
+	/* TLS: tls is NULL until the 220 to STARTTLS */
+	bool send_tls;     /* the send in flight is a tls_pending_out block */
+	bool tls_offered;  /* a cached session was offered to the handshake */
+	bool tls_cached;   /* this session was put into the cache */
+	uint8_t tls_state; /* enum smtpc_tls_state */
+	int16_t tls_code;  /* reply code to STARTTLS */
+	uint32_t rleft;    /* plaintext bytes after the reply being handled */
+	size_t tls_olen;   /* bytes of the ciphertext send in flight */
+	int64_t tls_deadline; /* handshake deadline (absolute ns) */
+	struct tls_sess *tls;
 	bool polled; /* next_msg() said "none"; ask again after an event */
 	unsigned ndeliv;
 	int64_t idle_deadline, send_deadline;
@@ -97,6 +110,8 @@ void smtpc_enter(struct smtpc *s, enum smtpc_state st);
 void smtpc_resume(struct smtpc *s);
 /* End the session from a -errno / with why; both idempotent. */
 void smtpc_fail(struct smtpc *s, int err);
+/* Remember why the session ends, without ending it (first one wins). */
+void smtpc_set_close(struct smtpc *s, const struct smtpc_result *why);
 void smtpc_close(struct smtpc *s, const struct smtpc_result *why);
 /* Once no op is in flight: close the socket and schedule the free. */
 void smtpc_reap_maybe(struct smtpc *s);
@@ -104,6 +119,22 @@ void smtpc_reap_maybe(struct smtpc *s);
 int smtpc_input(struct smtpc *s, const char *buf, size_t len);
 /* The reply timeout (ms) of a command of stage st. */
 int64_t smtpc_stage_tmo(const struct smtpc *s, enum smtpc_stage st);
+
+/* smtp_client_tls.c: entry actions, pumps and the STARTTLS reply. */
+int smtpc_starttls_entry(struct smtpc *s);
+int smtpc_tls_entry(struct smtpc *s);
+int smtpc_tls_pump(struct smtpc *s);
+int smtpc_shutdown_entry(struct smtpc *s);
+int smtpc_shutdown_pump(struct smtpc *s);
+int smtpc_starttls_reply(struct smtpc *s, const struct smtpc_pend *p,
+			 const struct smtp_reply *rep);
+/* smtp_client_tls.c: the TLS byte path (used by smtp_client_io.c). */
+int smtpc_tls_flush(struct smtpc *s);
+bool smtpc_tls_sent(struct smtpc *s, int res);
+void smtpc_tls_recv(struct smtpc *s, int res);
+/* smtp_client_tls.c: the failure of err in a TLS session: class, text. */
+void smtpc_tls_fail_class(struct smtpc *s, int err, enum smtpc_fail *f_r,
+			  const char **text_r);
 
 /* smtp_client_io.c: ops and timer set-up, and the end of every event:
  * flush output, keep a recv armed, arm the timer at the next deadline. */

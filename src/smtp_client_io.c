@@ -6,10 +6,11 @@
  * obuf[ofill]; one send at a time from the other buffer; short sends
  * resume from the same buffer), the one recv into rbuf, the session timer
  * (the earliest deadline awaited), and the completion handlers of the
- * session's ops.  Turns every completion into protocol events for
- * smtp_client.c and never decides a protocol step itself.  Handlers return
- * early once the session is CLOSING, so a completion after close only
- * helps the reap along.
+ * session's ops.  Once a TLS session exists, output and input take the
+ * TLS path of smtp_client_tls.c instead (same buffers, same ops).  Turns every
+ * completion into protocol events for smtp_client.c and never decides a
+ * protocol step itself.  Handlers return early once the session is CLOSING, so
+ * a completion after close only helps the reap along.
  */
 #include "smtp_client_int.h"
 
@@ -37,10 +38,10 @@ smtpc_io_init(struct smtpc *s)
 }
 
 /* ---- output --------------------------------------------------------------
- * TLS hook: with a TLS session, smtpc_flush() would hand obuf[busy] to
- * tls_write() and send the ciphertext instead; recv_done would feed the
- * ciphertext to tls_read() and pass the plaintext to smtpc_input().  The
- * protocol code above both points never sees the difference.
+ * With TLS, smtpc_flush() hands obuf[fill] to tls_write() and sends the
+ * ciphertext instead (smtpc_tls_flush); recv_done feeds the ciphertext to
+ * the TLS session and passes the plaintext to smtpc_input()
+ * (smtpc_tls_recv).  The protocol code never sees the difference.
  */
 
 /* Room left in the buffer being filled. */
@@ -91,6 +92,8 @@ smtpc_flush(struct smtpc *s)
 {
 	unsigned busy = s->ofill;
 
+	if (s->tls != NULL)
+		return smtpc_tls_flush(s);
 	if (s->sending || s->olen[busy] == 0)
 		return 0;
 	s->ofill ^= 1;
@@ -124,6 +127,8 @@ smtpc_deadline(const struct smtpc *s)
 		when = s->send_deadline;
 	if (s->state == SMTPC_S_IDLE && when == 0)
 		when = s->idle_deadline;
+	if (s->state == SMTPC_S_TLS && (when == 0 || s->tls_deadline < when))
+		when = s->tls_deadline;
 	return when;
 }
 
@@ -140,8 +145,8 @@ smtpc_settle(struct smtpc *s)
 	}
 	if (s->state > SMTPC_S_CONNECT) {
 		err = smtpc_flush(s);
-		if (err == 0)
-			err = smtpc_arm_recv(s);
+		if (err == 0 && s->state != SMTPC_S_SHUTDOWN)
+			err = smtpc_arm_recv(s); /* SHUTDOWN: input is over */
 		if (err < 0) {
 			smtpc_fail(s, err);
 			return;
@@ -186,6 +191,11 @@ smtpc_recv_done(struct uop *op, int res, unsigned flags)
 		smtpc_reap_maybe(s);
 		return;
 	}
+	if (s->tls != NULL) {
+		smtpc_tls_recv(s, res);
+		smtpc_settle(s);
+		return;
+	}
 	if (res == 0 && s->state == SMTPC_S_QUIT) {
 		/* The server closed after (or instead of) its 221. */
 		smtpc_result_set(&why, SMTPC_R_DELIVERED, SMTPC_FAIL_NONE,
@@ -216,6 +226,13 @@ smtpc_send_done(struct uop *op, int res, unsigned flags)
 	}
 	if (res <= 0) {
 		smtpc_fail(s, res == 0 ? -ECONNRESET : res);
+		return;
+	}
+	if (s->send_tls) {
+		if (smtpc_tls_sent(s, res)) {
+			smtpc_resume(s);
+			smtpc_settle(s);
+		}
 		return;
 	}
 	s->osent += (size_t)res;

@@ -102,6 +102,7 @@ smtpc_timeouts_default(struct smtpc_timeouts *t)
 	t->rset = 300 * 1000;
 	t->quit = 120 * 1000;
 	t->idle = 10 * 1000;
+	t->starttls = 300 * 1000; /* the reply, then the handshake */
 }
 
 void
