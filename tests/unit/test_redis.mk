@@ -1,0 +1,2 @@
+test_redis_SRCS := store/redis.c store/redis_util.c uring/ring.c uring/timer.c \
+	uring/fdpoll.c src/log.c src/compat.c
