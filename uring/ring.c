@@ -272,7 +272,7 @@ ring_end(struct ring *r, struct uop *op, struct io_uring_sqe *sqe,
 }
 
 #define RING_BEGIN(r, op, kind, dl)                                            \
-	int err_ = 0;                                                           \
+	int err_ = 0;                                                          \
 	struct io_uring_sqe *sqe = ring_begin(r, op, kind, dl, &err_);         \
 	if (sqe == NULL)                                                       \
 		return err_;
