@@ -99,6 +99,7 @@ ASAN_BINS := $(ASAN)/ringmta $(ASAN)/ringctl $(ASAN)/ringsink \
 	$(patsubst %,$(ASAN)/fuzz/%,$(FUZZ_TARGETS))
 
 check: deps
+	@$(MAKE) --no-print-directory check-format
 	@$(MAKE) --no-print-directory $(ASAN_BINS)
 	@BUILD=$(BUILD) tests/run.sh $(UNIT_TESTS) -- $(FUZZ_TARGETS)
 
@@ -143,7 +144,8 @@ FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
 format:
 	clang-format -i $(FORMAT_FILES)
 check-format:
-	clang-format --dry-run --Werror $(FORMAT_FILES)
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && \
+	  echo "check-format: $(words $(FORMAT_FILES)) files clean"
 
 PREFIX ?= /usr/local
 install: all

@@ -10,7 +10,7 @@ set -u
 pkgs=(pkg-config gcc make liburing-dev libwolfssl-dev libc-ares-dev
       libhiredis-dev libcmocka-dev libinih-dev libidn2-dev
       redis-server dnsmasq-base swaks python3-aiosmtpd postfix openssl
-      ca-certificates procps iproute2)
+      ca-certificates procps iproute2 clang-format)
 for extra in "$@"; do
 	case "$extra" in
 	fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
