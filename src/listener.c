@@ -21,6 +21,8 @@
 #include <time.h>
 
 #include "log.h"
+#include "ring.h"
+#include "timer.h"
 #include "smtp_server.h"
 #include "value.h"
 
@@ -39,6 +41,7 @@ struct lst_sess {
 	struct listener *l;
 	struct smtps_session *s;
 	bool trusted;
+	struct timer banner; /* [listener] banner_delay */
 	/* transaction */
 	char *sender; /* "" for <> */
 	enum smtpp_ret ret;
@@ -113,6 +116,14 @@ lst_txn_reset(struct lst_sess *ls)
 /* ---- session callbacks ---------------------------------------------- */
 
 static void
+lst_on_banner(struct timer *t)
+{
+	struct lst_sess *ls = container_of(t, struct lst_sess, banner);
+
+	smtps_reply(ls->s, 0, NULL);
+}
+
+static void
 lst_on_connect(struct smtps_session *s)
 {
 	struct listener *l = smtps_server_udata(smtps_session_server(s));
@@ -125,11 +136,21 @@ lst_on_connect(struct smtps_session *s)
 	    value_cidr_match(&l->cfg->listener.relay_networks,
 			     (const struct sockaddr *)smtps_peer_sa(s));
 	smtps_set_udata(s, ls);
+	timer_init(&ls->banner, lst_on_banner);
 	l->st.sessions++;
 	if (!spool_healthy(l->sp)) {
 		smtps_reply_close(
 		    s, 421,
 		    "4.3.2 Service temporarily unavailable: spool unhealthy");
+		return;
+	}
+	if (l->cfg->listener.banner_delay_ms) {
+		/* Clients that talk before the greeting are refused by the
+		 * engine (554 5.5.0) while it is pending. */
+		timer_arm(ring_timers(l->ring), &ls->banner,
+			  ring_now(l->ring) +
+			      (int64_t)l->cfg->listener.banner_delay_ms *
+				  1000000);
 		return;
 	}
 	smtps_reply(s, 0, NULL);
@@ -610,6 +631,7 @@ lst_on_close(struct smtps_session *s, enum smtps_close_why why)
 	(void)why;
 	if (ls == NULL)
 		return;
+	timer_cancel(ring_timers(ls->l->ring), &ls->banner);
 	lst_txn_reset(ls);
 	if (ls->commit)
 		ls->commit->sess = NULL; /* its reply has no one to go to */
