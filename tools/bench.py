@@ -20,6 +20,7 @@ Usage: tools/bench.sh [w0] [w0c] [wi]   (default: all, and write
 docs/BENCHMARKS.md; a subset only prints its results)
 """
 import json
+import re
 import os
 import platform
 import resource
@@ -755,7 +756,82 @@ def wi_md(w):
     return out
 
 
-def write_md(reps, rows, started, conns, wires):
+def wr(tmp):
+    """WR: restart with a large queue.  Fill a spool with MSGS messages of
+    RCPTS recipients each (4 KiB) through SMTP, stop ringmta, start it
+    again and time how long until it listens (replay + queueing)."""
+    msgs, rcpts = (10000, 10) if QUICK else (100000, 10)
+    d = os.path.join(tmp, "wr")
+    os.makedirs(d)
+    srv = RingmtaServer(d)
+    inject = os.path.join(ROOT, "tests", "integration", "inject.py")
+    try:
+        t0 = time.monotonic()
+        r = subprocess.run(["/usr/bin/python3", inject, "127.0.0.1",
+                            str(srv.port), str(msgs),
+                            os.path.join(d, "acked"), "--conns", "20",
+                            "--pipeline", "--rcpts", str(rcpts),
+                            "--size", "4096"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           timeout=1800)
+        fill = time.monotonic() - t0
+        if r.returncode != 0:
+            raise RuntimeError(f"injector failed: {r.stderr[-300:]!r}")
+    finally:
+        srv.stop()
+    acked = sum(1 for line in open(os.path.join(d, "acked"))
+                if not line.startswith("REFUSED"))
+    log = os.path.join(d, "restart.log")
+    with open(log, "w") as logf:
+        t0 = time.monotonic()
+        dm = Daemon([srv.bin, "-c", srv.conf], stderr=logf)
+        ok = wait_log(log, f"listening on 127.0.0.1:{srv.port}", dm.p,
+                      secs=600)
+        secs = time.monotonic() - t0
+        rss = peak_rss_kb(dm.p.pid) if ok else 0
+        dm.stop()
+    text = open(log).read()
+    m = re.search(r"(\d+) messages, (\d+) recipients queued for (\d+) "
+                  r"domains \(replay ([0-9.]+) ms\)", text)
+    if not ok or m is None:
+        raise RuntimeError(f"restart failed: {text[-500:]}")
+    res = {"msgs": int(m.group(1)), "rcpts": int(m.group(2)),
+           "domains": int(m.group(3)), "replay_ms": float(m.group(4)),
+           "listen_s": secs, "fill_s": fill, "acked": acked,
+           "rss_kb": rss}
+    print(f"WR: {res}", flush=True)
+    return res
+
+
+def wr_md(w):
+    out = ["## WR: restart with a large queue\n"]
+    out.append("RELIABILITY D9 and the intake issue: a restart with 1,000,000 "
+               "queued recipients must accept mail again within seconds. "
+               "The injector (`tests/integration/inject.py --conns 20 "
+               "--pipeline --rcpts 10 --size 4096`) fills an empty spool "
+               "through SMTP; ringmta is stopped (SIGTERM) and started "
+               "again; the time is from exec to the log line \"listening "
+               "on\", which comes after the spool replay and after every "
+               "live recipient has been split into its domain's queue. "
+               "Nothing is delivered (the queue only grows), so the spool "
+               "is as large as it gets.\n")
+    out.append("| messages acknowledged | recipients queued at restart | "
+               "domains | replay (spool) | exec to listening | RSS after "
+               "start | fill rate |")
+    out.append("|---|---|---|---|---|---|---|")
+    out.append(f"| {w['acked']} | {w['rcpts']} | {w['domains']} | "
+               f"{w['replay_ms'] / 1000:.2f} s | {w['listen_s']:.2f} s | "
+               f"{w['rss_kb'] / 1024:.0f} MiB | "
+               f"{w['acked'] / w['fill_s']:.0f} msg/s |")
+    out.append("")
+    ok = w["rcpts"] == w["acked"] * 10
+    out.append(f"Every acknowledged recipient was queued again: "
+               f"{'yes' if ok else 'NO'} ({w['rcpts']} of "
+               f"{w['acked'] * 10}).\n")
+    return "\n".join(out)
+
+
+def write_md(reps, rows, started, conns, wires, wres=None):
     cmd = "BENCH_QUICK=1 make bench" if QUICK else "make bench"
     out = []
     out.append("# Benchmarks\n")
@@ -812,6 +888,8 @@ def write_md(reps, rows, started, conns, wires):
                        f"{r['idle_cpu_ms']:.1f} |")
     out.append("")
     out.extend(wi_md(wires))
+    if wres is not None:
+        out.append(wr_md(wres))
     with open(os.path.join(ROOT, "docs", "BENCHMARKS.md"), "w") as f:
         f.write("\n".join(out))
 
@@ -819,18 +897,18 @@ def write_md(reps, rows, started, conns, wires):
 def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    known = ("w0", "w0c", "wi")
+    known = ("w0", "w0c", "wi", "wr")
     want = sys.argv[1:] or list(known)
     if any(w not in known for w in want):
         sys.exit(f"usage: bench.py [{'] ['.join(known)}]")
     need = [SMTP_SOURCE, SMTP_SINK, os.path.join(ROOT, BUILD, "ringsink")]
-    if "wi" in want:
+    if "wi" in want or "wr" in want:
         need.append(os.path.join(ROOT, BUILD, "ringmta"))
     for p in need:
         if not os.access(p, os.X_OK):
             sys.exit(f"bench: {p} is missing (run make deps && make)")
     started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
-    w0res = conns = wires = None
+    w0res = conns = wires = wres = None
     try:
         with tempfile.TemporaryDirectory(prefix="ringmta-bench.") as tmp:
             os.chmod(tmp, 0o755)  # the private Postfix's daemons enter it
@@ -840,12 +918,14 @@ def main():
                 conns = wconns(tmp)
             if "wi" in want:
                 wires = wi(tmp)
+            if "wr" in want:
+                wres = wr(tmp)
     finally:
         Daemon.stop_all()
     if len(want) < len(known):
         print("bench: a subset ran; docs/BENCHMARKS.md left as it was")
         return
-    write_md(w0res[0], w0res[1], started, conns, wires)
+    write_md(w0res[0], w0res[1], started, conns, wires, wres)
     print("bench: wrote docs/BENCHMARKS.md")
 
 
