@@ -37,6 +37,16 @@ t_cleanup() {
 trap t_cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Every integration test runs daemons on io_uring: where the kernel has it
+# disabled (io_uring_disabled = 2, or 1 for an unprivileged user) the whole
+# script is skipped, loudly, rather than failing for the wrong reason.
+if [ -r /proc/sys/kernel/io_uring_disabled ]; then
+	case "$(cat /proc/sys/kernel/io_uring_disabled)" in
+	2) echo "SKIPPED: io_uring is disabled on this kernel (io_uring_disabled=2)"; exit 77 ;;
+	1) [ "$(id -u)" -eq 0 ] || { echo "SKIPPED: io_uring is restricted to privileged users here"; exit 77; } ;;
+	esac
+fi
+
 # t_daemon PID: stop this process when the test ends.
 t_daemon() {
 	T_PIDS+=("$1")
