@@ -198,6 +198,7 @@ struct config_spool {
 	bool sync;
 	bool unsafe_no_sync;
 	unsigned max_batch;
+	uint64_t commit_delay_ms; /* group-commit wait; 0: none */
 	struct config_free_space min_free_space;
 	struct config_meta meta;
 };

@@ -9,6 +9,13 @@
  * Message-ID:/Date: can be added when missing; then the Received: line,
  * the added fields, the kept header fields and everything after them are
  * streamed into the transaction.
+ *
+ * Flow control: when the spool says SPOOL_BUSY (a streamed body is behind
+ * the disk) the session is paused (smtps_pause: nothing more is read) until
+ * the spool's resume callback.  8-bit data: every body chunk is scanned for
+ * bytes >= 0x80; a message that has them without BODY=8BITMIME is flagged
+ * RECORD_MSG_F_8BITMIME in the spool all the same (spool_txn_set_flags), so
+ * the delivery engine announces it.
  */
 #include "listener.h"
 
@@ -47,6 +54,7 @@ struct lst_sess {
 	enum smtpp_ret ret;
 	char envid[SMTPP_ENVID_MAX + 1];
 	bool smtputf8, body8bit;
+	bool saw8bit; /* the data had bytes >= 0x80 (body8bit or not) */
 	struct lst_rcpt *rcpt;
 	uint32_t nrcpt, rcpt_cap;
 	/* DATA */
@@ -54,7 +62,7 @@ struct lst_sess {
 	bool in_headers;
 	char *hold;
 	size_t hold_len, hold_cap, hold_scan;
-	struct spool_txn txn;
+	struct spool_txn *txn; /* moves to the commit context at commit */
 	bool txn_open;
 	int txn_err;               /* first spool error of this message */
 	char refuse[160];          /* a policy refusal decided during DATA */
@@ -62,9 +70,12 @@ struct lst_sess {
 	struct lst_commit *commit; /* commit in flight, NULL if none */
 };
 
-/* Outlives its session: the spool calls back even if the client left. */
+/* Outlives its session: the spool calls back even if the client left, and
+ * the transaction handle (which the spool clears when it finishes) lives
+ * here until then. */
 struct lst_commit {
 	struct listener *l;
+	struct spool_txn *txn;
 	struct lst_sess *sess; /* NULL once the session is gone */
 	uint8_t id[SPOOL_ID_LEN];
 	char *sender;
@@ -90,12 +101,24 @@ lst_sess(struct smtps_session *s)
 	return smtps_udata(s);
 }
 
+/* The open transaction's id, for logs (static buffer). */
+static const char *
+lst_txn_idstr(const struct lst_sess *ls)
+{
+	static char idstr[SPOOL_ID_STR_LEN];
+
+	return spool_id_str(spool_txn_id(ls->txn), idstr);
+}
+
 static void
 lst_txn_reset(struct lst_sess *ls)
 {
 	if (ls->txn_open)
-		spool_txn_abort(&ls->txn);
+		spool_txn_abort(ls->txn);
+	free(ls->txn); /* idle now, or handed to a commit context (NULL) */
+	ls->txn = NULL;
 	ls->txn_open = false;
+	smtps_resume(ls->s); /* no transaction: nothing to wait for */
 	free(ls->sender);
 	ls->sender = NULL;
 	for (uint32_t i = 0; i < ls->nrcpt; i++) {
@@ -105,7 +128,7 @@ lst_txn_reset(struct lst_sess *ls)
 	ls->nrcpt = 0;
 	ls->ret = SMTPP_RET_NONE;
 	ls->envid[0] = '\0';
-	ls->smtputf8 = ls->body8bit = false;
+	ls->smtputf8 = ls->body8bit = ls->saw8bit = false;
 	ls->in_data = ls->in_headers = false;
 	ls->hold_len = ls->hold_scan = 0;
 	ls->txn_err = 0;
@@ -275,13 +298,70 @@ lst_put(struct lst_sess *ls, const void *buf, size_t len)
 
 	if (len == 0 || !ls->txn_open || ls->txn_err)
 		return;
-	rc = spool_txn_body(&ls->txn, buf, len);
-	if (rc < 0)
+	rc = spool_txn_body(ls->txn, buf, len);
+	if (rc < 0) {
 		ls->txn_err = rc;
-	else
-		ls->size += len;
-	/* SPOOL_BUSY: the bytes were taken; the engine has no pause yet, so
-	 * the spool's own buffering absorbs the burst (see closing note). */
+		return;
+	}
+	ls->size += len;
+	if (rc == SPOOL_BUSY && !smtps_paused(ls->s)) {
+		/* the bytes were taken; read no more until lst_on_resume */
+		ls->l->st.pauses++;
+		log_debug("listener: session %016" PRIx64 " paused: spool busy",
+			  smtps_session_id(ls->s));
+		smtps_pause(ls->s);
+	}
+}
+
+/* The spool caught up with a streamed body (see lst_put). */
+static void
+lst_on_resume(void *arg)
+{
+	struct lst_sess *ls = arg;
+
+	smtps_resume(ls->s);
+}
+
+/* True when buf has a byte >= 0x80; a word at a time. */
+static bool
+lst_has_8bit(const char *buf, size_t len)
+{
+	const uint64_t high = 0x8080808080808080ull;
+	size_t i = 0;
+	uint64_t acc = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, buf + i, 8);
+		acc |= w;
+		if ((i & 1023) == 1016 && (acc & high))
+			return true;
+	}
+	for (; i < len; i++)
+		acc |= (uint8_t)buf[i];
+	return (acc & high) != 0;
+}
+
+/* Flag the open transaction 8BITMIME (undeclared 8-bit data). */
+static void
+lst_flag_8bit(struct lst_sess *ls)
+{
+	int rc;
+
+	if (!ls->txn_open || ls->body8bit)
+		return;
+	rc = spool_txn_set_flags(ls->txn, RECORD_MSG_F_8BITMIME);
+	if (rc == 0) {
+		ls->l->st.undeclared_8bit++;
+		log_info("listener: message %s: 8-bit data without "
+			 "BODY=8BITMIME, stored as 8BITMIME",
+			 lst_txn_idstr(ls));
+	} else {
+		log_warn("listener: message %s: 8-bit data without "
+			 "BODY=8BITMIME past the first %s, not flagged: %s",
+			 lst_txn_idstr(ls), "MiB", strerror(-rc));
+	}
 }
 
 static bool
@@ -410,15 +490,18 @@ lst_headers_done(struct lst_sess *ls, size_t hlen)
 	}
 	env.rcpt = rr;
 	env.nrcpt = ls->nrcpt;
-	rc = spool_txn_begin(l->sp, &ls->txn, &env, NULL, NULL);
+	ls->txn = xcalloc(1, sizeof(*ls->txn));
+	rc = spool_txn_begin(l->sp, ls->txn, &env, lst_on_resume, ls);
 	free(rr);
 	if (rc < 0) {
 		ls->txn_err = rc;
 		return;
 	}
 	ls->txn_open = true;
+	if (ls->saw8bit) /* in the header section */
+		lst_flag_8bit(ls);
 
-	spool_id_str(spool_txn_id(&ls->txn), idstr);
+	spool_id_str(spool_txn_id(ls->txn), idstr);
 	lst_date(date, sizeof(date), time(NULL));
 	lst_clean(helo, sizeof(helo), smtps_helo_name(ls->s));
 	plen = (size_t)snprintf(
@@ -475,6 +558,12 @@ lst_on_body(struct smtps_session *s, const char *buf, size_t len)
 
 	if (ls->refuse[0] || ls->txn_err)
 		return;
+	/* Before the bytes go in: a flag must reach the spool while the
+	 * body is still inline (see spool_txn_set_flags). */
+	if (!ls->saw8bit && !ls->body8bit && lst_has_8bit(buf, len)) {
+		ls->saw8bit = true;
+		lst_flag_8bit(ls);
+	}
 	if (!ls->in_headers) {
 		lst_put(ls, buf, len);
 		return;
@@ -544,6 +633,7 @@ lst_on_committed(void *arg, int err)
 	}
 	if (c->sess)
 		c->sess->commit = NULL;
+	free(c->txn); /* idle inside the callback */
 	free(c->sender);
 	free(c);
 	l->commits--;
@@ -605,14 +695,16 @@ lst_on_data_end(struct smtps_session *s, const struct smtps_data_info *info)
 	c = xcalloc(1, sizeof(*c));
 	c->l = ls->l;
 	c->sess = ls;
-	memcpy(c->id, spool_txn_id(&ls->txn), SPOOL_ID_LEN);
+	c->txn = ls->txn;
+	ls->txn = NULL;
+	memcpy(c->id, spool_txn_id(c->txn), SPOOL_ID_LEN);
 	c->sender = xstrdup(ls->sender);
 	c->nrcpt = ls->nrcpt;
 	c->size = ls->size;
 	ls->commit = c;
 	ls->l->commits++;
-	ls->txn_open = false; /* the handle is idle again after commit */
-	spool_txn_commit(&ls->txn, lst_on_committed, c);
+	ls->txn_open = false;
+	spool_txn_commit(c->txn, lst_on_committed, c);
 	lst_txn_reset(ls);
 }
 

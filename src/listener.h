@@ -43,6 +43,8 @@ struct listener_stats {
 	uint64_t refused;  /* 4xx/5xx at end of data */
 	uint64_t relay_denied;
 	uint64_t spool_errors;
+	uint64_t pauses;          /* sessions paused for a busy spool */
+	uint64_t undeclared_8bit; /* 8-bit data without BODY=8BITMIME */
 };
 
 /*

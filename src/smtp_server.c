@@ -689,6 +689,8 @@ smtps_arm_recv(struct smtps_session *s)
 		s->in_off = s->in_len = 0;
 		dl = MIN(now + SMTPS_LINGER_NS, s->t_end);
 	} else {
+		if (s->paused)
+			return; /* smtps_resume() arms it again */
 		if (s->tls_st == SMTPS_TLS_ON && !s->tls_dry)
 			return; /* tls.c may hold plaintext: process it first */
 		if (s->in_off == s->in_len) {
@@ -712,12 +714,14 @@ smtps_arm_recv(struct smtps_session *s)
 		smtps_close(s, SMTPS_CLOSE_IO, false);
 }
 
-/* True when the engine waits for the client and nothing else. */
+/* True when the engine waits for the client and nothing else (a paused
+ * session waits for its owner: the client is not idle). */
 static bool
 smtps_waiting_for_client(const struct smtps_session *s)
 {
-	return s->pending == SMTPS_STAGE_NONE && !s->out_sending &&
-	       s->out_len[s->out_fill] == 0 && s->in_off == s->in_len;
+	return s->pending == SMTPS_STAGE_NONE && !s->paused &&
+	       !s->out_sending && s->out_len[s->out_fill] == 0 &&
+	       s->in_off == s->in_len;
 }
 
 static void

@@ -266,6 +266,21 @@ int smtps_reply_close(struct smtps_session *s, unsigned code, const char *text);
  */
 void smtps_drop(struct smtps_session *s);
 
+/*
+ * Flow control, for an owner whose sink is slower than the client (the
+ * spool's SPOOL_BUSY): after smtps_pause() the engine arms no recv and
+ * processes no buffered input (a recv already in flight completes into the
+ * buffer, which bounds what is taken), until smtps_resume(), which
+ * continues from the loop (never inside the call).  Pausing inside on_body
+ * stops after that chunk.  Replies are still sent while paused.  The idle
+ * timeout does not run while paused (the wait is ours, not the client's);
+ * the session timeout does.  Both are harmless on a closing session and
+ * idempotent.
+ */
+void smtps_pause(struct smtps_session *s);
+void smtps_resume(struct smtps_session *s);
+bool smtps_paused(const struct smtps_session *s);
+
 void *smtps_udata(const struct smtps_session *s);
 void smtps_set_udata(struct smtps_session *s, void *udata);
 struct smtps_server *smtps_session_server(const struct smtps_session *s);

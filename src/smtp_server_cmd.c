@@ -642,7 +642,8 @@ smtps_step_bdat(struct smtps_session *s)
 
 /*
  * The input loop: handle buffered input until a reply is pending, input
- * runs out, or output room does (both buffers busy).  Then send what is
+ * runs out, the owner paused the session, or output room does (both
+ * buffers busy).  Then send what is
  * queued and keep a recv armed.  Never re-entered: replies given inside a
  * callback just continue the loop.
  */
@@ -653,7 +654,7 @@ smtps_process(struct smtps_session *s)
 		return;
 	s->in_process = true;
 	while (s->state <= SMTPS_S_BDAT && s->pending == SMTPS_STAGE_NONE &&
-	       s->greeted &&
+	       s->greeted && !s->paused &&
 	       (s->tls_st == SMTPS_TLS_OFF || s->tls_st == SMTPS_TLS_ON)) {
 		int rc;
 

@@ -96,6 +96,7 @@ struct smtps_session {
 	bool bdat_pending;   /* the pending DATA stage is a first BDAT */
 	bool txn_utf8;       /* MAIL had SMTPUTF8 */
 	bool replied_since_recv; /* a reply was queued after the last recv */
+	bool paused;             /* smtps_pause(): no recv, no processing */
 	unsigned char helo;      /* 0 none, 1 HELO, 2 EHLO */
 	bool in_mail;
 	bool bdat_last;   /* the chunk being read is the LAST one */

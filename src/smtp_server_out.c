@@ -283,7 +283,7 @@ smtps_default_code(enum smtps_stage st)
 
 /* Resume input processing after a reply given outside the input loop. */
 static void
-smtps_resume(struct smtps_session *s)
+smtps_continue(struct smtps_session *s)
 {
 	if (!s->in_process && s->state < SMTPS_S_FLUSH)
 		ring_defer(s->srv->ring, &s->task);
@@ -304,7 +304,7 @@ smtps_reply(struct smtps_session *s, unsigned code, const char *text)
 		return -EINVAL;
 	s->pending = SMTPS_STAGE_NONE;
 	smtps_apply_reply(s, st, code, text);
-	smtps_resume(s);
+	smtps_continue(s);
 	return 0;
 }
 
@@ -323,6 +323,28 @@ smtps_reply_close(struct smtps_session *s, unsigned code, const char *text)
 	smtps_queue(s, code, text ? text : smtps_default_text(st, code));
 	smtps_close(s, SMTPS_CLOSE_OWNER_REPLY, true);
 	return 0;
+}
+
+/* Flow control.  See smtp_server.h. */
+void
+smtps_pause(struct smtps_session *s)
+{
+	s->paused = true;
+}
+
+void
+smtps_resume(struct smtps_session *s)
+{
+	if (!s->paused)
+		return;
+	s->paused = false;
+	smtps_continue(s); /* from the loop: never inside the caller */
+}
+
+bool
+smtps_paused(const struct smtps_session *s)
+{
+	return s->paused;
 }
 
 void

@@ -242,6 +242,8 @@ spool_opts_defaults(struct spool_opts *o)
 		o->inline_max = SPOOL_DEF_INLINE;
 	if (o->probe_ms == 0)
 		o->probe_ms = SPOOL_DEF_PROBE;
+	if (o->commit_delay_us == 0)
+		o->commit_delay_us = SPOOL_DEF_DELAY_US;
 }
 
 static void
@@ -353,11 +355,13 @@ spool_close(struct spool *sp)
 			log_err("spool: I/O still in flight at close; leaking");
 			ring_hook_del(sp->r, &sp->hook);
 			timer_cancel(ring_timers(sp->r), &sp->probe);
+			timer_cancel(ring_timers(sp->r), &sp->wait);
 			return;
 		}
 	}
 	ring_hook_del(sp->r, &sp->hook);
 	timer_cancel(ring_timers(sp->r), &sp->probe);
+	timer_cancel(ring_timers(sp->r), &sp->wait);
 	spool_free(sp);
 }
 

@@ -45,7 +45,13 @@ struct spool_opts {
 	uint64_t min_free_bytes;   /* refuse new mail below this (0: off) */
 	unsigned min_free_percent; /* same, as a percentage (0: off) */
 	unsigned probe_ms;         /* health/free-space probe period; 0: 1000 */
+	/* Group-commit wait (docs/SPOOL.md 11): a small batch waits up to
+	 * this long for transactions already open to commit.  0: the
+	 * default (SPOOL_DEF_DELAY_US); SPOOL_DELAY_OFF: never wait. */
+	uint32_t commit_delay_us;
 };
+#define SPOOL_DEF_DELAY_US 1000u
+#define SPOOL_DELAY_OFF    UINT32_MAX
 
 /* Counters for benchmarks and ringctl. */
 struct spool_stats {
@@ -56,6 +62,7 @@ struct spool_stats {
 	uint64_t dones;       /* DONE records written */
 	uint64_t failed;      /* commits failed (never acknowledged) */
 	uint64_t streamed;    /* messages streamed to their own segment */
+	uint64_t waits;       /* batches held back by commit_delay */
 	uint64_t segments;    /* segments created */
 	uint64_t reclaimed;   /* segments deleted */
 	uint64_t quarantined; /* byte ranges or files moved to quarantine/ */
@@ -167,7 +174,9 @@ char *spool_id_str(const uint8_t id[SPOOL_ID_LEN], char out[SPOOL_ID_STR_LEN]);
 /*
  * Start a transaction at DATA: copies env (the caller may free it after
  * this returns), assigns the id (16 random bytes; see spool_txn_id).
- * resume(arg) is called after spool_txn_body returned SPOOL_BUSY.  Returns
+ * resume(arg) is called, from the loop, after spool_txn_body returned
+ * SPOOL_BUSY, once it may take bytes again (never after commit or abort:
+ * an owner paused at the end of data resumes itself).  Returns
  * 0, spool_status() when not accepting, or -EINVAL/-EMSGSIZE for an
  * envelope the format refuses.  txn must be idle.
  */
@@ -184,6 +193,15 @@ const uint8_t *spool_txn_id(const struct spool_txn *txn);
  * body is streamed to a private file, keeping RAM per session bounded.
  */
 int spool_txn_body(struct spool_txn *txn, const void *buf, size_t len) ATTR_WUR;
+/*
+ * Add RECORD_MSG_F_* bits to the envelope of an open, uncommitted
+ * transaction (e.g. 8BITMIME once the body showed 8-bit bytes without
+ * BODY=8BITMIME).  The MSG record carries them.  Returns 0, -EINVAL (an
+ * unknown bit), or -EBUSY when the body is already streamed (past
+ * inline_max) and its envelope had no flags at all: the head's length is
+ * fixed then, so the bits cannot be added (the message is unchanged).
+ */
+int spool_txn_set_flags(struct spool_txn *txn, uint32_t flags) ATTR_WUR;
 /*
  * End of data: cb(arg, 0) once durable, else cb(arg, -errno) (-ENOSPC,
  * -EIO, -EMFILE...).  cb always runs later, from the loop, never inside

@@ -49,11 +49,13 @@ enum spool_rc_step {
 static void spool_batch_on_done(struct uop *op, int res, unsigned flags);
 static void spool_mk_on_done(struct uop *op, int res, unsigned flags);
 static void spool_rc_on_done(struct uop *op, int res, unsigned flags);
+static void spool_wait_on_timer(struct timer *t);
 
 void
 spool_commit_init(struct spool *sp)
 {
 	sp->hook.fn = spool_commit_hook;
+	timer_init(&sp->wait, spool_wait_on_timer);
 	uop_init(&sp->fly.op, spool_batch_on_done);
 	uop_init(&sp->mk.op, spool_mk_on_done);
 	uop_init(&sp->rc.op, spool_rc_on_done);
@@ -122,7 +124,7 @@ spool_batch_add_in(struct spool *sp, struct spool_batch *b, struct spool_in *in)
 	size_t off = b->buf.len;
 	int rc;
 
-	if (in->nonce == nonce) {
+	if (in->nonce == nonce && !in->stale) {
 		rc = record_enc_end(&in->enc, seq, &x);
 		if (rc < 0)
 			return rc;
@@ -620,6 +622,75 @@ spool_reclaim_kick(struct spool *sp)
 	spool_rc_step(sp, SPOOL_RC_CLOSE);
 }
 
+/* --- the commit delay --- */
+
+/* The wait's end: nothing to do but wake the loop, whose hook starts the
+ * batch (timers fire before hooks in a turn). */
+static void
+spool_wait_on_timer(struct timer *t)
+{
+	(void)t;
+}
+
+/*
+ * A transaction stopped being open (committed or aborted before commit).
+ * A wait in progress ends early once every transaction it waits for has.
+ */
+void
+spool_commit_txn_closed(struct spool *sp, struct spool_in *in)
+{
+	BUG_ON(sp->open == 0);
+	sp->open--;
+	if (sp->wait_end != 0 && in->gen <= sp->wait_gen && sp->wait_left > 0)
+		sp->wait_left--;
+}
+
+static void
+spool_wait_stop(struct spool *sp)
+{
+	sp->wait_end = 0;
+	timer_cancel(ring_timers(sp->r), &sp->wait);
+}
+
+/*
+ * Group-commit wait: should the batch about to start (pend non-empty, no
+ * batch in flight) wait for more commits?  Only a small batch (under
+ * max_batch) waits, only while transactions begun before the wait are
+ * still open (they are mid-body and usually commit within a few loop
+ * turns: each would otherwise take the next batch and fdatasync of its
+ * own), and at most commit_delay_us.  A lone injector never waits: with
+ * no other transaction open there is nothing to wait for.  Transactions
+ * begun during the wait are not waited for, so steady load cannot stretch
+ * it.  Returns true to hold the batch back.
+ */
+static bool
+spool_commit_wait(struct spool *sp)
+{
+	struct timer_heap *th = ring_timers(sp->r);
+	int64_t now = ring_now(sp->r);
+
+	if (sp->pend.head == NULL) {
+		spool_wait_stop(sp); /* failed meanwhile: nothing to hold */
+		return false;
+	}
+	if (sp->wait_end == 0) {
+		if (sp->o.commit_delay_us == SPOOL_DELAY_OFF || sp->open == 0 ||
+		    sp->pend.n >= sp->o.max_batch)
+			return false;
+		sp->wait_end = now + (int64_t)sp->o.commit_delay_us * 1000;
+		sp->wait_gen = sp->gen;
+		sp->wait_left = sp->open;
+		sp->st.waits++;
+		timer_arm(th, &sp->wait, sp->wait_end);
+		return true;
+	}
+	if (now < sp->wait_end && sp->wait_left > 0 &&
+	    sp->pend.n < sp->o.max_batch)
+		return true;
+	spool_wait_stop(sp);
+	return false;
+}
+
 /* --- the hook --- */
 
 /*
@@ -660,7 +731,7 @@ spool_commit_hook(struct ring_hook *h)
 			spool_mk_start(sp);
 		return;
 	}
-	if (e == NULL)
+	if (spool_commit_wait(sp) || e == NULL)
 		return;
 	spool_batch_start(sp);
 }

@@ -95,8 +95,10 @@ struct spool_in {
 	uint64_t nonce; /* key of the encoding in buf */
 	size_t body_off;
 	uint64_t body_len;
-	int err; /* sticky */
+	int err;      /* sticky */
+	uint64_t gen; /* begin order, for the commit delay */
 	bool committed, detached;
+	bool stale; /* flags changed after begin: re-encode the head */
 	spool_commit_fn *cb;
 	void *cb_arg;
 	spool_resume_fn *resume;
@@ -151,8 +153,15 @@ struct spool {
 	struct spool_mkseg mk;
 	struct spool_reclaim rc;
 	struct spool_in *barrier; /* a streamed message being linked in */
-	unsigned streams;         /* spool_stream objects alive */
-	int err;                  /* storage error: unhealthy until healed */
+	/* commit delay (spool_commit.c) */
+	unsigned open;      /* transactions begun, not committed or aborted */
+	uint64_t gen;       /* transactions begun so far */
+	uint64_t wait_gen;  /* a wait is for those begun up to this one */
+	unsigned wait_left; /* of those, still open */
+	int64_t wait_end;   /* ring_now() end of the wait; 0: not waiting */
+	struct timer wait;  /* wakes the loop at wait_end */
+	unsigned streams;   /* spool_stream objects alive */
+	int err;            /* storage error: unhealthy until healed */
 	bool low_space;
 	int64_t retry_at; /* no segment creation before (ring_now) */
 	struct timer probe;
@@ -196,6 +205,7 @@ bool spool_commit_idle(const struct spool *sp);
 void spool_batch_fail(struct spool *sp, int err);
 void spool_commit_fail_pending(struct spool *sp, int err);
 void spool_probe_on_timer(struct timer *t);
+void spool_commit_txn_closed(struct spool *sp, struct spool_in *in);
 
 /* spool_stream.c */
 int spool_stream_start(struct spool_in *in);

@@ -126,6 +126,7 @@ spool_stream_start(struct spool_in *in)
 		return rc;
 	}
 	in->nonce = st->nonce;
+	in->stale = false; /* the head was encoded again just now */
 	st->next_off = RECORD_SEG_HDR_SIZE + in->body_off;
 	st->step = SPOOL_ST_OPEN;
 	st->busy = true;
@@ -185,7 +186,7 @@ spool_stream_progress(struct spool_stream *st)
 		return;
 	if (st->blocked && st->fill_len < SPOOL_STREAM_CHUNK) {
 		st->blocked = false;
-		if (!in->detached && in->resume != NULL)
+		if (!in->detached && !in->committed && in->resume != NULL)
 			in->resume(in->resume_arg);
 	}
 	if (in->committed && !st->queued && !st->busy && st->fill_len == 0) {

@@ -75,6 +75,8 @@ spool_txn_begin(struct spool *sp, struct spool_txn *txn,
 		return rc;
 	}
 	in->txn = txn;
+	in->gen = ++sp->gen;
+	sp->open++;
 	txn->in = in;
 	return 0;
 }
@@ -109,6 +111,59 @@ spool_txn_body(struct spool_txn *txn, const void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Overwrite the MSG_FLAGS value in in's encoded head (the head CRC is
+ * computed when the record is ended).  Returns 0, or -ENOENT when the head
+ * has no MSG_FLAGS field (it had no flags).
+ */
+static int
+spool_in_patch_flags(struct spool_in *in)
+{
+	uint8_t *h = in->buf.data + in->enc.off + RECORD_HDR_SIZE;
+	size_t len = in->enc.head_len, i = 0;
+
+	while (i + 6 <= len) {
+		uint16_t tag = (uint16_t)(h[i] | h[i + 1] << 8);
+		uint32_t n = (uint32_t)h[i + 2] | (uint32_t)h[i + 3] << 8 |
+			     (uint32_t)h[i + 4] << 16 |
+			     (uint32_t)h[i + 5] << 24;
+
+		if (tag == RECORD_TAG_MSG_FLAGS && n == 4) {
+			for (int k = 0; k < 4; k++)
+				h[i + 6 + k] =
+				    (uint8_t)(in->msg->flags >> (8 * k));
+			return 0;
+		}
+		if (tag == RECORD_TAG_END)
+			break;
+		i += 6 + n;
+	}
+	return -ENOENT;
+}
+
+/* Add envelope flags.  See spool.h. */
+int
+spool_txn_set_flags(struct spool_txn *txn, uint32_t flags)
+{
+	struct spool_in *in = txn->in;
+	uint32_t old;
+
+	BUG_ON(in == NULL || in->committed);
+	if (flags & ~(uint32_t)RECORD_MSG_F_ALL)
+		return -EINVAL;
+	old = in->msg->flags;
+	if ((old | flags) == old)
+		return 0;
+	if (old == 0 && in->st != NULL)
+		return -EBUSY; /* the head would grow under a streamed body */
+	in->msg->flags = old | flags;
+	if (old == 0)
+		in->stale = true; /* re-encoded when it joins a batch */
+	else
+		BUG_ON(spool_in_patch_flags(in) != 0);
+	return 0;
+}
+
 /* End of data.  See spool.h. */
 void
 spool_txn_commit(struct spool_txn *txn, spool_commit_fn *cb, void *arg)
@@ -117,6 +172,7 @@ spool_txn_commit(struct spool_txn *txn, spool_commit_fn *cb, void *arg)
 
 	BUG_ON(in == NULL || in->committed);
 	in->committed = true;
+	spool_commit_txn_closed(in->sp, in);
 	in->cb = cb;
 	in->cb_arg = arg;
 	if (in->st != NULL)
@@ -138,6 +194,7 @@ spool_txn_abort(struct spool_txn *txn)
 	in->detached = true;
 	if (in->committed)
 		return; /* the spool finishes it; no callback */
+	spool_commit_txn_closed(in->sp, in);
 	if (in->st != NULL)
 		spool_stream_abort(in);
 	else

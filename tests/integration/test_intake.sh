@@ -157,6 +157,55 @@ fi
 kill -TERM $PID
 wait $PID
 
+# Undeclared 8-bit data and flow control, on a spool of their own.
+write_conf "$T_DIR/e.conf" "$T_DIR/evar"
+sed -i 's/^\[server\]$/[server]\nlog_level = debug/' "$T_DIR/e.conf"
+start "$T_DIR/e.conf" "$T_DIR/e.log" || t_fail "$(cat "$T_DIR/e.log")"
+
+t_case "8-bit data without BODY=8BITMIME is stored as 8BITMIME (declared or 7-bit: no flag added)"
+printf 'EHLO c.test\r\nMAIL FROM:<a@inject.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nSubject: u\r\n\r\ncaf\xc3\xa9 undeclared\r\n.\r\n' >"$T_DIR/e8"
+printf 'MAIL FROM:<a@inject.test> BODY=8BITMIME\r\nRCPT TO:<b@y.test>\r\nDATA\r\nSubject: d\r\n\r\ncaf\xc3\xa9 declared\r\n.\r\n' >>"$T_DIR/e8"
+printf 'MAIL FROM:<a@inject.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nSubject: s\r\n\r\nseven bit\r\n.\r\n' >>"$T_DIR/e8"
+printf 'MAIL FROM:<a@inject.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nSubject: h\xe9\r\n\r\nin the header\r\n.\r\nQUIT\r\n' >>"$T_DIR/e8"
+out=$(smtp_raw $PORT "$T_DIR/e8")
+queued=$(echo "$out" | grep -c 'queued as')
+flagged=$(grep -c 'without BODY=8BITMIME, stored as 8BITMIME' "$T_DIR/e.log")
+if [ "$queued" -eq 4 ] && [ "$flagged" -eq 2 ]; then t_ok; else t_fail "$queued queued, $flagged flagged: $out"; fi
+
+t_case "a 20 MB message is streamed with flow control (session paused, then resumed) and acknowledged"
+out=$(/usr/bin/python3 - "$PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 30)
+f = s.makefile("rb")
+def reply():
+    while True:
+        line = f.readline()
+        if line[3:4] != b"-":
+            return line.decode().strip()
+reply()
+for c in (b"EHLO c.test", b"MAIL FROM:<a@inject.test> SIZE=21000000",
+          b"RCPT TO:<big@y.test>", b"DATA"):
+    s.sendall(c + b"\r\n")
+    reply()
+line = b"x" * 998 + b"\r\n"
+s.sendall(b"Subject: big\r\n\r\n")
+chunk = line * 1024
+for _ in range(20):
+    s.sendall(chunk)
+s.sendall(b".\r\n")
+print(reply())
+s.sendall(b"QUIT\r\n")
+reply()
+PY
+)
+pauses=$(grep -c 'paused: spool busy' "$T_DIR/e.log")
+if echo "$out" | grep -q '^250 .*queued as' && [ "$pauses" -gt 0 ]; then t_ok; else t_fail "reply '$out', $pauses pauses"; fi
+kill -TERM $PID
+wait $PID
+t_case "the spool holds the five messages (the 20 MB one streamed)"
+n=$("$BIN" -c "$T_DIR/e.conf" --list-queue 2>/dev/null | wc -l)
+if [ "$n" -eq 5 ] && ls "$T_DIR/evar/spool/seg" >/dev/null && ! grep -q ': error: ' "$T_DIR/e.log"; then t_ok; else t_fail "$n messages"; fi
+
 t_case "a second ringmta on the same spool is refused"
 start "$T_DIR/a.conf" "$T_DIR/a3.log"
 first=$PID

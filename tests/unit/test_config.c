@@ -175,6 +175,7 @@ test_defaults(void **state)
 	assert_true(cfg->spool.segment_size == 64u << 20);
 	assert_true(cfg->spool.sync && !cfg->spool.unsafe_no_sync);
 	assert_int_equal(cfg->spool.max_batch, 256);
+	assert_true(cfg->spool.commit_delay_ms == 1);
 	assert_true(cfg->spool.min_free_space.bytes == 1u << 30);
 	assert_int_equal(cfg->spool.min_free_space.percent, 0);
 	assert_int_equal(cfg->redis.kind, CONFIG_REDIS_PRIVATE);
@@ -279,6 +280,7 @@ static const char full_file[] =
     "sync = no\n"
     "unsafe_no_sync = yes\n"
     "max_batch = 64\n"
+    "commit_delay = 0\n"
     "min_free_space = 5%\n"
     "\n"
     "[redis]\n"
@@ -411,6 +413,7 @@ check_full(const struct config *cfg)
 	assert_false(cfg->spool.sync);
 	assert_true(cfg->spool.unsafe_no_sync);
 	assert_int_equal(cfg->spool.max_batch, 64);
+	assert_true(cfg->spool.commit_delay_ms == 0);
 	assert_int_equal(cfg->spool.min_free_space.percent, 5);
 	assert_true(cfg->spool.min_free_space.bytes == 0);
 	assert_int_equal(cfg->redis.kind, CONFIG_REDIS_TCP);
@@ -604,6 +607,8 @@ test_error_classes(void **state)
 	     "line 1)"},
 	    {"[server]\n[listener]\n[server]\n",
 	     "t.ini:3: duplicate section [server] (first on line 1)"},
+	    {"[spool]\ncommit_delay = 2s\n",
+	     "t.ini:2: [spool] commit_delay: 2s is above the maximum of 1s"},
 	    {"[delivery]\nconnect_timeout = x5m\n",
 	     "t.ini:2: [delivery] connect_timeout: bad duration 'x5m': "
 	     "expected a number followed by ms, s, m, h or d"},

@@ -41,6 +41,7 @@ struct tst {
 	enum smtps_stage async_stage; /* answer this stage from a timer */
 	int64_t async_ns;
 	enum smtps_stage drop_stage; /* smtps_drop() at this stage */
+	bool pause_on_body;          /* smtps_pause() in the next on_body */
 	struct timer tm;
 	struct smtps_session *sess;
 	/* records */
@@ -130,6 +131,12 @@ tst_on_body(struct smtps_session *s, const char *buf, size_t len)
 	memcpy(x->body + x->body_len, buf, len);
 	x->body_len += len;
 	x->body_calls++;
+	if (x->pause_on_body) {
+		x->pause_on_body = false;
+		smtps_pause(s);
+		smtps_pause(s); /* idempotent */
+		assert_true(smtps_paused(s));
+	}
 }
 
 static void
@@ -488,6 +495,65 @@ test_async_reply_holds_input(void **state)
 	assert_int_equal(smtps_reply(x->sess, 250, NULL), -EALREADY);
 }
 
+/* A paused session reads nothing, survives the idle timeout, still sends
+ * replies, and goes on from the loop after smtps_resume(). */
+static void
+test_pause_resume(void **state)
+{
+	TST_OR_SKIP(x);
+	static const char want[] = "Subject: a\r\n\r\nline1\r\nline2\r\n";
+	size_t first = strlen("Subject: a\r\n\r\nline1\r\n");
+
+	x->cfg.idle_timeout_ms = 150;
+	tst_start(x);
+	tst_ehlo(x);
+	tst_send(x, "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n");
+	tst_expect(x, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+		      "354 End data with <CR><LF>.<CR><LF>\r\n");
+	x->pause_on_body = true;
+	tst_send(x, "Subject: a\r\n\r\nline1\r\n");
+	tst_drain(x, 30);
+	assert_int_equal(x->body_len, first);
+	assert_true(smtps_paused(x->sess));
+	tst_send(x, "line2\r\n.\r\nQUIT\r\n");
+	tst_drain(x, 400); /* > idle_timeout: not ours to lose */
+	assert_false(x->closed);
+	assert_int_equal(x->body_len, first);
+	assert_int_equal(x->asked[SMTPS_STAGE_DOT], 0);
+	tst_read(x);
+	assert_int_equal(x->in_len, 0);
+	smtps_resume(x->sess);
+	assert_false(smtps_paused(x->sess));
+	assert_int_equal(x->body_len, first); /* from the loop, not inside */
+	smtps_resume(x->sess);                /* harmless when not paused */
+	tst_expect(x, "250 2.0.0 Ok: queued\r\n221 2.0.0 Bye\r\n");
+	tst_expect_eof(x);
+	assert_int_equal(x->body_len, sizeof(want) - 1);
+	assert_memory_equal(x->body, want, sizeof(want) - 1);
+	assert_int_equal(x->asked[SMTPS_STAGE_DOT], 1);
+}
+
+/* While paused, replies given later still go out; input stays put. */
+static void
+test_pause_reply_still_sent(void **state)
+{
+	TST_OR_SKIP(x);
+
+	x->async_stage = SMTPS_STAGE_RCPT;
+	x->async_ns = 50000000;
+	tst_start(x);
+	tst_ehlo(x);
+	tst_send(x, "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nNOOP\r\n");
+	tst_expect(x, "250 2.1.0 Ok\r\n");
+	smtps_pause(x->sess);
+	tst_expect(x, "250 2.1.5 Ok\r\n");
+	tst_drain(x, 50);
+	tst_read(x);
+	assert_int_equal(x->in_len, 0); /* NOOP not processed */
+	smtps_resume(x->sess);
+	tst_expect(x, "250 2.0.0 Ok\r\n");
+}
+
 static void
 test_body_and_pipelined_quit(void **state)
 {
@@ -815,6 +881,8 @@ main(void)
 	    T(test_caps_hidden),
 	    T(test_pipelined_batch_one_send),
 	    T(test_async_reply_holds_input),
+	    T(test_pause_resume),
+	    T(test_pause_reply_still_sent),
 	    T(test_body_and_pipelined_quit),
 	    T(test_body_anomalies_counted),
 	    T(test_line_too_long_survives),

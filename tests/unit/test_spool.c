@@ -6,7 +6,10 @@
  * tail cut at every offset of the last record, a bit flip in a middle
  * segment (quarantined), a 5 MB streamed message fed in small pieces, a
  * full disk (a 1 MiB tmpfs) and a failed fdatasync (fault seam): never an
- * acknowledgement, never replayed, healed by itself.  Also measures replay
+ * acknowledgement, never replayed, healed by itself.  The commit delay
+ * (waits for open transactions only, ends early, bounded, off) and
+ * envelope flags set after begin (inline, streamed) through replay.  Also
+ * measures replay
  * of a large spool (RINGMTA_SPOOL_BIG=messages, default 100000 x 10
  * recipients x 4 KiB; set 0 to skip).  Skips loudly without io_uring.
  */
@@ -718,6 +721,185 @@ test_streamed(void **state)
 	free(b);
 }
 
+/* Begin a transaction with some body and leave it open. */
+static void
+open_txn(struct fx *f, struct spool_txn *t, uint32_t flags)
+{
+	struct env_buf e;
+	uint8_t b[64];
+
+	env_make(&e, 1);
+	e.env.flags = flags;
+	body_fill(b, sizeof(b), 1);
+	assert_int_equal(spool_txn_begin(f->sp, t, &e.env, NULL, NULL), 0);
+	assert_int_equal(spool_txn_body(t, b, sizeof(b)), 0);
+}
+
+/* ms since t0 (ring_now scale). */
+static int64_t
+since_ms(struct fx *f, int64_t t0)
+{
+	return (ring_now_update(f->r) - t0) / 1000000;
+}
+
+static void
+test_commit_delay(void **state)
+{
+	FX();
+	struct spool_txn b = {0}, c3 = {0}, t1 = {0}, t2 = {0};
+	struct cres a, a2, bres = {0};
+	uint64_t batches;
+	int64_t t0;
+
+	f->o.commit_delay_us = 200000; /* 200 ms: unmistakable */
+	fx_open(f);
+	/* A lone transaction never waits. */
+	t0 = ring_now_update(f->r);
+	commit_one(f, &a, 1, 100);
+	assert_true(since_ms(f, t0) < 150);
+	assert_int_equal(spool_stats(f->sp)->waits, 0);
+
+	/* Another one open: the batch waits for it, then both share it. */
+	open_txn(f, &b, 0);
+	submit(f, &t1, &a, 2, 100, 1);
+	run_ms(f, 20);
+	assert_int_equal(a.calls, 0);
+	assert_int_equal(spool_stats(f->sp)->waits, 1);
+	batches = spool_stats(f->sp)->batches;
+	t0 = ring_now_update(f->r);
+	spool_txn_commit(&b, cres_on_commit, &bres);
+	run_until(f, &bres.calls, 1);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.err, 0);
+	assert_int_equal(bres.err, 0);
+	assert_true(since_ms(f, t0) < 150); /* ended early */
+	assert_int_equal(spool_stats(f->sp)->batches, batches + 1);
+
+	/* The sibling never commits: the wait ends at commit_delay. */
+	open_txn(f, &b, 0);
+	t0 = ring_now_update(f->r);
+	submit(f, &t1, &a, 3, 100, 1);
+	run_until(f, &a.calls, 1);
+	assert_int_equal(a.err, 0);
+	assert_true(since_ms(f, t0) >= 195);
+	assert_non_null(b.in);
+
+	/* An abort of the awaited one ends the wait; one begun during the
+	 * wait is not waited for. */
+	submit(f, &t1, &a, 4, 100, 1);
+	run_ms(f, 10);
+	assert_int_equal(a.calls, 0);
+	open_txn(f, &c3, 0);
+	t0 = ring_now_update(f->r);
+	spool_txn_abort(&b);
+	run_until(f, &a.calls, 1);
+	assert_true(since_ms(f, t0) < 150);
+	spool_txn_abort(&c3);
+
+	/* A full batch (max_batch) starts at once. */
+	f->o.max_batch = 2;
+	fx_reopen(f);
+	open_txn(f, &b, 0);
+	t0 = ring_now_update(f->r);
+	submit(f, &t1, &a, 5, 100, 1);
+	submit(f, &t2, &a2, 6, 100, 1);
+	run_until(f, &a2.calls, 1);
+	assert_int_equal(a.calls, 1);
+	assert_true(since_ms(f, t0) < 150);
+	assert_int_equal(spool_stats(f->sp)->waits, 0);
+	spool_txn_abort(&b);
+
+	/* SPOOL_DELAY_OFF: never waits. */
+	f->o.max_batch = 0;
+	f->o.commit_delay_us = SPOOL_DELAY_OFF;
+	fx_reopen(f);
+	open_txn(f, &b, 0);
+	t0 = ring_now_update(f->r);
+	submit(f, &t1, &a, 7, 100, 1);
+	run_until(f, &a.calls, 1);
+	assert_true(since_ms(f, t0) < 150);
+	assert_int_equal(spool_stats(f->sp)->waits, 0);
+	spool_txn_abort(&b);
+}
+
+/* Commit t (open, body n of len bytes); the message's flags after replay. */
+static uint32_t
+flags_after_replay(struct fx *f, struct spool_txn *t, struct cres *c,
+		   unsigned n, size_t len)
+{
+	struct spool_msg_info mi;
+
+	memcpy(c->id, spool_txn_id(t), SPOOL_ID_LEN);
+	spool_txn_commit(t, cres_on_commit, c);
+	run_until(f, &c->calls, 1);
+	assert_int_equal(c->err, 0);
+	fx_reopen(f);
+	check_body(f, c->id, n, len);
+	spool_msg_info(spool_find(f->sp, c->id), &mi);
+	return mi.flags;
+}
+
+/* Begin with flags, feed body n (len bytes), set add after `at` bytes. */
+static int
+flags_txn(struct fx *f, struct spool_txn *t, struct cres *c, uint32_t flags,
+	  unsigned n, size_t len, size_t at, uint32_t add)
+{
+	struct env_buf e;
+	uint8_t *b = malloc(len);
+	int rc = 0;
+
+	env_make(&e, 2);
+	e.env.flags = flags;
+	body_fill(b, len, n);
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(spool_txn_begin(f->sp, t, &e.env, cres_on_resume, c),
+			 0);
+	for (size_t off = 0; off < len; off += 65536) {
+		size_t k = MIN((size_t)65536, len - off);
+		int r;
+
+		if (off <= at && at < off + k)
+			rc = spool_txn_set_flags(t, add);
+		r = spool_txn_body(t, b + off, k);
+		assert_true(r == 0 || r == SPOOL_BUSY);
+		if (r == SPOOL_BUSY)
+			run_until(f, &c->resumed, c->resumed + 1);
+	}
+	free(b);
+	return rc;
+}
+
+static void
+test_set_flags(void **state)
+{
+	FX();
+	const uint32_t e8 = RECORD_MSG_F_8BITMIME, u8 = RECORD_MSG_F_SMTPUTF8;
+	const size_t big = (3u << 20) + 11;
+	struct spool_txn t = {0};
+	struct cres c;
+
+	f->o.inline_max = 1 << 20;
+	fx_open(f);
+	/* Inline, no flags at begin: the head is encoded again. */
+	assert_int_equal(flags_txn(f, &t, &c, 0, 1, 5000, 3000, e8), 0);
+	assert_int_equal(spool_txn_set_flags(&t, 1u << 9), -EINVAL);
+	assert_int_equal(spool_txn_set_flags(&t, e8), 0); /* again: no-op */
+	assert_int_equal(flags_after_replay(f, &t, &c, 1, 5000), e8);
+	/* Inline, flags at begin: the field is patched in place. */
+	assert_int_equal(flags_txn(f, &t, &c, u8, 2, 5000, 0, e8), 0);
+	assert_int_equal(flags_after_replay(f, &t, &c, 2, 5000), e8 | u8);
+	/* Set while inline, then streamed: the stream's head has it. */
+	assert_int_equal(flags_txn(f, &t, &c, 0, 3, big, 70000, e8), 0);
+	assert_non_null(t.in->st);
+	assert_int_equal(flags_after_replay(f, &t, &c, 3, big), e8);
+	/* Streamed with flags: patched. */
+	assert_int_equal(flags_txn(f, &t, &c, u8, 4, big, 2u << 20, e8), 0);
+	assert_int_equal(flags_after_replay(f, &t, &c, 4, big), e8 | u8);
+	/* Streamed without flags: the head cannot grow; unchanged. */
+	assert_int_equal(flags_txn(f, &t, &c, 0, 5, big, 2u << 20, e8), -EBUSY);
+	assert_int_equal(flags_after_replay(f, &t, &c, 5, big), 0);
+}
+
 static void
 test_fsync_fails(void **state)
 {
@@ -981,7 +1163,8 @@ main(void)
 	    T(test_bitflip_middle),   T(test_streamed),
 	    T(test_fsync_fails),      T(test_streamed_fails),
 	    T(test_enospc),           T(test_newer_version),
-	    T(test_replay_large),
+	    T(test_replay_large),     T(test_commit_delay),
+	    T(test_set_flags),
 #undef T
 	};
 
