@@ -831,7 +831,7 @@ def wr_md(w):
     return "\n".join(out)
 
 
-def write_md(reps, rows, started, conns, wires, wres=None):
+def write_md(reps, rows, started, conns, wires, wres=None, wcres=None):
     cmd = "BENCH_QUICK=1 make bench" if QUICK else "make bench"
     out = []
     out.append("# Benchmarks\n")
@@ -890,6 +890,8 @@ def write_md(reps, rows, started, conns, wires, wres=None):
     out.extend(wi_md(wires))
     if wres is not None:
         out.append(wr_md(wres))
+    if wcres is not None:
+        out.append(wcres)
     with open(os.path.join(ROOT, "docs", "BENCHMARKS.md"), "w") as f:
         f.write("\n".join(out))
 
@@ -897,7 +899,7 @@ def write_md(reps, rows, started, conns, wires, wres=None):
 def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    known = ("w0", "w0c", "wi", "wr")
+    known = ("w0", "w0c", "wi", "wr", "wc")
     want = sys.argv[1:] or list(known)
     if any(w not in known for w in want):
         sys.exit(f"usage: bench.py [{'] ['.join(known)}]")
@@ -908,7 +910,7 @@ def main():
         if not os.access(p, os.X_OK):
             sys.exit(f"bench: {p} is missing (run make deps && make)")
     started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
-    w0res = conns = wires = wres = None
+    w0res = conns = wires = wres = wcres = None
     try:
         with tempfile.TemporaryDirectory(prefix="ringmta-bench.") as tmp:
             os.chmod(tmp, 0o755)  # the private Postfix's daemons enter it
@@ -920,12 +922,17 @@ def main():
                 wires = wi(tmp)
             if "wr" in want:
                 wres = wr(tmp)
+            if "wc" in want:
+                sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+                import bench_client
+                wcres = bench_client.run(BUILD, QUICK)
+                print(wcres, flush=True)
     finally:
         Daemon.stop_all()
     if len(want) < len(known):
         print("bench: a subset ran; docs/BENCHMARKS.md left as it was")
         return
-    write_md(w0res[0], w0res[1], started, conns, wires, wres)
+    write_md(w0res[0], w0res[1], started, conns, wires, wres, wcres)
     print("bench: wrote docs/BENCHMARKS.md")
 
 
