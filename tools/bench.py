@@ -415,7 +415,12 @@ def ringmta_conf(d, port):
     with open(conf, "w") as f:
         f.write(f"[server]\nstate_dir = {d}/state\nhostname = bench.test\n"
                 f"delivery_log = {d}/d.jsonl\n[listener]\n"
-                f"address = 127.0.0.1:{port}\nrelay_networks = 127.0.0.0/8\n")
+                f"address = 127.0.0.1:{port}\nrelay_networks = 127.0.0.0/8\n"
+                # intake only: nothing is delivered, and no DNS query can
+                # leave the machine (a closed loopback port)
+                f"[delivery]\nsuspended = true\n"
+                f"allowed_networks = 127.0.0.0/8\n"
+                f"[dns]\nservers = 127.0.0.1:{free_port()}\n")
     return conf
 
 
@@ -599,11 +604,14 @@ def wi_md(w):
                "its own connection (connect, banner, EHLO, QUIT).")
     out.append("- ringmta: `ringmta -c ringmta.ini` (the optimised build, "
                f"`make BUILD={BUILD} {BUILD}/ringmta`), the spool at its "
-               "defaults (`sync = yes`, `max_batch = 256`, 64 MiB "
-               "segments), with\n\n  ```ini\n  [server]\n  state_dir = "
-               "DIR/state\n  hostname = bench.test\n  delivery_log = "
-               "DIR/d.jsonl\n  [listener]\n  address = 127.0.0.1:PORT\n  "
-               "relay_networks = 127.0.0.0/8\n  ```\n\n  Check: after "
+               "defaults (`sync = yes`, `max_batch = 256`, `commit_delay = "
+               "1ms`, 64 MiB segments), with\n\n  ```ini\n  [server]\n  "
+               "state_dir = DIR/state\n  hostname = bench.test\n  "
+               "delivery_log = DIR/d.jsonl\n  [listener]\n  address = "
+               "127.0.0.1:PORT\n  relay_networks = 127.0.0.0/8\n  "
+               "[delivery]\n  suspended = true   ; intake only\n  "
+               "allowed_networks = 127.0.0.0/8\n  [dns]\n  servers = "
+               "127.0.0.1:CLOSED-PORT\n  ```\n\n  Check: after "
                "ringmta stopped, `ringmta -c ringmta.ini --list-queue` lists "
                "exactly MSGS messages, and its log has no warning or error.")
     out.append(f"- Postfix {facts['postfix_version']}: a private instance "

@@ -8,6 +8,8 @@ source "$(dirname "$0")/lib.sh"
 BIN=$T_BUILD/ringmta
 INJECT="/usr/bin/python3 $(dirname "$0")/inject.py"
 
+NODNS=$(free_port)
+
 # write_conf FILE STATE_DIR [EXTRA...]: a test configuration.
 write_conf() {
 	local f=$1 state=$2
@@ -24,6 +26,11 @@ relay_networks = 127.0.0.1/32, ::1/128
 
 [delivery]
 allowed_networks = 127.0.0.0/8, ::1/128
+; intake only: nothing is delivered (and DNS, were it asked, is local)
+suspended = true
+
+[dns]
+servers = 127.0.0.1:$NODNS
 CONF
 	local line
 	for line in "$@"; do echo "$line" >>"$f"; done

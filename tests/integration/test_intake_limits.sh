@@ -5,6 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 BIN=$T_BUILD/ringmta
 
+NODNS=$(free_port)
 cat >"$T_DIR/l.conf" <<CONF
 [server]
 hostname = relay.test.example
@@ -19,6 +20,14 @@ max_recipients = 5
 max_errors = 5
 idle_timeout = 2s
 max_line_length = 512
+
+[delivery]
+; intake only: nothing is delivered (and DNS, were it asked, is local)
+suspended = true
+allowed_networks = 127.0.0.0/8
+
+[dns]
+servers = 127.0.0.1:$NODNS
 CONF
 
 start() {
@@ -200,7 +209,7 @@ if echo "$out" | grep -q 'queued as' && [ "$rss" -lt 400000 ]; then t_ok; else t
 t_case "banner_delay: a client talking before the greeting is refused"
 cat "$T_DIR/l.conf" >"$T_DIR/b.conf"
 sed -i "s|^state_dir = .*|state_dir = $T_DIR/bvar|" "$T_DIR/b.conf"
-echo "banner_delay = 1s" >>"$T_DIR/b.conf"
+sed -i "s/^idle_timeout = 2s$/idle_timeout = 2s\nbanner_delay = 1s/" "$T_DIR/b.conf"
 kill -TERM $PID
 wait $PID
 start "$T_DIR/b.conf" "$T_DIR/b.log"

@@ -32,6 +32,10 @@ relay_networks = 127.0.0.0/8, ::1/128
 [delivery]
 allowed_networks = 127.0.0.0/8, ::1/128
 retry_interval = 1m
+suspended = true
+
+[dns]
+servers = 127.0.0.1:$(free_port)
 
 [binding out1]
 address = 127.0.0.2
