@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * daemon.c: start/stop of the spool, delivery log, domain table and
- * listener, and the split of accepted messages into domain queues.
+ * daemon.c: start/stop of the spool, delivery log, binding and domain
+ * tables, routing context and listener; accepted and replayed messages go
+ * to dlv_queue_msg().
  */
 #include "daemon.h"
 
@@ -14,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binding.h"
+#include "delivery.h"
 #include "dlogw.h"
 #include "fsutil.h"
 #include "listener.h"
@@ -27,69 +30,18 @@ struct daemon {
 	struct dlogw *dl;
 	struct listener *lst;
 	struct dom_table doms;
+	struct bnd_table bnds;
+	struct dlv *dlv;
 	int lock_fd;
-	uint64_t units_bad; /* recipients whose domain did not normalise */
 };
-
-struct daemon_split {
-	struct daemon *d;
-	const uint8_t *id;
-};
-
-static void
-daemon_split_out(domain_record *dr, struct dom_unit *u, void *arg)
-{
-	struct daemon_split *ds = arg;
-
-	dom_active_push(&ds->d->doms, dr, u);
-	dr->received++;
-}
-
-static void
-daemon_split_bad(uint32_t i, const char *why, void *arg)
-{
-	struct daemon_split *ds = arg;
-	char idstr[SPOOL_ID_STR_LEN];
-
-	ds->d->units_bad++;
-	log_warn("message %s recipient %" PRIu32 ": bad domain: %s",
-		 spool_id_str(ds->id, idstr), i, why);
-}
 
 /* Queue the non-final recipients of message m on their domains. */
 static int
 daemon_queue_msg(void *arg, const struct spool_msg *m)
 {
 	struct daemon *d = arg;
-	struct spool_msg_info mi;
-	struct daemon_split ds = {.d = d};
-	const char **addr;
-	uint32_t *map, n = 0;
-	char **owned;
 
-	spool_msg_info(m, &mi);
-	ds.id = mi.id;
-	addr = xcalloc(mi.nrcpt ? mi.nrcpt : 1, sizeof(*addr));
-	owned = xcalloc(mi.nrcpt ? mi.nrcpt : 1, sizeof(*owned));
-	map = xcalloc(mi.nrcpt ? mi.nrcpt : 1, sizeof(*map));
-	for (uint32_t i = 0; i < mi.nrcpt; i++) {
-		struct spool_rcpt_info ri;
-
-		spool_msg_rcpt(m, i, &ri);
-		if (record_rcpt_state_final(ri.state))
-			continue;
-		owned[n] = xstrndup((const char *)ri.addr.p, ri.addr.len);
-		addr[n] = owned[n];
-		map[n++] = i;
-	}
-	if (n)
-		dom_split(&d->doms, mi.id, addr, map, n, daemon_split_out,
-			  daemon_split_bad, &ds);
-	for (uint32_t i = 0; i < n; i++)
-		free(owned[i]);
-	free(owned);
-	free(addr);
-	free(map);
+	dlv_queue_msg(d->dlv, m);
 	return 0;
 }
 
@@ -139,6 +91,9 @@ daemon_spool_opts(const struct config *cfg, struct spool_opts *so)
 	so->unsafe_no_sync = cfg->spool.unsafe_no_sync || !cfg->spool.sync;
 	so->min_free_bytes = cfg->spool.min_free_space.bytes;
 	so->min_free_percent = cfg->spool.min_free_space.percent;
+	so->commit_delay_us = cfg->spool.commit_delay_ms
+				  ? (uint32_t)cfg->spool.commit_delay_ms * 1000
+				  : SPOOL_DELAY_OFF;
 }
 
 static int
@@ -209,7 +164,20 @@ daemon_start(struct ring *r, const struct config *cfg, struct daemon **d_r)
 		free(d);
 		return rc;
 	}
-	dom_table_init(&d->doms);
+	bnd_table_init(&d->bnds, cfg);
+	dom_table_init(&d->doms, (unsigned)d->bnds.n);
+	rc = dlv_new(&(struct dlv_opts){.ring = r,
+					.cfg = cfg,
+					.sp = d->sp,
+					.dl = d->dl,
+					.doms = &d->doms,
+					.bnds = &d->bnds},
+		     &d->dlv);
+	if (rc < 0) {
+		d->dlv = NULL;
+		daemon_stop(d);
+		return rc;
+	}
 	spool_foreach_live(d->sp, daemon_queue_msg, d);
 	log_info("spool %s: %" PRIu32 " messages, %" PRIu64
 		 " recipients queued for %zu domains (replay %.1f ms)",
@@ -231,6 +199,7 @@ daemon_reconfigure(struct daemon *d, const struct config *cfg)
 {
 	d->cfg = cfg;
 	listener_set_config(d->lst, cfg);
+	dlv_set_config(d->dlv, cfg);
 }
 
 struct dom_table *
@@ -252,11 +221,13 @@ daemon_stop(struct daemon *d)
 		while (!listener_idle(d->lst) && ring_now_update(d->ring) < end)
 			ring_run_once(d->ring, 100000000);
 	}
+	dlv_free(d->dlv);   /* sessions end; their marks go to the spool */
 	spool_close(d->sp); /* last commit callbacks run here */
 	if (d->lst)
 		listener_free(d->lst);
 	dlogw_close(d->dl);
 	dom_table_fini(&d->doms);
+	bnd_table_fini(&d->bnds);
 	close(d->lock_fd);
 	free(d);
 }

@@ -2,17 +2,20 @@
 /*
  * daemon.h: ringmta's subsystems, started and stopped in order.
  *
- * Owns the spool, the delivery log writer, the domain table and the
- * injection listener, and the glue between them: the spool's live messages
- * (at start) and every newly accepted message are split by recipient
- * domain into delivery units on the domains' active queues.  main.c owns
- * the ring, the configuration and the signals; this module owns no policy
- * of its own beyond that glue.
+ * Owns the spool, the delivery log writer, the binding and domain tables,
+ * the routing context (delivery.h: resolver, maintainer, sessions) and the
+ * injection listener.  The spool's live messages (at start) and every newly
+ * accepted message are handed to dlv_queue_msg(), which splits them by
+ * recipient domain into delivery units and pokes the domains' maintainers.
+ * main.c owns the ring, the configuration and the signals; this module
+ * owns no policy.
  *
- * Order: start = spool (replay) -> delivery log -> domains -> listener;
- * stop = listener (no new mail, sessions ended) -> spool (pending commits
- * written or failed) -> delivery log -> domains.  The listener's memory
- * outlives the spool's last commit callback.
+ * Order: start = spool (replay) -> delivery log -> bindings, domains,
+ * routing (queue the replayed spool) -> listener; stop = listener (no new
+ * mail, sessions ended) -> routing (outbound sessions cancelled and ended)
+ * -> spool (pending commits written or failed) -> delivery log -> domains,
+ * bindings.  The listener's memory outlives the spool's last commit
+ * callback.
  */
 #ifndef RINGMTA_DAEMON_H
 #define RINGMTA_DAEMON_H
@@ -30,7 +33,7 @@ int daemon_start(struct ring *r, const struct config *cfg,
 		 struct daemon **d_r) ATTR_WUR;
 /* The configuration was reloaded: use cfg (kept by pointer). */
 void daemon_reconfigure(struct daemon *d, const struct config *cfg);
-/* The domain table (for tests and, later, the maintainer). */
+/* The domain table (for tests and tools). */
 struct dom_table *daemon_domains(struct daemon *d);
 /* Stop and free everything; runs ring turns itself.  NULL is fine. */
 void daemon_stop(struct daemon *d);

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * domain.c: the domain table (chained hash, grows by doubling) and the
- * active/delayed queues of delivery units.  No I/O and no policy.
+ * domain.c: the domain table (chained hash, grows by doubling), the
+ * active/delayed queues of delivery units, the MX set's per-address state
+ * and the pure arithmetic of MX choice, throttles and connection goals.
+ * No I/O, no clock (callers pass now) and no policy.
  */
 #include "domain.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,9 +25,24 @@ dom_hash(const char *s)
 	return h;
 }
 
-void
-dom_table_init(struct dom_table *t)
+static const char *const dom_mx_state_names[] = {
+    [DOM_MX_NONE] = "none",
+    [DOM_MX_RESOLVING] = "resolving",
+    [DOM_MX_READY] = "ready",
+};
+_Static_assert(nitems(dom_mx_state_names) == DOM_MX__COUNT,
+	       "dom_mx_state_names");
+
+const char *
+dom_mx_state_str(enum dom_mx_state s)
 {
+	return (unsigned)s < DOM_MX__COUNT ? dom_mx_state_names[s] : "?";
+}
+
+void
+dom_table_init(struct dom_table *t, unsigned nbind)
+{
+	t->nbind = nbind ? nbind : 1;
 	t->nbuckets = 64;
 	t->buckets = xcalloc(t->nbuckets, sizeof(*t->buckets));
 	t->count = 0;
@@ -53,8 +71,11 @@ dom_table_fini(struct dom_table *t)
 
 		for (dr = t->buckets[i]; dr; dr = next) {
 			next = dr->hnext;
-			dom_queue_free(&dr->active);
+			for (unsigned b = 0; b < dr->nbind; b++)
+				dom_queue_free(&dr->bind[b].active);
 			dom_queue_free(&dr->delayed);
+			free(dr->bind);
+			free(dr->addrs);
 			free(dr);
 		}
 	}
@@ -109,7 +130,11 @@ dom_get(struct dom_table *t, const char *name)
 		dom_grow(t);
 	dr = xcalloc(1, sizeof(*dr));
 	strcpy(dr->name, name);
-	dr->active.tail = &dr->active.head;
+	dr->nbind = t->nbind;
+	dr->bind = xcalloc(dr->nbind, sizeof(*dr->bind));
+	for (unsigned b = 0; b < dr->nbind; b++)
+		dr->bind[b].active.tail = &dr->bind[b].active.head;
+	timer_init(&dr->mt_timer, NULL);
 	dr->delayed.tail = &dr->delayed.head;
 	k = dom_hash(name) & (t->nbuckets - 1);
 	dr->hnext = t->buckets[k];
@@ -134,31 +159,87 @@ dom_unit_free(struct dom_unit *u)
 	free(u);
 }
 
+static struct dom_queue *
+dom_active_q(domain_record *dr, int slot)
+{
+	BUG_ON(slot < 0 || (unsigned)slot >= dr->nbind);
+	return &dr->bind[slot].active;
+}
+
 void
 dom_active_push(struct dom_table *t, domain_record *dr, struct dom_unit *u)
 {
+	struct dom_queue *q = dom_active_q(dr, u->bslot);
+
 	u->dr = dr;
 	u->next = NULL;
-	*dr->active.tail = u;
-	dr->active.tail = &u->next;
-	dr->active.count++;
+	*q->tail = u;
+	q->tail = &u->next;
+	q->count++;
+	dr->nactive++;
 	t->units++;
 }
 
-struct dom_unit *
-dom_active_pop(struct dom_table *t, domain_record *dr)
+void
+dom_active_unshift(struct dom_table *t, domain_record *dr, struct dom_unit *u)
 {
-	struct dom_unit *u = dr->active.head;
+	struct dom_queue *q = dom_active_q(dr, u->bslot);
+
+	u->dr = dr;
+	u->next = q->head;
+	q->head = u;
+	if (u->next == NULL)
+		q->tail = &u->next;
+	q->count++;
+	dr->nactive++;
+	t->units++;
+}
+
+static struct dom_unit *
+dom_queue_shift(struct dom_queue *q)
+{
+	struct dom_unit *u = q->head;
 
 	if (u == NULL)
 		return NULL;
-	dr->active.head = u->next;
-	if (dr->active.head == NULL)
-		dr->active.tail = &dr->active.head;
-	dr->active.count--;
-	t->units--;
+	q->head = u->next;
+	if (q->head == NULL)
+		q->tail = &q->head;
+	q->count--;
 	u->next = NULL;
 	return u;
+}
+
+struct dom_unit *
+dom_active_pop(struct dom_table *t, domain_record *dr, int slot)
+{
+	struct dom_unit *u = dom_queue_shift(dom_active_q(dr, slot));
+
+	if (u != NULL) {
+		dr->nactive--;
+		t->units--;
+	}
+	return u;
+}
+
+struct dom_unit *
+dom_active_pop_any(struct dom_table *t, domain_record *dr)
+{
+	for (unsigned b = 0; b < dr->nbind; b++) {
+		struct dom_unit *u = dom_active_pop(t, dr, (int)b);
+
+		if (u != NULL)
+			return u;
+	}
+	return NULL;
+}
+
+void
+dom_foreach(struct dom_table *t, void (*fn)(domain_record *, void *), void *arg)
+{
+	for (size_t i = 0; i < t->nbuckets; i++)
+		for (domain_record *dr = t->buckets[i]; dr; dr = dr->hnext)
+			fn(dr, arg);
 }
 
 void
@@ -180,25 +261,38 @@ dom_delayed_push(struct dom_table *t, domain_record *dr, struct dom_unit *u)
 	t->units++;
 }
 
+struct dom_unit *
+dom_delayed_pop(struct dom_table *t, domain_record *dr)
+{
+	struct dom_unit *u = dom_queue_shift(&dr->delayed);
+
+	if (u != NULL)
+		t->units--;
+	return u;
+}
+
 unsigned
 dom_promote_due(domain_record *dr, int64_t now_ms)
 {
 	unsigned n = 0;
 
 	while (dr->delayed.head && dr->delayed.head->due_ms <= now_ms) {
-		struct dom_unit *u = dr->delayed.head;
+		struct dom_unit *u = dom_queue_shift(&dr->delayed);
+		struct dom_queue *q = dom_active_q(dr, u->bslot);
 
-		dr->delayed.head = u->next;
-		if (dr->delayed.head == NULL)
-			dr->delayed.tail = &dr->delayed.head;
-		dr->delayed.count--;
-		u->next = NULL;
-		*dr->active.tail = u;
-		dr->active.tail = &u->next;
-		dr->active.count++;
+		*q->tail = u;
+		q->tail = &u->next;
+		q->count++;
+		dr->nactive++;
 		n++;
 	}
 	return n;
+}
+
+int64_t
+dom_next_due(const domain_record *dr)
+{
+	return dr->delayed.head ? dr->delayed.head->due_ms : INT64_MAX;
 }
 
 const char *
@@ -261,4 +355,139 @@ dom_split(struct dom_table *t, const uint8_t id[DOM_ID_LEN],
 	free(counts);
 	free(units);
 	return nslots;
+}
+
+static const struct dom_addr *
+dom_mx_find(const domain_record *dr, const struct dom_addr *a)
+{
+	for (size_t i = 0; i < dr->naddrs; i++) {
+		const struct dom_addr *o = &dr->addrs[i];
+
+		if (o->len == a->len && memcmp(&o->sa, &a->sa, a->len) == 0 &&
+		    strcmp(o->host, a->host) == 0)
+			return o;
+	}
+	return NULL;
+}
+
+void
+dom_mx_set(domain_record *dr, const struct dom_addr *addrs, size_t n,
+	   int64_t expires_ms)
+{
+	struct dom_addr *v = xcalloc(n ? n : 1, sizeof(*v));
+
+	for (size_t i = 0; i < n; i++) {
+		const struct dom_addr *old = dom_mx_find(dr, &addrs[i]);
+
+		v[i] = old ? *old : addrs[i];
+		v[i].pref = addrs[i].pref;
+	}
+	free(dr->addrs);
+	dr->addrs = v;
+	dr->naddrs = n;
+	dr->mx_expires_ms = expires_ms;
+	dr->mx_state = DOM_MX_READY;
+}
+
+int
+dom_mx_pick(const domain_record *dr, int64_t now_ms)
+{
+	int best = -ENOENT;
+
+	for (size_t i = 0; i < dr->naddrs; i++) {
+		const struct dom_addr *a = &dr->addrs[i], *b;
+
+		if (a->penalty_until_ms > now_ms)
+			continue;
+		if (best < 0) {
+			best = (int)i;
+			continue;
+		}
+		b = &dr->addrs[best];
+		if (a->pref < b->pref ||
+		    (a->pref == b->pref && a->nconn < b->nconn))
+			best = (int)i;
+	}
+	return best;
+}
+
+bool
+dom_mx_last(const domain_record *dr, size_t idx, int64_t now_ms)
+{
+	for (size_t i = 0; i < dr->naddrs; i++)
+		if (i != idx && dr->addrs[i].penalty_until_ms <= now_ms)
+			return false;
+	return true;
+}
+
+int64_t
+dom_mx_penalty_end(const domain_record *dr)
+{
+	int64_t end = INT64_MAX;
+
+	for (size_t i = 0; i < dr->naddrs; i++)
+		if (dr->addrs[i].penalty_until_ms > 0)
+			end = MIN(end, dr->addrs[i].penalty_until_ms);
+	return end;
+}
+
+/* The spacing of rate r in microseconds (>= 1), 0 when unlimited. */
+static int64_t
+dom_rate_interval_us(const struct value_rate *r)
+{
+	uint64_t us;
+
+	if (r->count == 0)
+		return 0;
+	us = r->period_ms * 1000 / r->count;
+	return us ? (int64_t)MIN(us, (uint64_t)INT64_MAX / 4) : 1;
+}
+
+int64_t
+dom_rate_wait(const struct value_rate *r, int64_t tat_us, int64_t now_us)
+{
+	if (dom_rate_interval_us(r) == 0 || tat_us <= now_us)
+		return 0;
+	return tat_us - now_us;
+}
+
+int64_t
+dom_rate_take(const struct value_rate *r, int64_t *tat_us, int64_t now_us)
+{
+	int64_t t = dom_rate_interval_us(r), wait;
+
+	if (t == 0)
+		return 0;
+	wait = dom_rate_wait(r, *tat_us, now_us);
+	if (wait > 0)
+		return wait;
+	/* Lateness of up to one interval is caught up (timers fire a little
+	 * late, and the rate must hold over time); a longer idle period earns
+	 * no burst: the spacing restarts from now. */
+	*tat_us = (*tat_us < now_us - t ? now_us : *tat_us) + t;
+	return 0;
+}
+
+static unsigned
+dom_room(unsigned max, unsigned used)
+{
+	if (max == 0)
+		return UINT32_MAX;
+	return used >= max ? 0 : max - used;
+}
+
+unsigned
+dom_conn_goal(const struct dom_goal_in *in)
+{
+	unsigned want;
+
+	if (in->suspended || in->backoff || in->no_route || in->msg_throttled)
+		return 0;
+	if (in->queued <= in->waiting)
+		return 0;
+	want = in->queued - in->waiting;
+	want = MIN(want, dom_room(in->max_dom, in->nconn_dom));
+	want = MIN(want, dom_room(in->max_srv, in->nconn_srv));
+	want = MIN(want, in->throttle_ok);
+	return want;
 }

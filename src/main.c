@@ -156,9 +156,8 @@ main_run(struct main_state *st)
 		ring_free(st->ring);
 		return MAIN_EXIT_OSERR;
 	}
-	log_info("ringmta %s started (node %s); intake is on, outbound "
-		 "delivery is not part of this build yet",
-		 RINGMTA_VERSION, st->cfg->server.node_id);
+	log_info("ringmta %s started (node %s)", RINGMTA_VERSION,
+		 st->cfg->server.node_id);
 	rc = ring_run(st->ring);
 	daemon_stop(st->daemon);
 	st->daemon = NULL;

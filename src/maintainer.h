@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * maintainer.h: the mail queue maintainer, one timer per domain on the
+ * ring's timer heap (Momentum's per-domain maintainer event).
+ *
+ * A tick of domain dr moves its due delayed units to the active queues,
+ * wakes idle sessions that can take them, computes the connection goal of
+ * every binding (dom_conn_goal: queue depth, max_outbound_connections,
+ * [delivery] max_connections, outbound_throttle_connections, suspension,
+ * backoff, penalties) and calls initiate_connection_smtp() for what is
+ * missing, then re-arms itself for the earliest moment anything can
+ * change (a delayed unit due, the end of a backoff, a penalty or a
+ * throttle interval, or the scan interval while units wait).  Session ends,
+ * lookups and new mail poke the domain (maint_poke) for a tick in this
+ * loop turn.  No policy: that is outcome.c / backoff.c.
+ */
+#ifndef RINGMTA_MAINTAINER_H
+#define RINGMTA_MAINTAINER_H
+
+#include <stdint.h>
+
+#include "domain.h"
+
+struct dlv;
+
+#define MAINT_SCAN_INTERVAL_MS 15000 /* delayed_queue_scan_interval */
+
+/* Tick dr at the end of this loop turn (timers due "now"). */
+void maint_poke(domain_record *dr);
+/* Tick dr no later than wall-clock when_ms (earlier arms win). */
+void maint_schedule(domain_record *dr, int64_t when_ms);
+/* Disarm dr's timer (shutdown). */
+void maint_stop(domain_record *dr);
+/* Run one tick of dr now (the timer's callback calls this). */
+void maint_tick(domain_record *dr);
+
+/* What the next wake-up of a domain depends on (wall-clock ms). */
+struct maint_wake_in {
+	int64_t now_ms;
+	int64_t next_due_ms; /* earliest delayed unit, INT64_MAX: none */
+	int64_t backoff_ms;  /* domain backoff end, <= now: none */
+	int64_t penalty_ms;  /* earliest penalty end, INT64_MAX: none */
+	int64_t throttle_ms; /* connection throttle wait end, 0: none */
+	uint32_t active;     /* active units left after the tick */
+	unsigned nconn;      /* sessions open for the domain */
+};
+/*
+ * When to tick next, or INT64_MAX for "only when poked": the earliest of
+ * the next due unit and, while units wait on the active queue, the end of
+ * the backoff / penalty / throttle, bounded by the scan interval (a
+ * session end pokes the domain, so with sessions open only the scan
+ * interval applies).
+ */
+int64_t maint_next_wake(const struct maint_wake_in *in);
+
+#endif

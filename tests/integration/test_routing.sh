@@ -1,0 +1,416 @@
+#!/usr/bin/env bash
+# test_routing.sh: outbound routing end to end.  ringmta resolves through a
+# private dnsmasq (as in test_dns.sh), delivers to ringsink MX hosts on
+# 127.0.0.2, 127.0.0.3, ... (all on one port: [delivery] port), from
+# bindings on loopback source addresses, and the checks read ringsink's
+# summaries and maildirs and ringmta's delivery log (JSON lines).
+cd "$(dirname "$0")/../.." || exit 1
+source tests/integration/lib.sh
+
+command -v dnsmasq >/dev/null || t_skip "dnsmasq not installed"
+BIN=$T_BUILD/ringmta
+SINK=$T_BUILD/ringsink
+SEND="/usr/bin/python3 tests/integration/routing_send.py"
+DLOG=$T_DIR/delivery.jsonl
+
+# ---- DNS: a private dnsmasq; bh.test is forwarded to a blackhole ----
+BH_PORT_FILE=$T_DIR/blackhole.port
+/usr/bin/python3 - "$BH_PORT_FILE" <<'PY' &
+import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+while True:
+    s.recvfrom(4096)
+PY
+t_daemon $!
+wait_file "$BH_PORT_FILE" 10
+BH_PORT=$(cat "$BH_PORT_FILE")
+
+DNS_PORT=$(free_port)
+dnsmasq -k --pid-file= --conf-file=/dev/null --no-resolv --no-hosts \
+	--listen-address=127.0.0.1 --bind-interfaces -p "$DNS_PORT" \
+	--local=/test/ --server="/bh.test/127.0.0.1#$BH_PORT" \
+	--mx-host=example.test,mx1.example.test,10 \
+	--mx-host=example.test,mx2.example.test,20 \
+	--host-record=mx1.example.test,127.0.0.2 \
+	--host-record=mx2.example.test,127.0.0.3 \
+	--mx-host=eq.test,a.eq.test,10 --mx-host=eq.test,b.eq.test,10 \
+	--host-record=a.eq.test,127.0.0.4 --host-record=b.eq.test,127.0.0.5 \
+	--mx-host=dead.test,mx.dead.test,10 \
+	--mx-host=dead.test,mx1.example.test,20 \
+	--host-record=mx.dead.test,127.0.0.6 \
+	--mx-host=t421.test,mx.t421.test,10 \
+	--mx-host=t421.test,mx1.example.test,20 \
+	--host-record=mx.t421.test,127.0.0.7 \
+	--mx-host=slow.test,mx.slow.test,10 \
+	--mx-host=slow.test,mx1.example.test,20 \
+	--host-record=mx.slow.test,127.0.0.11 \
+	--dns-rr=nullmx.test,15,000000 \
+	--host-record=nomx.test,127.0.0.2 \
+	--mx-host=sender.test,mx.sender.test,10 \
+	--host-record=mx.sender.test,127.0.0.8 \
+	--mx-host=bind.test,mx.bind.test,10 \
+	--host-record=mx.bind.test,127.0.0.9 \
+	--mx-host=limit.test,mx.limit.test,10 \
+	--host-record=mx.limit.test,127.0.0.12 \
+	--mx-host=thr.test,mx.thr.test,10 \
+	--host-record=mx.thr.test,127.0.0.9 \
+	--mx-host=retry.test,mx.retry.test,10 \
+	--host-record=mx.retry.test,127.0.0.13 \
+	--mx-host=exp.test,mx.exp.test,10 \
+	--host-record=mx.exp.test,127.0.0.14 \
+	--mx-host=ghost.test,mx.ghost.test,10 \
+	--mx-host=tls.test,mx.tls.test,10 \
+	--host-record=mx.tls.test,127.0.0.15 \
+	--mx-host=tlsinj.test,mx.tlsinj.test,10 \
+	--host-record=mx.tlsinj.test,127.0.0.16 \
+	--mx-host=tlsreq.test,mx1.example.test,10 \
+	--host-record=mx.ghost.test,127.0.0.9 \
+	>"$T_DIR/dnsmasq.out" 2>&1 &
+t_daemon $!
+
+CERTS=$T_DIR/certs
+sh tests/unit/tls_fixture.sh "$CERTS" >/dev/null 2>&1 ||
+	{ echo "tls_fixture.sh failed"; exit 1; }
+TLSARGS=(--tls-cert "$CERTS/mx-chain.crt" --tls-key "$CERTS/mx.key")
+
+# ---- sinks: every MX host on one port ----
+P=$(free_port 127.0.0.2)
+start_sink() { # NAME ARGS...: a ringsink, summary NAME.json, maildir NAME
+	local n=$1
+	shift
+	"$SINK" "$@" --summary "$T_DIR/$n.json" --maildir "$T_DIR/$n" \
+		--quiet 2>"$T_DIR/$n.err" &
+	t_daemon $!
+	eval "PID_$n=$!"
+}
+start_sink main --listen 127.0.0.2:$P --listen 127.0.0.3:$P \
+	--listen 127.0.0.9:$P
+start_sink eq --listen 127.0.0.4:$P --listen 127.0.0.5:$P --delay dot=200ms
+start_sink dsn --listen 127.0.0.8:$P
+start_sink s421 --listen 127.0.0.7:$P --reply 'banner=421:4.3.2 busy'
+start_sink slow --listen 127.0.0.11:$P --delay banner=10s
+start_sink limit --listen 127.0.0.12:$P --delay dot=300ms
+start_sink retry --listen 127.0.0.13:$P \
+	--sequence 'rcpt per rcpt = 451:4.3.0 try again; 250'
+start_sink exp --listen 127.0.0.14:$P --reply 'rcpt=451:4.3.0 never'
+start_sink tls --listen 127.0.0.15:$P "${TLSARGS[@]}" --require-tls
+start_sink tlsinj --listen 127.0.0.16:$P "${TLSARGS[@]}" --tls-fault inject
+for a in 2 7 8 11 12 13 14 15 16; do
+	if ! wait_port 127.0.0.$a "$P" 10; then
+		t_case "sink fixture"
+		t_fail "no sink on 127.0.0.$a:$P"
+		t_finish
+	fi
+done
+
+# ---- ringmta ----
+cat >"$T_DIR/rt.conf" <<CONF
+[server]
+hostname = relay.test.example
+state_dir = $T_DIR/var
+delivery_log = $DLOG
+
+[listener]
+address = 127.0.0.1:0
+relay_networks = 127.0.0.1/32
+
+[dns]
+servers = 127.0.0.1:$DNS_PORT
+timeout = 500ms
+tries = 1
+
+[delivery]
+port = $P
+allowed_networks = 127.0.0.0/8, ::1/128
+retry_interval = 2s
+max_retry_interval = 4s
+tls = none
+
+[binding b2]
+address = 127.0.0.2
+ehlo = b2.test
+
+[binding b3]
+address = 127.0.0.3
+ehlo = b3.test
+
+[binding ghost]
+address = 192.0.2.77
+ehlo = ghost.test
+
+[domain relay.test]
+relay = 127.0.0.2:$P
+
+[domain slow.test]
+banner_timeout = 1s
+
+[domain limit.test]
+max_outbound_connections = 2
+
+[domain thr.test]
+outbound_throttle_messages = 10/1s
+
+[domain tls.test]
+tls = required
+tls_verify = ca
+tls_ca_file = $CERTS/ca.crt
+
+[domain tlsinj.test]
+tls = opportunistic
+
+[domain tlsreq.test]
+tls = required
+
+[domain exp.test]
+message_expiration = 1m
+retry_interval = 5s
+max_retry_interval = 10s
+CONF
+"$BIN" -c "$T_DIR/rt.conf" 2>"$T_DIR/rt.log" &
+MTA_PID=$!
+t_daemon $MTA_PID
+LPORT=
+for _ in $(seq 100); do
+	LPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T_DIR/rt.log" | tail -1)
+	[ -n "$LPORT" ] && break
+	kill -0 $MTA_PID 2>/dev/null || break
+	sleep 0.05
+done
+if [ -z "$LPORT" ]; then
+	grep -q "io_uring" "$T_DIR/rt.log" && t_skip "io_uring unavailable"
+	cat "$T_DIR/rt.log"
+	t_case "ringmta starts"
+	t_fail "no listener"
+	t_finish
+fi
+
+# jq_log PYTHON-EXPR: true when the expression over E (every delivery-log
+# event) holds; ev(event, rcpt) lists the events of a recipient.
+jq_log() {
+	/usr/bin/python3 - "$DLOG" "$1" <<'PY'
+import json, sys
+E = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def ev(kind, rcpt):
+    return [e for e in E if e["event"] == kind and e["rcpt"] == rcpt]
+ok = eval("(" + sys.argv[2] + "\n)")
+if not ok:
+    print("check failed:", sys.argv[2])
+    for e in E[-40:]:
+        print(json.dumps(e))
+sys.exit(0 if ok else 1)
+PY
+}
+# wait_log PYTHON-EXPR [SECONDS]: until jq_log holds (quietly).
+wait_log() {
+	local n=${2:-20} i
+	for i in $(seq $((n * 10))); do
+		jq_log "$1" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	jq_log "$1"
+}
+# summary NAME: refresh and print NAME.json's path.
+summary() {
+	local pid
+	eval "pid=\$PID_$1"
+	rm -f "$T_DIR/$1.json"
+	kill -USR1 "$pid"
+	wait_file "$T_DIR/$1.json" 5
+}
+# sum_check NAME PYTHON-EXPR: over S, the summary of sink NAME.
+sum_check() {
+	summary "$1"
+	/usr/bin/python3 - "$T_DIR/$1.json" "$2" <<'PY'
+import json, sys
+S = json.load(open(sys.argv[1]))
+ok = eval("(" + sys.argv[2] + "\n)")
+if not ok:
+    print("check failed:", sys.argv[2])
+    print(json.dumps(S)[:3000])
+sys.exit(0 if ok else 1)
+PY
+}
+
+# The slow expiry case starts first; it is checked at the end.
+$SEND "$LPORT" a@sender.test u1@exp.test
+
+# ---- 1. relay = host:port, byte-exact ----
+$SEND "$LPORT" a@sender.test r1@relay.test --save "$T_DIR/r1.eml" \
+	--body 'line one\n.leading dot\n..two dots\n\nlast line\n'
+t_check "relay: delivered, logged with every field" wait_log \
+	'len(ev("delivered", "r1@relay.test")) == 1 and
+	 all(k in ev("delivered", "r1@relay.test")[0] for k in
+	     ["ts","event","id","rcpt","domain","binding","mx","ip","code",
+	      "enhanced","text","tls","cipher","attempt","ms"]) and
+	 ev("delivered", "r1@relay.test")[0]["ip"] == "127.0.0.2" and
+	 ev("delivered", "r1@relay.test")[0]["code"] == 250 and
+	 ev("delivered", "r1@relay.test")[0]["attempt"] == 1 and
+	 ev("delivered", "r1@relay.test")[0]["domain"] == "relay.test"'
+t_case "relay: message byte-exact in the sink's maildir"
+if /usr/bin/python3 - "$T_DIR/main/new" "$T_DIR/r1.eml" <<'PY'; then t_ok; else t_fail "no byte-exact copy"; fi
+import os, sys
+want = open(sys.argv[2], "rb").read()
+body = want.split(b"\r\n\r\n", 1)[1]
+for f in os.listdir(sys.argv[1]):
+    got = open(os.path.join(sys.argv[1], f), "rb").read()
+    if b"Subject: rt 0" in got and got.endswith(b"\r\n\r\n" + body) and \
+       b"leading dot" in got:
+        # every original header line is there, in order, and the body
+        hdrs = want.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+        pos = 0
+        for h in hdrs:
+            pos = got.find(h, pos)
+            if pos < 0:
+                sys.exit(1)
+        sys.exit(0)
+sys.exit(1)
+PY
+
+# ---- 2. MX preference, implicit MX, spread ----
+$SEND "$LPORT" a@sender.test m1@example.test
+$SEND "$LPORT" a@sender.test i1@nomx.test
+$SEND "$LPORT" a@sender.test s@eq.test --count 30
+t_check "MX: lowest preference first (mx1, 127.0.0.2)" wait_log \
+	'ev("delivered", "m1@example.test") and
+	 ev("delivered", "m1@example.test")[0]["mx"] == "mx1.example.test" and
+	 ev("delivered", "m1@example.test")[0]["ip"] == "127.0.0.2"'
+t_check "MX: implicit MX on NODATA (the domain's own A)" wait_log \
+	'ev("delivered", "i1@nomx.test") and
+	 ev("delivered", "i1@nomx.test")[0]["mx"] == "nomx.test"'
+t_check "MX: equal preferences spread over both hosts" wait_log \
+	'len(ev("delivered", "s@eq.test")) == 30 and
+	 {e["ip"] for e in ev("delivered", "s@eq.test")} ==
+	 {"127.0.0.4", "127.0.0.5"}' 40
+t_check "MX: spread by connections (sink sees both addresses)" sum_check \
+	eq 'all(v["connections"] >= 1 and v["messages"] >= 5
+	     for v in S["listen"].values())'
+
+# ---- 3. first MX dead, 421, slow ----
+$SEND "$LPORT" a@sender.test d1@dead.test
+$SEND "$LPORT" a@sender.test f1@t421.test
+$SEND "$LPORT" a@sender.test w1@slow.test
+t_check "first MX refuses the connection: next MX delivers" wait_log \
+	'ev("delivered", "d1@dead.test") and
+	 ev("delivered", "d1@dead.test")[0]["ip"] == "127.0.0.2"'
+t_check "first MX greets 421: next MX delivers" wait_log \
+	'ev("delivered", "f1@t421.test") and
+	 ev("delivered", "f1@t421.test")[0]["ip"] == "127.0.0.2"'
+t_check "first MX too slow (banner_timeout): next MX delivers" wait_log \
+	'ev("delivered", "w1@slow.test") and
+	 ev("delivered", "w1@slow.test")[0]["ip"] == "127.0.0.2"'
+
+# ---- 4. DNS: null MX, NXDOMAIN, SERVFAIL/timeout; DSNs ----
+$SEND "$LPORT" a@sender.test n1@nullmx.test
+$SEND "$LPORT" a@sender.test x1@nosuch.test
+$SEND "$LPORT" b@nosuch.test x2@nullmx.test
+$SEND "$LPORT" a@sender.test t1@bh.test
+t_check "null MX: bounced 5.1.10" wait_log \
+	'ev("bounced", "n1@nullmx.test") and
+	 ev("bounced", "n1@nullmx.test")[0]["enhanced"] == "5.1.10"'
+t_check "NXDOMAIN: bounced 5.1.2" wait_log \
+	'ev("bounced", "x1@nosuch.test") and
+	 ev("bounced", "x1@nosuch.test")[0]["enhanced"] == "5.1.2"'
+t_check "DNS timeout/SERVFAIL: deferred, not bounced" wait_log \
+	'ev("deferred", "t1@bh.test") and not ev("bounced", "t1@bh.test")' 30
+t_check "DSNs are delivered to the return path's domain" wait_log \
+	'len(ev("delivered", "a@sender.test")) >= 2'
+t_check "a DSN that cannot be delivered is not bounced again" wait_log \
+	'ev("bounced", "x2@nullmx.test") and ev("failed", "b@nosuch.test") and
+	 not ev("bounced", "b@nosuch.test")'
+t_case "DSN at the sink is multipart/report (delivery-status)"
+if /usr/bin/python3 - "$T_DIR/dsn/new" <<'PY'; then t_ok; else t_fail "no parsable DSN"; fi
+import email, os, sys
+seen = set()
+for f in os.listdir(sys.argv[1]):
+    m = email.message_from_bytes(open(os.path.join(sys.argv[1], f), "rb").read())
+    if m.get_content_type() != "multipart/report" or \
+       m.get_param("report-type") != "delivery-status":
+        continue
+    parts = m.get_payload()
+    ds = [p for p in parts if p.get_content_type() == "message/delivery-status"]
+    if not ds:
+        continue
+    text = ds[0].as_string()
+    for r, st in (("n1@nullmx.test", "5.1.10"), ("x1@nosuch.test", "5.1.2")):
+        if r in text and st in text:
+            seen.add(r)
+sys.exit(0 if len(seen) == 2 else 1)
+PY
+
+# ---- 5. bindings ----
+$SEND "$LPORT" a@sender.test g1@bind.test --header "X-Binding: b2"
+$SEND "$LPORT" a@sender.test g2@bind.test --header "X-Binding: b3"
+t_check "bindings: both delivered" wait_log \
+	'ev("delivered", "g1@bind.test") and ev("delivered", "g2@bind.test") and
+	 ev("delivered", "g1@bind.test")[0]["binding"] == "b2" and
+	 ev("delivered", "g2@bind.test")[0]["binding"] == "b3"'
+t_check "bindings: source address and EHLO name seen by the MX" sum_check \
+	main 'S["clients"].get("127.0.0.2", {}).get("messages", 0) >= 1 and
+	 S["clients"].get("127.0.0.3", {}).get("messages", 0) >= 1 and
+	 S["helo"].get("b2.test", {}).get("messages", 0) == 1 and
+	 S["helo"].get("b3.test", {}).get("messages", 0) == 1'
+$SEND "$LPORT" a@sender.test h1@ghost.test --header "X-Binding: ghost"
+$SEND "$LPORT" a@sender.test h2@ghost.test --header "X-Binding: ghost"
+sleep 2
+t_case "binding without its address on the host: suspended, reported once"
+n=$(grep -c "binding ghost suspended" "$T_DIR/rt.log")
+if [ "$n" = 1 ] && ! jq_log 'ev("delivered", "h1@ghost.test")' >/dev/null; then
+	t_ok
+else
+	t_fail "suspension lines: $n"
+fi
+
+# ---- 6. connection limit, throttle ----
+$SEND "$LPORT" a@sender.test l@limit.test --count 12
+$SEND "$LPORT" a@sender.test q@thr.test --count 31
+t_check "limit: every message delivered" wait_log \
+	'len(ev("delivered", "l@limit.test")) == 12' 40
+t_check "limit: max_outbound_connections = 2 never exceeded" sum_check \
+	limit 'S["max_concurrent"] == 2 and S["messages"] == 12'
+t_check "throttle: 10/1s honoured within 5%" wait_log \
+	'len(ev("delivered", "q@thr.test")) == 31 and
+	 (lambda ts: abs(30 / ((max(ts) - min(ts)) / 1000.0) - 10) <= 0.5)(
+	  [__import__("datetime").datetime.strptime(e["ts"],
+	   "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() * 1000
+	   for e in ev("delivered", "q@thr.test")])' 40
+t_check "throttle: sessions do not pile up while throttled" sum_check \
+	main 'S["listen"]["127.0.0.9:'$P'"]["max_concurrent"] <= 3'
+
+# ---- 7. TLS policies ----
+$SEND "$LPORT" a@sender.test k1@tls.test
+$SEND "$LPORT" a@sender.test k2@tlsinj.test
+$SEND "$LPORT" a@sender.test k3@tlsreq.test
+t_check "TLS required + verify ca: delivered over TLS, logged" wait_log \
+	'ev("delivered", "k1@tls.test") and
+	 ev("delivered", "k1@tls.test")[0]["tls"] in ("TLSv1.3", "TLSv1.2") and
+	 ev("delivered", "k1@tls.test")[0]["cipher"]'
+t_check "TLS opportunistic, broken STARTTLS: plaintext retry delivers" \
+	wait_log 'ev("delivered", "k2@tlsinj.test") and
+	 ev("delivered", "k2@tlsinj.test")[0]["tls"] is None'
+t_check "TLS opportunistic: the plaintext retry is remembered" sum_check \
+	tlsinj 'S["tls_starttls"] == 1 and S["messages"] == 1'
+t_check "TLS required, STARTTLS not offered: deferred, never plaintext" \
+	wait_log 'ev("deferred", "k3@tlsreq.test") and
+	 not ev("delivered", "k3@tlsreq.test")'
+
+# ---- 8. 4xx then success; expiry ----
+$SEND "$LPORT" a@sender.test e1@retry.test
+t_check "4xx: deferred, then delivered at the next attempt" wait_log \
+	'ev("deferred", "e1@retry.test") and ev("delivered", "e1@retry.test")
+	 and ev("delivered", "e1@retry.test")[0]["attempt"] == 2' 30
+t_check "expiry: retried, then expired with 5.4.7 and a DSN" wait_log \
+	'len(ev("deferred", "u1@exp.test")) >= 2 and
+	 ev("expired", "u1@exp.test") and
+	 ev("expired", "u1@exp.test")[0]["enhanced"] == "5.4.7"' 90
+
+t_case "ringmta stops cleanly"
+t_stop $MTA_PID
+if grep -q "Sanitizer\|runtime error" "$T_DIR/rt.log"; then
+	t_fail "sanitizer report in rt.log"
+else
+	t_ok
+fi
+t_finish
