@@ -101,7 +101,7 @@ conn_check(struct dlv *d, domain_record *dr, int binding, int64_t now_ms,
 		return CONN_ERR_BAD_BINDING;
 	if (b->suspended)
 		return CONN_ERR_BINDING_SUSPENDED;
-	if (pol->suspended)
+	if (pol->suspended || dr->suspended)
 		return CONN_ERR_DOMAIN_SUSPENDED;
 	if (dr->backoff_until_ms > now_ms)
 		return CONN_ERR_BACKOFF;

@@ -21,7 +21,17 @@
 #include "fsutil.h"
 #include "listener.h"
 #include "log.h"
+#include "maintainer.h"
+#include "redis.h"
+#include "redis_server.h"
+#include "rstate.h"
 #include "spool.h"
+
+#ifndef RINGMTA_VERSION
+#define RINGMTA_VERSION "0.1.0"
+#endif
+/* How long start-up waits for the suspensions before delivery starts. */
+#define DAEMON_REDIS_WAIT_NS 2000000000LL
 
 struct daemon {
 	struct ring *ring;
@@ -32,6 +42,9 @@ struct daemon {
 	struct dom_table doms;
 	struct bnd_table bnds;
 	struct dlv *dlv;
+	struct rdsrv *rdsrv; /* the embedded redis-server, if ours */
+	struct rds *rds;
+	struct rstate *rs;
 	int lock_fd;
 };
 
@@ -132,6 +145,78 @@ daemon_list_queue(struct ring *r, const struct config *cfg, FILE *out)
 	return 0;
 }
 
+static void
+daemon_redis_up(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->rs != NULL)
+		rstate_on_up(d->rs);
+}
+
+static void
+daemon_on_resume(domain_record *dr, void *arg)
+{
+	(void)arg;
+	maint_poke(dr);
+}
+
+/*
+ * Redis: the configured one, or our own redis-server under state_dir; then
+ * the state publisher, and (bounded) the suspensions before any delivery.
+ */
+static int
+daemon_redis_start(struct daemon *d)
+{
+	const struct config_redis *rc = &d->cfg->redis;
+	char target[VALUE_HOST_MAX + 16];
+	struct rds_opts o = {
+	    .key_prefix = rc->prefix, .on_up = daemon_redis_up, .cb_arg = d};
+	int err = 0;
+	int64_t end;
+
+	if (rc->kind == CONFIG_REDIS_PRIVATE) {
+		err = rdsrv_start(d->cfg->server.state_dir, rc->server_path,
+				  &d->rdsrv);
+		if (err < 0)
+			return err;
+		snprintf(target, sizeof(target), "%s", rdsrv_socket(d->rdsrv));
+	} else if (rc->kind == CONFIG_REDIS_UNIX) {
+		snprintf(target, sizeof(target), "%s", rc->socket_path);
+	} else {
+		snprintf(target, sizeof(target),
+			 rc->tcp.family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+			 rc->tcp.host, (unsigned)rc->tcp.port);
+	}
+	o.target = target;
+	d->rds = rds_new(d->ring, &o, &err);
+	if (d->rds == NULL) {
+		log_err("redis %s: %s", target, strerror(-err));
+		return err;
+	}
+	err =
+	    rstate_new(&(struct rstate_opts){.ring = d->ring,
+					     .rds = d->rds,
+					     .doms = &d->doms,
+					     .bnds = &d->bnds,
+					     .node_id = d->cfg->server.node_id,
+					     .version = RINGMTA_VERSION,
+					     .on_resume = daemon_on_resume},
+		       &d->rs);
+	if (err < 0) {
+		log_err("redis state: %s", strerror(-err));
+		return err;
+	}
+	end = ring_now_update(d->ring) + DAEMON_REDIS_WAIT_NS;
+	while (!rstate_ready(d->rs) && ring_now_update(d->ring) < end)
+		ring_run_once(d->ring, 50000000);
+	if (!rstate_ready(d->rs))
+		log_warn("redis %s: suspensions not read yet; delivery starts "
+			 "without them",
+			 target);
+	return 0;
+}
+
 int
 daemon_start(struct ring *r, const struct config *cfg, struct daemon **d_r)
 {
@@ -166,6 +251,11 @@ daemon_start(struct ring *r, const struct config *cfg, struct daemon **d_r)
 	}
 	bnd_table_init(&d->bnds, cfg);
 	dom_table_init(&d->doms, (unsigned)d->bnds.n);
+	rc = daemon_redis_start(d);
+	if (rc < 0) {
+		daemon_stop(d);
+		return rc;
+	}
 	rc = dlv_new(&(struct dlv_opts){.ring = r,
 					.cfg = cfg,
 					.sp = d->sp,
@@ -179,6 +269,7 @@ daemon_start(struct ring *r, const struct config *cfg, struct daemon **d_r)
 		return rc;
 	}
 	spool_foreach_live(d->sp, daemon_queue_msg, d);
+	rstate_replayed(d->rs);
 	log_info("spool %s: %" PRIu32 " messages, %" PRIu64
 		 " recipients queued for %zu domains (replay %.1f ms)",
 		 so.dir, spool_stats(d->sp)->live_msgs,
@@ -226,6 +317,11 @@ daemon_stop(struct daemon *d)
 	if (d->lst)
 		listener_free(d->lst);
 	dlogw_close(d->dl);
+	rstate_stop(d->rs);
+	rds_free(d->rds, 1000);
+	rstate_free(d->rs);
+	if (d->rdsrv != NULL)
+		(void)rdsrv_stop(&d->rdsrv, RDSRV_STOP_MS);
 	dom_table_fini(&d->doms);
 	bnd_table_fini(&d->bnds);
 	close(d->lock_fd);

@@ -104,6 +104,7 @@ struct domain_record {
 	uint32_t defer_failures;  /* consecutive all-hosts failures */
 	int64_t backoff_until_ms; /* no connection before */
 	uint32_t dns_failures;    /* consecutive temporary DNS failures */
+	bool suspended; /* by an administrator (ringctl, store/rstate.c) */
 	char last_error[DOM_ERR_MAX];
 	/* throttles: GCRA theoretical arrival times, microseconds */
 	int64_t thr_msg_tat_us, thr_conn_tat_us;

@@ -106,7 +106,8 @@ maint_open(struct dlv *d, domain_record *dr, int slot,
 		    .throttle_ok =
 			dom_rate_wait(&pol->throttle_connections,
 				      dr->thr_conn_tat_us, now_ms * 1000) == 0,
-		    .suspended = pol->suspended || (b && b->suspended),
+		    .suspended =
+			pol->suspended || dr->suspended || (b && b->suspended),
 		    .backoff = dr->backoff_until_ms > now_ms,
 		    /* Under a message throttle a waiting session takes the
 		     * next permitted message, and none may go before the

@@ -3,9 +3,10 @@
  * ringctl: administers a running ringmta through Redis (and its spool where
  * needed).  Reads the same configuration file as ringmta to find them.
  *
- * This version parses the full command line of DESIGN.md and checks it;
- * the commands themselves need the Redis state module and report that
- * plainly (exit 69, EX_UNAVAILABLE) instead of pretending.
+ * This file parses the command line of DESIGN.md, loads the configuration
+ * and finds Redis and the key prefix; ringctl_redis.c runs the commands.
+ * Commands not built yet (queue, message, flush, fail, retry, delete) say
+ * so plainly (exit 69, EX_UNAVAILABLE) instead of pretending.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "log.h"
+#include "ringctl.h"
 
 struct ringctl_cmd {
 	const char *name;
@@ -54,6 +57,53 @@ ringctl_usage(FILE *f)
 		   "  -h, --help         this text\n");
 }
 
+/*
+ * Where Redis is: --redis URL ("redis://IP:PORT", "unix:/path", "/path",
+ * "IP:PORT") or the configuration's [redis] (no url: ringmta's own server
+ * under state_dir).  Writes into buf; returns the target.
+ */
+static const char *
+ringctl_target(const struct config *cfg, const char *url, char *buf, size_t len)
+{
+	const struct config_redis *r = &cfg->redis;
+
+	if (url != NULL) {
+		if (strncmp(url, "redis://", 8) == 0)
+			url += 8;
+		snprintf(buf, len, "%s", url);
+	} else if (r->kind == CONFIG_REDIS_PRIVATE) {
+		snprintf(buf, len, "%s/redis/redis.sock",
+			 cfg->server.state_dir);
+	} else if (r->kind == CONFIG_REDIS_UNIX) {
+		snprintf(buf, len, "%s", r->socket_path);
+	} else {
+		snprintf(buf, len,
+			 r->tcp.family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+			 r->tcp.host, (unsigned)r->tcp.port);
+	}
+	return buf;
+}
+
+static struct config *
+ringctl_config(const char *path)
+{
+	struct config_err_list errs;
+	struct config *cfg = NULL;
+
+	if (path == NULL)
+		return config_default();
+	config_err_list_init(&errs);
+	if (config_load(path, &cfg, &errs) < 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "ringctl: %s\n", errs.v[i]);
+		fprintf(stderr, "ringctl: %s: cannot use this configuration\n",
+			path);
+		cfg = NULL;
+	}
+	config_err_list_fini(&errs);
+	return cfg;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -66,14 +116,24 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const struct ringctl_cmd *cmd = NULL;
-	int c, nargs;
+	const char *cfg_path = NULL, *url = NULL;
+	struct ringctl ctl = {.out = stdout};
+	struct config *cfg;
+	char target[4200];
+	int c, nargs, rc;
 
 	log_init("ringctl");
 	while ((c = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
+			cfg_path = optarg;
+			break;
 		case 'r':
+			url = optarg;
+			break;
 		case 'j':
+			ctl.json = true;
+			break;
 		case 'q':
 			break;
 		case 'h':
@@ -106,9 +166,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: ringctl %s\n", cmd->usage);
 		return 64;
 	}
-	fprintf(stderr,
-		"ringctl: '%s' needs ringmta's Redis state, which this build "
-		"does not have yet\n",
-		cmd->name);
-	return 69;
+	cfg = ringctl_config(cfg_path);
+	if (cfg == NULL)
+		return 78; /* EX_CONFIG */
+	ctl.target = ringctl_target(cfg, url, target, sizeof(target));
+	ctl.prefix = cfg->redis.prefix ? cfg->redis.prefix : "";
+	rc = ringctl_run(&ctl, cmd->name, argv + optind + 1, nargs);
+	config_free(cfg);
+	return rc;
 }

@@ -1,0 +1,638 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rstate.c: publishes the daemon's domain, binding, node and total state
+ * to Redis once a second and applies the suspensions an administrator sets
+ * there.  Writes only through rds_batch() / rds_hincrby_later(); reads only
+ * SMEMBERS PREFIX:suspended (never KEYS or SCAN).  Must not block, must not
+ * decide anything about delivery.
+ */
+#include "rstate.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "binding.h"
+#include "log.h"
+#include "redis.h"
+#include "ring.h"
+
+static const char *const rstate_ctl_names[] = {
+    [RSTATE_CTL_SUSPEND] = "suspend",
+    [RSTATE_CTL_RESUME] = "resume",
+    [RSTATE_CTL__COUNT] = NULL,
+};
+_Static_assert(nitems(rstate_ctl_names) == RSTATE_CTL__COUNT + 1, "ctl");
+
+/* Counters sent as deltas, in this order everywhere. */
+enum rst_ctr {
+	RST_RECEIVED = 0,
+	RST_ATTEMPTS,
+	RST_DELIVERIES,
+	RST_TRANSIENTS,
+	RST_FAILURES,
+	RST__COUNT /* must stay last */
+};
+static const char *const rst_ctr_names[] = {
+    [RST_RECEIVED] = "received",     [RST_ATTEMPTS] = "attempts",
+    [RST_DELIVERIES] = "deliveries", [RST_TRANSIENTS] = "transients",
+    [RST_FAILURES] = "failures",     [RST__COUNT] = NULL,
+};
+_Static_assert(nitems(rst_ctr_names) == RST__COUNT + 1, "ctr");
+
+/* What was last published for one domain record. */
+struct rst_dom {
+	const domain_record *dr;
+	uint64_t ctr[RST__COUNT];
+	uint32_t active, delayed, defer_failures;
+	unsigned nconn;
+	int64_t next_attempt, backoff_until, last_time;
+	enum dom_mx_state mx;
+	bool suspended, published, bad_name;
+	char last_error[DOM_ERR_MAX];
+};
+
+struct rst_bnd {
+	uint64_t ctr[3]; /* connections, deliveries, failures */
+	unsigned nconn;
+	bool suspended, published;
+};
+
+struct rstate {
+	struct ring *ring;
+	struct rds *rds;
+	struct dom_table *doms;
+	struct bnd_table *bnds;
+	void (*on_resume)(domain_record *dr, void *arg);
+	void *cb_arg;
+	struct timer tm;
+	int64_t interval_ns;
+	char prefix[RDS_NAME_MAX + 1];
+	char node[RSTATE_NODE_MAX + 1];
+	char version[32];
+	int64_t started_ms;
+	/* open addressing by record pointer */
+	struct rst_dom *slots;
+	size_t nslots, nused;
+	struct rst_bnd *bv; /* [bnds->n] */
+	uint64_t round;
+	bool ready, loading;
+	unsigned pending; /* SMEMBERS in flight */
+	bool freed;       /* rstate_free() ran while pending */
+};
+
+const char *
+rstate_ctl_str(enum rstate_ctl c)
+{
+	return (unsigned)c < RSTATE_CTL__COUNT ? rstate_ctl_names[c] : "?";
+}
+
+static int64_t
+rst_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+rstate_node_name(const char *in, char *out)
+{
+	size_t n = 0;
+
+	for (; in != NULL && in[n] != '\0' && n < RSTATE_NODE_MAX; n++) {
+		char c = in[n];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			c = '-';
+		out[n] = c;
+	}
+	out[n] = '\0';
+	if (n == 0)
+		strcpy(out, "node");
+}
+
+int
+rstate_ctl_parse(const char *msg, size_t len, enum rstate_ctl *op_r, char *name)
+{
+	for (int i = 0; i < RSTATE_CTL__COUNT; i++) {
+		size_t kl = strlen(rstate_ctl_names[i]);
+
+		if (len <= kl + 1 ||
+		    memcmp(msg, rstate_ctl_names[i], kl) != 0 || msg[kl] != ' ')
+			continue;
+		if (len - kl - 1 > DOM_NAME_MAX)
+			return -EINVAL;
+		memcpy(name, msg + kl + 1, len - kl - 1);
+		name[len - kl - 1] = '\0';
+		if (strlen(name) != len - kl - 1 || rds_name_check(name) < 0)
+			return -EINVAL;
+		*op_r = (enum rstate_ctl)i;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* ---- the per-record snapshot table -------------------------------------- */
+
+static size_t
+rst_hash(const void *p, size_t mask)
+{
+	uint64_t x = (uint64_t)(uintptr_t)p;
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return (size_t)x & mask;
+}
+
+static void
+rst_grow(struct rstate *rs)
+{
+	struct rst_dom *old = rs->slots;
+	size_t on = rs->nslots;
+
+	rs->nslots = on ? on * 2 : 64;
+	rs->slots = xcalloc(rs->nslots, sizeof(*rs->slots));
+	for (size_t i = 0; i < on; i++) {
+		size_t j;
+
+		if (old[i].dr == NULL)
+			continue;
+		j = rst_hash(old[i].dr, rs->nslots - 1);
+		while (rs->slots[j].dr != NULL)
+			j = (j + 1) & (rs->nslots - 1);
+		rs->slots[j] = old[i];
+	}
+	free(old);
+}
+
+static struct rst_dom *
+rst_dom_get(struct rstate *rs, const domain_record *dr)
+{
+	size_t j;
+
+	if ((rs->nused + 1) * 2 > rs->nslots)
+		rst_grow(rs);
+	j = rst_hash(dr, rs->nslots - 1);
+	while (rs->slots[j].dr != NULL && rs->slots[j].dr != dr)
+		j = (j + 1) & (rs->nslots - 1);
+	if (rs->slots[j].dr == NULL) {
+		rs->slots[j].dr = dr;
+		rs->nused++;
+	}
+	return &rs->slots[j];
+}
+
+/* ---- publication --------------------------------------------------------- */
+
+struct rst_round {
+	struct rstate *rs;
+	int64_t now_ms;
+	int queued;
+	uint64_t delta[RST__COUNT]; /* for PREFIX:stats */
+	uint64_t units, nconn;
+};
+
+static void
+rst_batch(struct rst_round *rr, int argc, const char *const *argv)
+{
+	if (rds_batch(rr->rs->rds, argc, argv, NULL) == 0)
+		rr->queued++;
+}
+
+static void
+rst_delta(struct rst_round *rr, const char *key, const char *field,
+	  uint64_t now, uint64_t *last)
+{
+	if (now == *last)
+		return;
+	/* On refusal keep *last: the delta is retried next round. */
+	if (rds_hincrby_later(rr->rs->rds, key, field,
+			      (int64_t)(now - *last)) == 0)
+		*last = now;
+}
+
+/* A short code from a last error "450 4.7.1 ...": its 3 digits, or "". */
+static void
+rst_code(const char *err, char *code)
+{
+	code[0] = '\0';
+	if (err[0] >= '2' && err[0] <= '5' && err[1] >= '0' && err[1] <= '9' &&
+	    err[2] >= '0' && err[2] <= '9' && (err[3] == ' ' || err[3] == '-'))
+		memcpy(code, err, 3), code[3] = '\0';
+}
+
+static bool
+rst_dom_changed(const struct rst_dom *s, const domain_record *dr, int64_t next)
+{
+	return !s->published || s->active != dr->nactive ||
+	       s->delayed != dr->delayed.count || s->nconn != dr->nconn ||
+	       s->mx != dr->mx_state || s->next_attempt != next ||
+	       s->backoff_until != dr->backoff_until_ms ||
+	       s->defer_failures != dr->defer_failures ||
+	       s->suspended != dr->suspended ||
+	       strcmp(s->last_error, dr->last_error) != 0;
+}
+
+static void
+rst_dom_hset(struct rst_round *rr, const char *key, struct rst_dom *s,
+	     const domain_record *dr, int64_t next)
+{
+	char n[8][24], code[4];
+
+	if (strcmp(s->last_error, dr->last_error) != 0 || !s->published) {
+		if (strcmp(s->last_error, dr->last_error) != 0)
+			s->last_time = rr->now_ms;
+		snprintf(s->last_error, sizeof(s->last_error), "%s",
+			 dr->last_error);
+	}
+	rst_code(dr->last_error, code);
+	snprintf(n[0], sizeof(n[0]), "%" PRIu32, dr->nactive);
+	snprintf(n[1], sizeof(n[1]), "%" PRIu32, dr->delayed.count);
+	snprintf(n[2], sizeof(n[2]), "%u", dr->nconn);
+	snprintf(n[3], sizeof(n[3]), "%" PRId64, next);
+	snprintf(n[4], sizeof(n[4]), "%" PRId64, dr->backoff_until_ms);
+	snprintf(n[5], sizeof(n[5]), "%" PRIu32, dr->defer_failures);
+	snprintf(n[6], sizeof(n[6]), "%" PRId64, s->last_time);
+	snprintf(n[7], sizeof(n[7]), "%" PRId64, rr->now_ms);
+	rst_batch(rr, 24,
+		  (const char *const[]){"HSET",
+					key,
+					"active",
+					n[0],
+					"delayed",
+					n[1],
+					"connections",
+					n[2],
+					"next_attempt",
+					n[3],
+					"backoff_until",
+					n[4],
+					"consecutive_failures",
+					n[5],
+					"mx_state",
+					dom_mx_state_str(dr->mx_state),
+					"suspended",
+					dr->suspended ? "1" : "0",
+					"last_code",
+					code,
+					"last_text",
+					dr->last_error,
+					"last_time",
+					n[6]});
+	rst_batch(rr, 4, (const char *const[]){"HSET", key, "updated", n[7]});
+	s->active = dr->nactive;
+	s->delayed = dr->delayed.count;
+	s->nconn = dr->nconn;
+	s->mx = dr->mx_state;
+	s->next_attempt = next;
+	s->backoff_until = dr->backoff_until_ms;
+	s->defer_failures = dr->defer_failures;
+	s->suspended = dr->suspended;
+}
+
+static void
+rst_pub_dom(domain_record *dr, void *arg)
+{
+	struct rst_round *rr = arg;
+	struct rstate *rs = rr->rs;
+	struct rst_dom *s = rst_dom_get(rs, dr);
+	const uint64_t now[RST__COUNT] = {dr->received, dr->attempts,
+					  dr->deliveries, dr->transients,
+					  dr->failures};
+	int64_t next = dom_next_due(dr);
+	char key[RDS_KEY_MAX], dkey[RDS_KEY_MAX];
+
+	rr->units += dr->nactive + dr->delayed.count;
+	rr->nconn += dr->nconn;
+	for (int i = 0; i < RST__COUNT; i++)
+		rr->delta[i] += now[i] - s->ctr[i];
+	if (s->bad_name)
+		goto skip;
+	if (rds_key(key, sizeof(key), rs->prefix, "domain", dr->name) < 0) {
+		log_warn(
+		    "redis: domain %s: not a valid key name, not published",
+		    dr->name);
+		s->bad_name = true;
+		goto skip;
+	}
+	if (next == INT64_MAX)
+		next = 0;
+	if (dr->backoff_until_ms > next && dr->nactive + dr->delayed.count)
+		next = dr->backoff_until_ms;
+	if (!s->published) {
+		snprintf(dkey, sizeof(dkey), "%s%sdomains", rs->prefix,
+			 rs->prefix[0] ? ":" : "");
+		rst_batch(rr, 3, (const char *const[]){"SADD", dkey, dr->name});
+	}
+	if (rst_dom_changed(s, dr, next))
+		rst_dom_hset(rr, key, s, dr, next);
+	s->published = true;
+	for (int i = 0; i < RST__COUNT; i++)
+		rst_delta(rr, key, rst_ctr_names[i], now[i], &s->ctr[i]);
+	return;
+skip:
+	memcpy(s->ctr, now, sizeof(s->ctr));
+}
+
+static void
+rst_pub_bnd(struct rst_round *rr, struct binding *b, struct rst_bnd *s)
+{
+	struct rstate *rs = rr->rs;
+	const uint64_t now[3] = {b->connections, b->deliveries, b->failures};
+	static const char *const names[3] = {"connections", "deliveries",
+					     "failures"};
+	char key[RDS_KEY_MAX], skey[RDS_KEY_MAX], n[24];
+
+	if (rds_key(key, sizeof(key), rs->prefix, "binding", b->name) < 0)
+		return; /* config tokens may hold upper case: not published */
+	if (!s->published) {
+		snprintf(skey, sizeof(skey), "%s%sbindings", rs->prefix,
+			 rs->prefix[0] ? ":" : "");
+		rst_batch(rr, 3, (const char *const[]){"SADD", skey, b->name});
+	}
+	if (!s->published || s->nconn != b->nconn ||
+	    s->suspended != b->suspended) {
+		snprintf(n, sizeof(n), "%u", b->nconn);
+		rst_batch(
+		    rr, 10,
+		    (const char *const[]){"HSET", key, "open", n, "suspended",
+					  b->suspended ? "1" : "0", "reason",
+					  b->suspended ? b->reason : "",
+					  "group", b->group ? b->group : ""});
+		s->nconn = b->nconn;
+		s->suspended = b->suspended;
+		s->published = true;
+	}
+	for (int i = 0; i < 3; i++)
+		rst_delta(rr, key, names[i], now[i], &s->ctr[i]);
+}
+
+static void
+rst_pub_node(struct rst_round *rr)
+{
+	struct rstate *rs = rr->rs;
+	char key[RDS_KEY_MAX], skey[RDS_KEY_MAX], n[6][24], ttl[16];
+
+	if (rds_key(key, sizeof(key), rs->prefix, "node", rs->node) < 0)
+		return;
+	snprintf(n[0], sizeof(n[0]), "%" PRId64, rr->now_ms);
+	snprintf(n[1], sizeof(n[1]), "%" PRId64, rs->started_ms);
+	snprintf(n[2], sizeof(n[2]), "%" PRId64,
+		 (rr->now_ms - rs->started_ms) / 1000);
+	snprintf(n[3], sizeof(n[3]), "%ld", (long)getpid());
+	snprintf(n[4], sizeof(n[4]), "%zu", rs->doms->count);
+	snprintf(n[5], sizeof(n[5]), "%" PRIu64, rr->units);
+	snprintf(ttl, sizeof(ttl), "%d", RSTATE_NODE_TTL_S);
+	rst_batch(rr, 16,
+		  (const char *const[]){"HSET", key, "heartbeat", n[0],
+					"started", n[1], "uptime", n[2], "pid",
+					n[3], "domains", n[4], "queued", n[5],
+					"version", rs->version});
+	rst_batch(rr, 3, (const char *const[]){"EXPIRE", key, ttl});
+	snprintf(skey, sizeof(skey), "%s%snodes", rs->prefix,
+		 rs->prefix[0] ? ":" : "");
+	rst_batch(rr, 3, (const char *const[]){"SADD", skey, rs->node});
+}
+
+int
+rstate_publish(struct rstate *rs, int64_t wall_ms)
+{
+	struct rst_round rr = {.rs = rs, .now_ms = wall_ms};
+	char key[RDS_KEY_MAX];
+
+	dom_foreach(rs->doms, rst_pub_dom, &rr);
+	for (size_t i = 0; i < rs->bnds->n; i++)
+		rst_pub_bnd(&rr, &rs->bnds->v[i], &rs->bv[i]);
+	rst_pub_node(&rr);
+	snprintf(key, sizeof(key), "%s%sstats", rs->prefix,
+		 rs->prefix[0] ? ":" : "");
+	for (int i = 0; i < RST__COUNT; i++)
+		if (rr.delta[i] != 0 &&
+		    rds_hincrby_later(rs->rds, key, rst_ctr_names[i],
+				      (int64_t)rr.delta[i]) == 0)
+			rr.queued++;
+	rs->round++;
+	return rr.queued;
+}
+
+static void
+rst_timer(struct timer *t)
+{
+	struct rstate *rs = container_of(t, struct rstate, tm);
+
+	rstate_publish(rs, rst_wall_ms());
+	timer_arm(ring_timers(rs->ring), &rs->tm,
+		  ring_now(rs->ring) + rs->interval_ns);
+}
+
+/* ---- suspensions --------------------------------------------------------- */
+
+static void
+rst_set_suspended(struct rstate *rs, domain_record *dr, bool on)
+{
+	if (dr->suspended == on)
+		return;
+	dr->suspended = on;
+	log_info("domain %s %s by an administrator", dr->name,
+		 on ? "suspended" : "resumed");
+	if (!on && rs->on_resume != NULL)
+		rs->on_resume(dr, rs->cb_arg);
+}
+
+int
+rstate_ctl_apply(struct rstate *rs, const char *msg, size_t len)
+{
+	enum rstate_ctl op;
+	char name[DOM_NAME_MAX + 1];
+	domain_record *dr;
+
+	if (rstate_ctl_parse(msg, len, &op, name) < 0) {
+		log_warn("redis: ignored control message '%.*s'",
+			 (int)MIN(len, 80), msg);
+		return -EINVAL;
+	}
+	dr = op == RSTATE_CTL_SUSPEND ? dom_get(rs->doms, name)
+				      : dom_find(rs->doms, name);
+	if (dr != NULL)
+		rst_set_suspended(rs, dr, op == RSTATE_CTL_SUSPEND);
+	return 0;
+}
+
+static void
+rst_on_msg(void *arg, const char *channel, const char *payload, size_t len)
+{
+	(void)channel;
+	rstate_ctl_apply(arg, payload, len);
+}
+
+struct rst_sync {
+	struct rstate *rs;
+	const struct rds_reply *rep;
+};
+
+static void
+rst_unmark(domain_record *dr, void *arg)
+{
+	struct rst_sync *sy = arg;
+
+	if (!dr->suspended)
+		return;
+	for (size_t i = 0; i < sy->rep->nelem; i++) {
+		const struct rds_reply *e = &sy->rep->elem[i];
+
+		if (e->len == strlen(dr->name) &&
+		    memcmp(e->str, dr->name, e->len) == 0)
+			return;
+	}
+	rst_set_suspended(sy->rs, dr, false);
+}
+
+static void
+rst_on_members(void *arg, int status, const struct rds_reply *rep)
+{
+	struct rstate *rs = arg;
+	char name[DOM_NAME_MAX + 1];
+
+	rs->pending--;
+	if (rs->freed) {
+		if (rs->pending == 0)
+			free(rs);
+		return;
+	}
+	rs->loading = false;
+	if (status < 0 || rep->type != RDS_REPLY_ARRAY) {
+		log_warn("redis: cannot read suspensions: %s",
+			 status < 0 ? strerror(-status) : "unexpected reply");
+		return;
+	}
+	for (size_t i = 0; i < rep->nelem; i++) {
+		const struct rds_reply *e = &rep->elem[i];
+
+		if (e->type != RDS_REPLY_STRING || e->len > DOM_NAME_MAX)
+			continue;
+		memcpy(name, e->str, e->len);
+		name[e->len] = '\0';
+		if (strlen(name) == e->len && rds_name_check(name) == 0)
+			rst_set_suspended(rs, dom_get(rs->doms, name), true);
+	}
+	dom_foreach(rs->doms, rst_unmark, &(struct rst_sync){rs, rep});
+	rs->ready = true;
+}
+
+void
+rstate_on_up(struct rstate *rs)
+{
+	char key[RDS_KEY_MAX];
+
+	/* Redis may have lost everything: publish every record again. */
+	for (size_t i = 0; i < rs->nslots; i++)
+		rs->slots[i].published = false;
+	for (size_t i = 0; i < rs->bnds->n; i++)
+		rs->bv[i].published = false;
+	if (rs->loading)
+		return;
+	snprintf(key, sizeof(key), "%s%ssuspended", rs->prefix,
+		 rs->prefix[0] ? ":" : "");
+	if (rds_cmd(rs->rds, rst_on_members, rs, 2,
+		    (const char *const[]){"SMEMBERS", key}, NULL) == 0) {
+		rs->pending++;
+		rs->loading = true;
+	}
+}
+
+static void
+rst_baseline(domain_record *dr, void *arg)
+{
+	rst_dom_get(arg, dr)->ctr[RST_RECEIVED] = dr->received;
+}
+
+void
+rstate_replayed(struct rstate *rs)
+{
+	dom_foreach(rs->doms, rst_baseline, rs);
+}
+
+bool
+rstate_ready(const struct rstate *rs)
+{
+	return rs->ready;
+}
+
+int
+rstate_new(const struct rstate_opts *o, struct rstate **rs_r)
+{
+	struct rstate *rs;
+	char chan[RDS_KEY_MAX];
+	const char *prefix = rds_key_prefix(o->rds);
+	int rc;
+
+	if (strlen(prefix) > RDS_NAME_MAX)
+		return -EINVAL;
+	rs = xcalloc(1, sizeof(*rs));
+	rs->ring = o->ring;
+	rs->rds = o->rds;
+	rs->doms = o->doms;
+	rs->bnds = o->bnds;
+	rs->on_resume = o->on_resume;
+	rs->cb_arg = o->cb_arg;
+	strcpy(rs->prefix, prefix);
+	rstate_node_name(o->node_id, rs->node);
+	snprintf(rs->version, sizeof(rs->version), "%s",
+		 o->version ? o->version : "");
+	rs->started_ms = rst_wall_ms();
+	rs->bv = xcalloc(rs->bnds->n ? rs->bnds->n : 1, sizeof(*rs->bv));
+	rs->interval_ns =
+	    (int64_t)(o->interval_ms ? o->interval_ms : RSTATE_INTERVAL_MS) *
+	    1000000;
+	snprintf(chan, sizeof(chan), "%s%sctl", prefix, prefix[0] ? ":" : "");
+	rc = rds_subscribe(rs->rds, chan, rst_on_msg, rs);
+	if (rc < 0) {
+		rstate_free(rs);
+		return rc;
+	}
+	timer_init(&rs->tm, rst_timer);
+	if (rs->ring != NULL)
+		timer_arm(ring_timers(rs->ring), &rs->tm, ring_now(rs->ring));
+	if (rds_is_up(rs->rds))
+		rstate_on_up(rs);
+	*rs_r = rs;
+	return 0;
+}
+
+void
+rstate_stop(struct rstate *rs)
+{
+	if (rs == NULL)
+		return;
+	if (rs->ring != NULL && timer_armed(&rs->tm))
+		timer_cancel(ring_timers(rs->ring), &rs->tm);
+	rstate_publish(rs, rst_wall_ms());
+}
+
+void
+rstate_free(struct rstate *rs)
+{
+	if (rs == NULL)
+		return;
+	if (rs->ring != NULL && timer_armed(&rs->tm))
+		timer_cancel(ring_timers(rs->ring), &rs->tm);
+	free(rs->slots);
+	free(rs->bv);
+	rs->slots = NULL;
+	rs->bv = NULL;
+	if (rs->pending > 0) {
+		rs->freed = true; /* the last reply frees it */
+		return;
+	}
+	free(rs);
+}

@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_rstate: the Redis state publisher.  Pure parts table-driven
+ * (control messages, node names); the rest against a real redis-server
+ * (store/redis_server) in a temporary state directory: the keys and
+ * fields of a round, only changed gauges re-sent, counters as deltas,
+ * replays not counted, suspend/resume over PREFIX:ctl, reconciliation
+ * with PREFIX:suspended when Redis comes up.  redis-server must be
+ * installed; io_uring unavailable skips the Redis cases loudly.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "binding.h"
+#include "config.h"
+#include "domain.h"
+#include "log.h"
+#include "redis.h"
+#include "redis_server.h"
+#include "ring.h"
+#include "rstate.h"
+
+#define MS 1000000LL
+
+/* ---- pure ------------------------------------------------------------ */
+
+static void
+test_ctl_parse(void **state)
+{
+	static const struct {
+		const char *msg;
+		int rc;
+		enum rstate_ctl op;
+		const char *name;
+	} tab[] = {
+	    {"suspend example.com", 0, RSTATE_CTL_SUSPEND, "example.com"},
+	    {"resume example.com", 0, RSTATE_CTL_RESUME, "example.com"},
+	    {"suspend a-b.c_d.9", 0, RSTATE_CTL_SUSPEND, "a-b.c_d.9"},
+	    {"suspend ", -EINVAL, 0, NULL},
+	    {"suspend", -EINVAL, 0, NULL},
+	    {"suspendexample.com", -EINVAL, 0, NULL},
+	    {"suspend  example.com", -EINVAL, 0, NULL},
+	    {"suspend Example.com", -EINVAL, 0, NULL},
+	    {"suspend a:b", -EINVAL, 0, NULL},
+	    {"suspend a*", -EINVAL, 0, NULL},
+	    {"suspend a b", -EINVAL, 0, NULL},
+	    {"pause example.com", -EINVAL, 0, NULL},
+	    {"", -EINVAL, 0, NULL},
+	};
+	char name[DOM_NAME_MAX + 1];
+	char longmsg[DOM_NAME_MAX + 16];
+
+	(void)state;
+	for (size_t i = 0; i < nitems(tab); i++) {
+		enum rstate_ctl op = RSTATE_CTL__COUNT;
+		int rc =
+		    rstate_ctl_parse(tab[i].msg, strlen(tab[i].msg), &op, name);
+
+		assert_int_equal(rc, tab[i].rc);
+		if (rc == 0) {
+			assert_int_equal(op, tab[i].op);
+			assert_string_equal(name, tab[i].name);
+		}
+	}
+	/* an embedded NUL, a name one byte too long */
+	assert_int_equal(
+	    rstate_ctl_parse("resume a\0b", 10, &(enum rstate_ctl){0}, name),
+	    -EINVAL);
+	memcpy(longmsg, "resume ", 7);
+	memset(longmsg + 7, 'a', DOM_NAME_MAX + 1);
+	assert_int_equal(rstate_ctl_parse(longmsg, 7 + DOM_NAME_MAX + 1,
+					  &(enum rstate_ctl){0}, name),
+			 -EINVAL);
+	assert_string_equal(rstate_ctl_str(RSTATE_CTL_RESUME), "resume");
+	assert_string_equal(rstate_ctl_str(RSTATE_CTL__COUNT), "?");
+}
+
+static void
+test_node_name(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} tab[] = {
+	    {"mx1.example.net", "mx1.example.net"},
+	    {"Node-A", "node-a"},
+	    {"a b:c{d}*", "a-b-c-d--"},
+	    {"", "node"},
+	    {NULL, "node"},
+	};
+	char out[RSTATE_NODE_MAX + 1], big[200];
+
+	(void)state;
+	for (size_t i = 0; i < nitems(tab); i++) {
+		rstate_node_name(tab[i].in, out);
+		assert_string_equal(out, tab[i].out);
+	}
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	rstate_node_name(big, out);
+	assert_int_equal(strlen(out), RSTATE_NODE_MAX);
+}
+
+/* ---- against redis-server --------------------------------------------- */
+
+struct tctx {
+	char dir[64];
+	struct ring *r;
+	struct rdsrv *srv;
+	struct rds *rds;
+	struct config *cfg;
+	struct dom_table doms;
+	struct bnd_table bnds;
+	struct rstate *rs;
+	unsigned resumed;
+	/* last reply */
+	bool done;
+	long long integer;
+	char str[256];
+	size_t nelem;
+	char elems[32][128];
+};
+
+static void
+t_resumed(domain_record *dr, void *arg)
+{
+	(void)dr;
+	((struct tctx *)arg)->resumed++;
+}
+
+static int
+setup(void **state)
+{
+	struct tctx *t = calloc(1, sizeof(*t));
+	struct ring_opts o = {.sq_entries = 256, .cq_entries = 4096};
+	int err;
+
+	assert_non_null(t);
+	*state = t;
+	t->r = ring_new(&o, &err);
+	if (t->r == NULL) {
+		fprintf(stderr, "*** io_uring unavailable (%s): SKIPPING ***\n",
+			strerror(-err));
+		return 0;
+	}
+	snprintf(t->dir, sizeof(t->dir), "/tmp/test-rstate.XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	assert_int_equal(rdsrv_start(t->dir, NULL, &t->srv), 0);
+	t->rds = rds_new(t->r,
+			 &(struct rds_opts){.target = rdsrv_socket(t->srv),
+					    .key_prefix = "rt"},
+			 &err);
+	assert_non_null(t->rds);
+	for (int i = 0; i < 200 && !rds_is_up(t->rds); i++)
+		assert_true(ring_run_once(t->r, 10 * MS) >= 0);
+	assert_true(rds_is_up(t->rds));
+	t->cfg = config_default();
+	bnd_table_init(&t->bnds, t->cfg);
+	dom_table_init(&t->doms, (unsigned)t->bnds.n);
+	assert_int_equal(
+	    rstate_new(&(struct rstate_opts){.rds = t->rds,
+					     .doms = &t->doms,
+					     .bnds = &t->bnds,
+					     .node_id = "Test-1",
+					     .version = "9.9",
+					     .on_resume = t_resumed,
+					     .cb_arg = t},
+		       &t->rs),
+	    0);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct tctx *t = *state;
+	char cmd[128];
+
+	if (t->r) {
+		rstate_stop(t->rs);
+		rds_free(t->rds, 500);
+		rstate_free(t->rs);
+		assert_int_equal(rdsrv_stop(&t->srv, 2000), 0);
+		assert_int_equal(ring_shutdown(t->r, 2000), 0);
+		ring_free(t->r);
+		dom_table_fini(&t->doms);
+		bnd_table_fini(&t->bnds);
+		config_free(t->cfg);
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	free(t);
+	return 0;
+}
+
+#define CTX_OR_SKIP(t)                                                         \
+	struct tctx *t = *state;                                               \
+	if (t->r == NULL)                                                      \
+	skip()
+
+static void
+t_run_until(struct tctx *t, bool *cond, int ms)
+{
+	for (int i = 0; i < ms / 5 && !*cond; i++)
+		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
+	assert_true(*cond);
+}
+
+static void
+t_reply(void *arg, int status, const struct rds_reply *rep)
+{
+	struct tctx *t = arg;
+
+	assert_int_equal(status, 0);
+	t->integer = rep->integer;
+	t->str[0] = '\0';
+	if (rep->str)
+		snprintf(t->str, sizeof(t->str), "%.*s", (int)rep->len,
+			 rep->str);
+	t->nelem = rep->nelem;
+	for (size_t i = 0; i < rep->nelem && i < 32; i++)
+		snprintf(t->elems[i], sizeof(t->elems[i]), "%.*s",
+			 (int)rep->elem[i].len,
+			 rep->elem[i].str ? rep->elem[i].str : "");
+	t->done = true;
+}
+
+/* Run one command (after letting pending writes flush). */
+static void
+t_cmd(struct tctx *t, int argc, const char *const *argv)
+{
+	for (int i = 0; i < 3; i++)
+		assert_true(ring_run_once(t->r, 1 * MS) >= 0);
+	t->done = false;
+	assert_int_equal(rds_cmd(t->rds, t_reply, t, argc, argv, NULL), 0);
+	t_run_until(t, &t->done, 2000);
+}
+
+static const char *
+t_hget(struct tctx *t, const char *key, const char *field)
+{
+	t_cmd(t, 3, (const char *const[]){"HGET", key, field});
+	return t->str;
+}
+
+static domain_record *
+t_domain(struct tctx *t, const char *name, unsigned nunits)
+{
+	domain_record *dr = dom_get(&t->doms, name);
+	uint8_t id[DOM_ID_LEN] = {1};
+
+	for (unsigned i = 0; i < nunits; i++) {
+		struct dom_unit *u = dom_unit_new(id, 1);
+
+		u->bslot = 0;
+		dom_active_push(&t->doms, dr, u);
+		dr->received++;
+	}
+	return dr;
+}
+
+static void
+test_publish_keys(void **state)
+{
+	CTX_OR_SKIP(t);
+	domain_record *dr = t_domain(t, "example.com", 2);
+
+	dr->deliveries = 5;
+	dr->nconn = 1;
+	snprintf(dr->last_error, sizeof(dr->last_error),
+		 "450 4.7.1 try again later");
+	assert_true(rstate_publish(t->rs, 1700000000000LL) > 0);
+	assert_string_equal(t_hget(t, "rt:domain:example.com", "active"), "2");
+	assert_string_equal(t_hget(t, "rt:domain:example.com", "connections"),
+			    "1");
+	assert_string_equal(t_hget(t, "rt:domain:example.com", "received"),
+			    "2");
+	assert_string_equal(t_hget(t, "rt:domain:example.com", "deliveries"),
+			    "5");
+	assert_string_equal(t_hget(t, "rt:domain:example.com", "last_code"),
+			    "450");
+	assert_string_equal(t_hget(t, "rt:domain:example.com", "last_text"),
+			    "450 4.7.1 try again later");
+	assert_string_equal(t_hget(t, "rt:domain:example.com", "last_time"),
+			    "1700000000000");
+	assert_string_equal(t_hget(t, "rt:domain:example.com", "suspended"),
+			    "0");
+	assert_string_equal(t_hget(t, "rt:domain:example.com", "mx_state"),
+			    "none");
+	assert_string_equal(t_hget(t, "rt:stats", "deliveries"), "5");
+	assert_string_equal(t_hget(t, "rt:node:test-1", "version"), "9.9");
+	assert_string_equal(t_hget(t, "rt:node:test-1", "heartbeat"),
+			    "1700000000000");
+	assert_string_equal(t_hget(t, "rt:node:test-1", "queued"), "2");
+	assert_string_equal(t_hget(t, "rt:binding:default", "suspended"), "0");
+	t_cmd(t, 2, (const char *const[]){"TTL", "rt:node:test-1"});
+	assert_true(t->integer > 0 && t->integer <= RSTATE_NODE_TTL_S);
+	t_cmd(t, 2, (const char *const[]){"TTL", "rt:domain:example.com"});
+	assert_int_equal(t->integer, -1);
+	t_cmd(t, 2, (const char *const[]){"SMEMBERS", "rt:domains"});
+	assert_int_equal(t->nelem, 1);
+	assert_string_equal(t->elems[0], "example.com");
+	t_cmd(t, 2, (const char *const[]){"SMEMBERS", "rt:nodes"});
+	assert_int_equal(t->nelem, 1);
+	assert_string_equal(t->elems[0], "test-1");
+}
+
+static void
+test_only_changes(void **state)
+{
+	CTX_OR_SKIP(t);
+	domain_record *dr = t_domain(t, "example.com", 1);
+	int first, quiet;
+
+	t_domain(t, "example.net", 1);
+	first = rstate_publish(t->rs, 1000);
+	/* nothing changed: only the node's HSET, EXPIRE and SADD */
+	quiet = rstate_publish(t->rs, 2000);
+	assert_int_equal(quiet, 3);
+	assert_true(first > quiet + 4);
+	/* one gauge and one counter of one domain: HSET x2 and a delta */
+	dr->nconn = 3;
+	dr->failures = 2;
+	assert_int_equal(rstate_publish(t->rs, 3000), 3 + 2 + 1);
+	assert_string_equal(t_hget(t, "rt:domain:example.com", "connections"),
+			    "3");
+	assert_string_equal(t_hget(t, "rt:domain:example.com", "updated"),
+			    "3000");
+	assert_string_equal(t_hget(t, "rt:domain:example.net", "updated"),
+			    "1000");
+	/* counters add up across rounds, as deltas */
+	dr->failures = 7;
+	rstate_publish(t->rs, 4000);
+	assert_string_equal(t_hget(t, "rt:domain:example.com", "failures"),
+			    "7");
+	assert_string_equal(t_hget(t, "rt:stats", "failures"), "7");
+	/* a name that is not a key part is skipped, never sent */
+	dom_get(&t->doms, "UPPER.example");
+	rstate_publish(t->rs, 5000);
+	t_cmd(t, 2, (const char *const[]){"SCARD", "rt:domains"});
+	assert_int_equal(t->integer, 2);
+}
+
+static void
+test_replay_not_counted(void **state)
+{
+	CTX_OR_SKIP(t);
+
+	/* a restart: Redis already counted these two units */
+	t_cmd(t, 4,
+	      (const char *const[]){"HSET", "rt:domain:example.org", "received",
+				    "2"});
+	t_domain(t, "example.org", 2);
+	rstate_replayed(t->rs);
+	t_domain(t, "example.org", 1); /* newly received */
+	rstate_publish(t->rs, 1000);
+	assert_string_equal(t_hget(t, "rt:domain:example.org", "received"),
+			    "3");
+	assert_string_equal(t_hget(t, "rt:domain:example.org", "active"), "3");
+}
+
+static void
+t_publish(struct tctx *t, const char *msg)
+{
+	t_cmd(t, 3, (const char *const[]){"PUBLISH", "rt:ctl", msg});
+	assert_int_equal(t->integer, 1);
+}
+
+static void
+test_ctl_channel(void **state)
+{
+	CTX_OR_SKIP(t);
+	domain_record *dr;
+
+	/* the subscription is made on the first turns */
+	for (int i = 0; i < 100; i++) {
+		t_cmd(t, 3,
+		      (const char *const[]){"PUBSUB", "NUMSUB", "rt:ctl"});
+		if (strcmp(t->elems[1], "1") == 0)
+			break;
+		assert_true(ring_run_once(t->r, 10 * MS) >= 0);
+	}
+	t_publish(t, "suspend example.com");
+	dr = dom_find(&t->doms, "example.com");
+	for (int i = 0; i < 200 && (dr == NULL || !dr->suspended); i++) {
+		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
+		dr = dom_find(&t->doms, "example.com");
+	}
+	assert_non_null(dr);
+	assert_true(dr->suspended);
+	rstate_publish(t->rs, 1000);
+	assert_string_equal(t_hget(t, "rt:domain:example.com", "suspended"),
+			    "1");
+	/* garbage is ignored */
+	t_publish(t, "suspend Bad*Name");
+	t_publish(t, "resume example.com");
+	for (int i = 0; i < 200 && dr->suspended; i++)
+		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
+	assert_false(dr->suspended);
+	assert_int_equal(t->resumed, 1);
+	assert_null(dom_find(&t->doms, "bad*name"));
+	/* resuming an unknown domain creates nothing */
+	assert_int_equal(rstate_ctl_apply(t->rs, "resume nx.example", 17), 0);
+	assert_null(dom_find(&t->doms, "nx.example"));
+	assert_int_equal(rstate_ctl_apply(t->rs, "stop x", 6), -EINVAL);
+}
+
+static void
+test_reconcile_on_up(void **state)
+{
+	CTX_OR_SKIP(t);
+	domain_record *stale = dom_get(&t->doms, "stale.example");
+	bool ready;
+
+	/* rstate_new saw Redis up: the first read has been sent */
+	ready = rstate_ready(t->rs);
+	for (int i = 0; i < 400 && !ready; i++) {
+		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
+		ready = rstate_ready(t->rs);
+	}
+	assert_true(ready);
+	stale->suspended = true; /* resumed while we were away */
+	t_cmd(t, 4,
+	      (const char *const[]){"SADD", "rt:suspended", "a.example",
+				    "b.example"});
+	rstate_on_up(t->rs);
+	for (int i = 0; i < 400 && stale->suspended; i++)
+		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
+	assert_false(stale->suspended);
+	assert_int_equal(t->resumed, 1);
+	assert_non_null(dom_find(&t->doms, "a.example"));
+	assert_true(dom_find(&t->doms, "a.example")->suspended);
+	assert_true(dom_find(&t->doms, "b.example")->suspended);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_ctl_parse),
+	    cmocka_unit_test(test_node_name),
+	    cmocka_unit_test_setup_teardown(test_publish_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_only_changes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replay_not_counted, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_ctl_channel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reconcile_on_up, setup,
+					    teardown),
+	};
+
+	log_init("test_rstate");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
