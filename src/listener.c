@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "tls.h"
 #include "ring.h"
 #include "timer.h"
 #include "smtp_server.h"
@@ -91,6 +92,7 @@ struct listener {
 	listener_accepted_fn *accepted;
 	void *arg;
 	struct smtps_server *srv;
+	struct tls_ctx *tls; /* STARTTLS ([tls] cert_file), NULL: none */
 	struct listener_stats st;
 	unsigned commits; /* commit contexts alive */
 };
@@ -372,6 +374,15 @@ lst_field_is(const char *line, size_t len, const char *name)
 	return len > n && line[n] == ':' && strncasecmp(line, name, n) == 0;
 }
 
+/* The "with" protocol of the Received field (RFC 3848, RFC 6531). */
+static const char *
+lst_proto(bool smtputf8, bool tls)
+{
+	if (smtputf8)
+		return tls ? "UTF8SMTPS" : "UTF8SMTP";
+	return tls ? "ESMTPS" : "ESMTP";
+}
+
 static void
 lst_date(char *buf, size_t len, time_t t)
 {
@@ -429,7 +440,8 @@ lst_headers_done(struct lst_sess *ls, size_t hlen)
 	const struct config *cfg = l->cfg;
 	char binding[LST_BINDING_MAX + 1] = "", idstr[SPOOL_ID_STR_LEN];
 	char date[64], helo[128], prefix[1024];
-	bool have_msgid = false, have_date = false;
+	bool have_msgid = false, have_date = false, tls;
+	struct smtps_tls_info ti;
 	struct record_msg_rcpt *rr;
 	struct spool_env env;
 	size_t i, start, plen;
@@ -502,14 +514,17 @@ lst_headers_done(struct lst_sess *ls, size_t hlen)
 		lst_flag_8bit(ls);
 
 	spool_id_str(spool_txn_id(ls->txn), idstr);
+	memset(&ti, 0, sizeof(ti));
+	tls = smtps_tls_info(ls->s, &ti) && ti.protocol != NULL;
 	lst_date(date, sizeof(date), time(NULL));
 	lst_clean(helo, sizeof(helo), smtps_helo_name(ls->s));
 	plen = (size_t)snprintf(
 	    prefix, sizeof(prefix),
-	    "Received: from %s (%s)\r\n\tby %s (ringmta) with %s id %s%s%s%s;"
-	    "\r\n\t%s\r\n",
+	    "Received: from %s (%s)\r\n\tby %s (ringmta) with %s%s%s%s id "
+	    "%s%s%s%s;\r\n\t%s\r\n",
 	    helo[0] ? helo : "unknown", smtps_peer_addr(ls->s),
-	    cfg->server.hostname, ls->smtputf8 ? "UTF8SMTP" : "ESMTP", idstr,
+	    cfg->server.hostname, lst_proto(ls->smtputf8, tls), tls ? " (" : "",
+	    tls ? ti.protocol : "", tls ? ")" : "", idstr,
 	    ls->nrcpt == 1 ? "\r\n\tfor <" : "",
 	    ls->nrcpt == 1 ? ls->rcpt[0].addr : "", ls->nrcpt == 1 ? ">" : "",
 	    date);
@@ -780,6 +795,26 @@ listener_new(struct ring *r, const struct config *cfg, struct spool *sp,
 	l->accepted = cb;
 	l->arg = arg;
 	lst_smtps_config(cfg, &sc);
+	if (cfg->tls.cert_file && cfg->listener.tls != CONFIG_LTLS_NONE) {
+		struct tls_server_opts to = {
+		    .cert_file = cfg->tls.cert_file,
+		    .key_file = cfg->tls.key_file,
+		    .min_version = cfg->tls.min_version == CONFIG_TLSV_1_3
+				       ? TLS_V_1_3
+				       : TLS_V_1_2,
+		    .ciphers = cfg->tls.ciphers,
+		};
+		char why[256];
+		int rc = tls_ctx_new_server(&to, &l->tls, why, sizeof(why));
+
+		if (rc < 0) {
+			log_err("listener: STARTTLS: %s", why);
+			free(l);
+			return rc;
+		}
+		sc.tls = l->tls;
+		log_info("listener: STARTTLS offered (%s)", cfg->tls.cert_file);
+	}
 	l->srv = smtps_server_new(r, &sc, &lst_ops, l);
 	for (size_t i = 0; i < cfg->listener.address.n; i++) {
 		char addr[128], bound[128];
@@ -842,6 +877,7 @@ listener_free(struct listener *l)
 	if (l == NULL)
 		return;
 	smtps_server_free(l->srv);
+	tls_ctx_free(l->tls); /* sessions held their own references */
 	/* Commit contexts still in the spool are freed by their callbacks,
 	 * which the spool runs (or fails) when it is closed; they no longer
 	 * point at sessions. */

@@ -268,4 +268,29 @@ else
 	t_skip_case "cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)"
 fi
 
+t_case "STARTTLS at intake: TLS session, Received says ESMTPS with the protocol"
+sh tests/unit/tls_fixture.sh "$T_DIR/certs" >/dev/null 2>&1
+"$T_BUILD/ringsink" --listen 127.0.0.1:0 --port-file "$T_DIR/tsink.port" \
+	--maildir "$T_DIR/tmaildir" --quiet >/dev/null 2>&1 &
+t_daemon $!
+wait_file "$T_DIR/tsink.port" 5
+write_conf "$T_DIR/t.conf" "$T_DIR/tvar" "[tls]" \
+	"cert_file = $T_DIR/certs/mx-chain.crt" "key_file = $T_DIR/certs/mx.key" \
+	"[domain tls.test]" "relay = $(head -1 "$T_DIR/tsink.port")" "suspended = false"
+start "$T_DIR/t.conf" "$T_DIR/t.log"
+out=$(swaks --server 127.0.0.1:$PORT --tls --from a@inject.test --to r@tls.test 2>&1)
+for _ in $(seq 50); do
+	ls "$T_DIR/tmaildir/new" 2>/dev/null | grep -q . && break
+	sleep 0.1
+done
+f=$(ls "$T_DIR/tmaildir/new" 2>/dev/null | head -1)
+if echo "$out" | grep -q "TLS started" && echo "$out" | grep -q 'queued as' &&
+	[ -n "$f" ] && grep -q "with ESMTPS (TLSv1\.[23]) id" "$T_DIR/tmaildir/new/$f"; then
+	t_ok
+else
+	t_fail "$(echo "$out" | tail -5); maildir: ${f:-none}; $(grep -i tls "$T_DIR/t.log" | tail -3)"
+fi
+kill -TERM $PID
+wait $PID
+
 t_finish
