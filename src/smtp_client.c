@@ -134,6 +134,8 @@ smtpc_msg_check_done(struct smtpc *s, struct smtpc_msg *m)
 static enum smtpc_stage
 smtpc_cur_stage(const struct smtpc *s)
 {
+	if (s->reply_stage >= 0)
+		return (enum smtpc_stage)s->reply_stage;
 	if (s->pn > 0)
 		return (enum smtpc_stage)s->pend[s->phead].stage;
 	switch (s->state) {
@@ -547,9 +549,16 @@ smtpc_reply(struct smtpc *s, const struct smtp_reply *rep)
 	s->polled = false; /* a message may have become available meanwhile */
 	if (p.m != NULL)
 		p.m->npend--;
+	s->reply_stage = p.stage;
 	next = smtpc_on_reply[p.stage](s, &p, rep);
-	if (next < 0 || s->state == SMTPC_S_CLOSING)
-		return next < 0 ? next : 0;
+	if (next < 0) {
+		smtpc_fail(s, next); /* while reply_stage names the stage */
+		s->reply_stage = -1;
+		return 0;
+	}
+	s->reply_stage = -1;
+	if (s->state == SMTPC_S_CLOSING)
+		return 0;
 	if (p.m != NULL)
 		smtpc_msg_check_done(s, p.m);
 	if (s->state == SMTPC_S_CLOSING)
@@ -608,6 +617,7 @@ smtpc_new(struct ring *r, const struct smtpc_opts *opts,
 	static uint64_t smtpc_next_id;
 	struct smtpc *s = xcalloc(1, sizeof(*s));
 
+	s->reply_stage = -1;
 	s->r = r;
 	s->ops = ops;
 	s->arg = arg;

@@ -58,6 +58,9 @@ struct smtpc {
 	int64_t tls_deadline; /* handshake deadline (absolute ns) */
 	struct tls_sess *tls;
 	bool polled; /* next_msg() said "none"; ask again after an event */
+	/* Stage of the reply being handled (its pend[] entry is already
+	 * popped), so a handler's failure names it; -1 outside handlers. */
+	int reply_stage;
 	unsigned ndeliv;
 	int64_t idle_deadline, send_deadline;
 	struct smtpc_msg *prev; /* "." queued, reply awaited */
