@@ -15,8 +15,15 @@ small version.  Workloads present so far:
      queue (tools/bench_postfix.py), 4 KiB and 100 KiB messages; msg/s,
      server CPU, and fsync/fdatasync calls per accepted message counted
      with perf (tracepoints), message counts checked in both queues.
+  WR restart with a large queue; WC the client benchmark (bench_client).
+  W1 end to end: smtp-source (20 sessions) into ringmta / a delivering
+     private Postfix, both relaying to ringsink; clock from the first
+     byte injected to the sink's last message; 4 KiB and 100 KiB.
+  W2 drain: 20,000 queued messages for 100 domains released at once
+     (ringmta: suspended, restarted unsuspended; Postfix: hold queue,
+     postsuper -H + postqueue -f), against the W0 ceiling at 4 KiB.
 
-Usage: tools/bench.sh [w0] [w0c] [wi]   (default: all, and write
+Usage: tools/bench.sh [w0] [w0c] [wi] [wr] [wc] [w1] [w2]   (default: all, and write
 docs/BENCHMARKS.md; a subset only prints its results)
 """
 import json
@@ -839,7 +846,523 @@ def wr_md(w):
     return "\n".join(out)
 
 
-def write_md(reps, rows, started, conns, wires, wres=None, wcres=None):
+
+# ---------------------------------------------------------------------------
+# W1 / W2: end to end through the MTA to ringsink (ringmta vs Postfix)
+
+RELAY_CONC = 100  # outbound connections allowed (both systems)
+W2_PER_DOMAIN = 2  # ringmta per domain in W2 (100 domains: 200 at most)
+
+
+def tree_pids(root):
+    """root and every live descendant (from /proc parent links)."""
+    ppid = bench_postfix._ppid_map()
+    out, todo = [root], [root]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in ppid.items() if pp == p]
+        out.extend(kids)
+        todo.extend(kids)
+    return out
+
+
+def tree_ticks(root):
+    return sum(bench_postfix._ticks(p) for p in tree_pids(root))
+
+
+def tree_hwm_kb(pids):
+    tot = 0
+    for p in pids:
+        try:
+            tot += peak_rss_kb(p)
+        except OSError:
+            pass
+    return tot
+
+
+class SinkWatch:
+    """ringsink with --summary; wait() polls SIGUSR1 summaries until it
+    has counted n messages and returns the monotonic time it saw them."""
+
+    def __init__(self, tmp):
+        self.port = free_port()
+        self.file = os.path.join(tmp, f"sink.{self.port}.json")
+        self.d = Daemon([os.path.join(ROOT, BUILD, "ringsink"), "--listen",
+                         f"127.0.0.1:{self.port}", "--quiet",
+                         "--summary", self.file])
+        if not wait_port(self.port):
+            self.d.stop()
+            raise RuntimeError("ringsink did not start")
+
+    def count(self):
+        try:
+            with open(self.file) as f:
+                return json.load(f)["messages"]
+        except (OSError, ValueError, KeyError):
+            return -1
+
+    def wait(self, n, secs, alive=None):
+        end = time.monotonic() + secs
+        last = -1
+        while time.monotonic() < end:
+            self.d.p.send_signal(signal.SIGUSR1)
+            time.sleep(0.01)
+            last = self.count()
+            if last >= n:
+                return time.monotonic()
+            if alive is not None and not alive():
+                break
+        raise RuntimeError(f"sink counted {last} of {n} messages")
+
+    def stop(self):
+        self.d.stop()
+
+
+def ringmta_relay_conf(d, port, sink_port, suspended, per_domain,
+                       server_limit=RELAY_CONC):
+    conf = os.path.join(d, "ringmta.ini")
+    with open(conf, "w") as f:
+        f.write(f"[server]\nstate_dir = {d}/state\nhostname = bench.test\n"
+                f"delivery_log = {d}/d.jsonl\n[listener]\n"
+                f"address = 127.0.0.1:{port}\nrelay_networks = 127.0.0.0/8\n"
+                f"[delivery]\nallowed_networks = 127.0.0.0/8\n"
+                + (f"max_connections = {server_limit}\n" if server_limit
+                   else "")
+                + f"suspended = {'true' if suspended else 'false'}\n"
+                # no DNS query can leave the machine (a closed port)
+                f"[dns]\nservers = 127.0.0.1:{free_port()}\n"
+                f"[domain default]\nrelay = 127.0.0.1:{sink_port}\n"
+                f"tls = none\nmax_outbound_connections = {per_domain}\n"
+                f"max_deliveries_per_connection = 1000\n")
+    return conf
+
+
+def postfix_relay_extra(sink_port):
+    return {"relayhost": f"[127.0.0.1]:{sink_port}",
+            "default_destination_concurrency_limit": str(RELAY_CONC),
+            "smtp_destination_concurrency_limit": str(RELAY_CONC),
+            "initial_destination_concurrency": str(RELAY_CONC),
+            "smtp_connection_cache_on_demand": "yes",
+            "notify_classes": "",
+            "smtp_tls_security_level": "none"}
+
+
+def dlog_latency(path):
+    """(delivered count, p50 ms, p99 ms) from received -> delivered."""
+    from datetime import datetime
+    rec, lat, n = {}, [], 0
+
+    def ms(ts):
+        return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() \
+            * 1000
+    with open(path) as f:
+        for line in f:
+            e = json.loads(line)
+            if e["event"] == "received":
+                rec[e["id"]] = ms(e["ts"])
+            elif e["event"] == "delivered":
+                n += 1
+                if e["id"] in rec:
+                    lat.append(ms(e["ts"]) - rec[e["id"]])
+    if not lat:
+        return n, None, None
+    lat.sort()
+    return n, lat[len(lat) // 2], lat[min(len(lat) - 1,
+                                          int(len(lat) * 0.99))]
+
+
+def start_ringmta(conf, log):
+    logf = open(log, "a")
+    port = int(re.search(r"address = 127.0.0.1:(\d+)",
+                         open(conf).read()).group(1))
+    dm = Daemon([os.path.join(ROOT, BUILD, "ringmta"), "-c", conf],
+                stderr=logf)
+    logf.close()
+    return dm, port
+
+
+def source_into(port, size, msgs, to="b@dest.test", sessions=20):
+    r = subprocess.run([SMTP_SOURCE, "-d", "-s", str(sessions), "-m",
+                        str(msgs), "-l", str(size), "-f", "a@bench.test",
+                        "-t", to, f"127.0.0.1:{port}"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       timeout=1800)
+    if r.returncode != 0:
+        raise RuntimeError(f"smtp-source failed: {r.stderr[-300:]!r}")
+
+
+def measure(kind, pids_fn, cpu_fn, sink, msgs, t0, body, counter_ok, d,
+            alive):
+    """Runs body() (the load), waits for the sink to count msgs, returns
+    the common figures.  t0 is taken by the caller or here if None."""
+    counter = None
+    try:
+        if counter_ok:
+            counter = FsyncCounter(pids_fn(), d)
+            counter.enable()
+        c0 = cpu_fn()
+        if t0 is None:
+            t0 = time.monotonic()
+        body()
+        t1 = sink.wait(msgs, 1800, alive)
+        c1 = cpu_fn()
+        syncs = counter.stop() if counter else None
+        counter = None
+    finally:
+        if counter:
+            counter.close()
+    secs = t1 - t0
+    res = {"rate": msgs / secs, "secs": secs,
+           "cpu_ms_per_1k": (c1 - c0) * 1000.0 / TICK / msgs * 1000,
+           "sink_cpu_ms_per_1k": 0.0}
+    if syncs is not None:
+        res["syncs_per_msg"] = sum(syncs.values()) / msgs
+    return res
+
+
+def run_w1(kind, size, msgs, tmp, counter_ok):
+    d = tempfile.mkdtemp(prefix=f"w1-{kind}.", dir=tmp)
+    sink = SinkWatch(d)
+    try:
+        if kind == "ringmta":
+            port = free_port()
+            conf = ringmta_relay_conf(d, port, sink.port, False, RELAY_CONC)
+            log = os.path.join(d, "ringmta.log")
+            dm, _ = start_ringmta(conf, log)
+            try:
+                if not wait_log(log, f"listening on 127.0.0.1:{port}", dm.p):
+                    raise RuntimeError(f"ringmta did not start: "
+                                       f"{open(log).read()[-500:]}")
+                s0 = cpu_ticks(sink.d.p.pid)
+                res = measure(kind, lambda: tree_pids(dm.p.pid),
+                              lambda: tree_ticks(dm.p.pid), sink, msgs, None,
+                              lambda: source_into(port, size, msgs),
+                              counter_ok, d, lambda: dm.p.poll() is None)
+                res["sink_cpu_ms_per_1k"] = (cpu_ticks(sink.d.p.pid) - s0) \
+                    * 1000.0 / TICK / msgs * 1000
+                res["rss_kb"] = peak_rss_kb(dm.p.pid)
+                res["rss_group_kb"] = tree_hwm_kb(tree_pids(dm.p.pid))
+            finally:
+                dm.stop()
+            n, p50, p99 = dlog_latency(os.path.join(d, "d.jsonl"))
+            if n != msgs:
+                raise RuntimeError(f"ringmta logged {n} deliveries of {msgs}")
+            res["p50"], res["p99"] = p50, p99
+            bad = [l for l in open(log) if ": warn: " in l
+                   or ": error: " in l or ": err: " in l]
+            res["log_problems"] = len(bad)
+        else:
+            port = free_port()
+            pf = bench_postfix.PrivatePostfix(
+                d, port, park=None, main_extra=postfix_relay_extra(sink.port))
+            pf.start()
+            try:
+                s0 = cpu_ticks(sink.d.p.pid)
+                res = measure(kind, pf.pids, pf.cpu_ticks, sink, msgs, None,
+                              lambda: source_into(port, size, msgs),
+                              counter_ok, d, None)
+                res["sink_cpu_ms_per_1k"] = (cpu_ticks(sink.d.p.pid) - s0) \
+                    * 1000.0 / TICK / msgs * 1000
+                pids = pf.pids()
+                res["rss_kb"] = max(peak_rss_kb(p) for p in pids)
+                res["rss_group_kb"] = tree_hwm_kb(pids)
+            finally:
+                pf.stop()
+            res["p50"] = res["p99"] = None
+            res["log_problems"] = 0
+    finally:
+        sink.stop()
+    got = sink.count()
+    shutil.rmtree(d, ignore_errors=True)
+    if got != msgs:
+        raise RuntimeError(f"{kind}: sink counted {got} of {msgs}")
+    print(f"  W1 {kind} {size // 1024} KiB x{msgs}: {res}", flush=True)
+    return res
+
+
+def w2_inject(port, size, msgs, ndom):
+    per = msgs // ndom
+    for i in range(ndom):
+        source_into(port, size, per, to=f"b@d{i}.test")
+
+
+def run_w2(kind, size, msgs, ndom, tmp, counter_ok):
+    d = tempfile.mkdtemp(prefix=f"w2-{kind}.", dir=tmp)
+    sink = SinkWatch(d)
+    try:
+        if kind == "ringmta":
+            port = free_port()
+            log = os.path.join(d, "ringmta.log")
+            conf = ringmta_relay_conf(d, port, sink.port, True, W2_PER_DOMAIN,
+                                      None)
+            dm, _ = start_ringmta(conf, log)
+            try:
+                if not wait_log(log, f"listening on 127.0.0.1:{port}", dm.p):
+                    raise RuntimeError("ringmta did not start")
+                w2_inject(port, size, msgs, ndom)
+            finally:
+                dm.stop()
+            if sink.count() > 0:
+                raise RuntimeError("ringmta delivered while suspended")
+            ringmta_relay_conf(d, port, sink.port, False, W2_PER_DOMAIN, None)
+            t0 = time.monotonic()
+            dm, _ = start_ringmta(conf, log)
+            try:
+                res = measure(kind, lambda: tree_pids(dm.p.pid),
+                              lambda: tree_ticks(dm.p.pid), sink, msgs, t0,
+                              lambda: None, counter_ok, d,
+                              lambda: dm.p.poll() is None)
+                res["rss_kb"] = peak_rss_kb(dm.p.pid)
+                res["rss_group_kb"] = tree_hwm_kb(tree_pids(dm.p.pid))
+            finally:
+                dm.stop()
+        else:
+            port = free_port()
+            pf = bench_postfix.PrivatePostfix(
+                d, port, park="hold",
+                main_extra=postfix_relay_extra(sink.port))
+            pf.start()
+            try:
+                w2_inject(port, size, msgs, ndom)
+                end = time.time() + 60
+                while pf.queue_count("hold") < msgs and time.time() < end:
+                    time.sleep(0.1)
+                if pf.queue_count("hold") != msgs:
+                    raise RuntimeError("postfix: hold queue incomplete")
+
+                def release():
+                    pf._run("/usr/sbin/postsuper", "-c", pf.conf, "-H",
+                            "ALL", "hold")
+                    pf._run(bench_postfix.POSTQUEUE, "-c", pf.conf, "-f")
+                res = measure(kind, pf.pids, pf.cpu_ticks, sink, msgs, None,
+                              release, counter_ok, d, None)
+                pids = pf.pids()
+                res["rss_kb"] = max(peak_rss_kb(p) for p in pids)
+                res["rss_group_kb"] = tree_hwm_kb(pids)
+            finally:
+                pf.stop()
+    finally:
+        sink.stop()
+    got = sink.count()
+    shutil.rmtree(d, ignore_errors=True)
+    if got != msgs:
+        raise RuntimeError(f"{kind}: sink counted {got} of {msgs}")
+    print(f"  W2 {kind} x{msgs} ({ndom} domains): {res}", flush=True)
+    return res
+
+
+def _median_rows(runs):
+    out = {}
+    for k in runs[0]:
+        vals = [r[k] for r in runs if r.get(k) is not None]
+        out[k] = statistics.median(vals) if vals else None
+    return out
+
+
+def w1w2(tmp, do_w1=True, do_w2=True):
+    """W1 (4 KiB and 100 KiB) and W2, systems alternating; plus the W0
+    ceiling for 4 KiB (ringsink alone, same smtp-source shape)."""
+    reps = 1 if QUICK else 3
+    why_not = perf_usable(tmp)
+    counter_ok = why_not is None
+    if why_not:
+        print(f"W1/W2: fsync counts unavailable: {why_not}", flush=True)
+    res = {"reps": reps, "perf": why_not, "w1": [], "w2": None}
+    shapes = ((4096, 2000 if QUICK else 20000),
+              (102400, 500 if QUICK else 3000))
+    for size, msgs in shapes if do_w1 else ():
+        runs = {"ringmta": [], "postfix": []}
+        for rep in range(reps):
+            order = ["ringmta", "postfix"]
+            if rep % 2:
+                order.reverse()
+            for kind in order:
+                runs[kind].append(run_w1(kind, size, msgs, tmp, counter_ok))
+        res["w1"].append({"size": size, "msgs": msgs,
+                          **{k: _median_rows(v) for k, v in runs.items()}})
+    if not do_w2:
+        return res
+    msgs, ndom = (2000 if QUICK else 20000), 100
+    runs = {"ringmta": [], "postfix": []}
+    ceil = []
+    for rep in range(reps):
+        order = ["ringmta", "postfix"]
+        if rep % 2:
+            order.reverse()
+        for kind in order:
+            runs[kind].append(run_w2(kind, 4096, msgs, ndom, tmp,
+                                     counter_ok))
+        ceil.append(run_w0("ringsink", 20, 4096, msgs, tmp)["rate"])
+    res["w2"] = {"size": 4096, "msgs": msgs, "domains": ndom,
+                 "ceiling": statistics.median(ceil),
+                 **{k: _median_rows(v) for k, v in runs.items()}}
+    return res
+
+
+def w1w2_md(r):
+    fmt = (lambda x, n=0: "n/a" if x is None else f"{x:.{n}f}")
+    out = ["## W1: end to end (injector -> MTA -> ringsink)\n"]
+    out.append(
+        "`smtp-source -d -s 20 -m MSGS -l SIZE -f a@bench.test -t "
+        "b@dest.test` into the MTA, which relays every message to "
+        "ringsink on 127.0.0.1; the clock runs from just before "
+        "smtp-source starts to the first ringsink summary (SIGUSR1, polled "
+        "every 10 ms) that counts every message. Both systems fsync "
+        "before their 250 (ringmta's spool `sync = yes` group commit; "
+        "Postfix's cleanup). ringmta: `[domain default] relay = "
+        f"127.0.0.1:SINK`, `tls = none`, `max_outbound_connections = "
+        f"{RELAY_CONC}`, `max_deliveries_per_connection = 1000`, "
+        "`[delivery] allowed_networks = 127.0.0.0/8`, `[dns] servers` on "
+        "a closed loopback port. Postfix (the private instance of WI, "
+        "delivering): `relayhost = [127.0.0.1]:SINK`, "
+        f"`default_destination_concurrency_limit = "
+        f"smtp_destination_concurrency_limit = "
+        f"initial_destination_concurrency = {RELAY_CONC}`, "
+        "`smtp_connection_cache_on_demand = yes`, `notify_classes =` "
+        "(empty), `smtp_tls_security_level = none`. CPU: the whole process "
+        "group (ringmta and any child of it; Postfix's master, "
+        "every descendant and the reaped ones). Syncs: fsync + fdatasync "
+        "(ring and syscalls) of that group, per message. Peak RSS: "
+        "ringmta's VmHWM (group sum in brackets); Postfix: its largest "
+        "process (sum of the live processes' VmHWM in brackets, MiB; "
+        "shared pages counted once per process, so it overstates). "
+        "Latency: ringmta's delivery log, `received` to `delivered` per "
+        "message (1 ms resolution); not measured for Postfix (it logs to "
+        f"nowhere here). Medians of {r['reps']} repetition(s), systems "
+        "alternating.\n")
+    out.append("| size | messages | ringmta msg/s | Postfix msg/s | ratio "
+               "(target >= 10x) | ringmta CPU ms/1k | Postfix CPU ms/1k | "
+               "sink CPU ms/1k (ringmta / Postfix run) | ringmta syncs/msg "
+               "| Postfix syncs/msg | ringmta peak RSS | Postfix peak RSS | "
+               "ringmta latency p50 / p99 |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    if not r["w1"]:
+        out = []
+    verdicts = []
+    for row in r["w1"]:
+        a, b = row["ringmta"], row["postfix"]
+        ratio = a["rate"] / b["rate"]
+        out.append(
+            f"| {row['size'] // 1024} KiB | {row['msgs']} | "
+            f"{a['rate']:.0f} | {b['rate']:.0f} | {ratio:.2f}x | "
+            f"{a['cpu_ms_per_1k']:.0f} | {b['cpu_ms_per_1k']:.0f} | "
+            f"{a['sink_cpu_ms_per_1k']:.0f} / {b['sink_cpu_ms_per_1k']:.0f}"
+            f" | {fmt(a.get('syncs_per_msg'), 3)} | "
+            f"{fmt(b.get('syncs_per_msg'), 2)} | "
+            f"{a['rss_kb'] / 1024:.1f} MiB ({a['rss_group_kb'] / 1024:.0f})"
+            f" | {b['rss_kb'] / 1024:.1f} MiB ({b['rss_group_kb'] / 1024:.0f})"
+            f" | {fmt(a['p50'])} / {fmt(a['p99'])} ms |")
+        v = (f"- W1 {row['size'] // 1024} KiB: {ratio:.2f}x Postfix "
+             f"({'meets' if ratio >= 10 else 'misses'} the 10x target)")
+        if row["size"] >= 102400:
+            v += (f"; {a['rate']:.0f} msg/s "
+                  f"({'meets' if a['rate'] >= 1500 else 'misses'} the "
+                  ">= 1,500 msg/s target)")
+        verdicts.append(v)
+    out.append("")
+    w = r["w2"]
+    if w is None:
+        out.append("Against the targets:\n")
+        return out + verdicts + [""]
+    out.append("## W2: drain a full queue\n")
+    out.append(
+        f"{w['msgs']} messages of 4 KiB for {w['domains']} domains "
+        "(`b@dN.test`, injected with smtp-source -d -s 20, one run per "
+        "domain) are queued but not delivered, then released at once; "
+        "the clock runs from the release to ringsink's count of every "
+        "message. ringmta has no resume command yet without Redis: it is "
+        "filled with `[delivery] suspended = true`, stopped, the file "
+        "rewritten with `suspended = false`, and started again: the clock "
+        "starts at exec (so it includes the spool replay). Per-domain "
+        f"`max_outbound_connections = {W2_PER_DOMAIN}` (at most "
+        f"{W2_PER_DOMAIN * 100} connections), `[delivery] "
+        "max_connections` at its default (10000), otherwise the W1 "
+        "settings. (With a server-wide `max_connections` below the sum of "
+        "the per-domain limits the drain stalls: a domain turned away by "
+        "the server-wide limit is not poked when another domain's "
+        "sessions end, and waits for its 15 s scan; idle sessions of "
+        "drained domains also keep their slots for `idle_timeout`. "
+        "Measured: 100 domains x 20, `max_connections = 100`: 2,000 "
+        "messages in 285 s.) Postfix: filled "
+        "through smtpd with the HOLD restriction (as in WI) and the W1 "
+        "relay settings, released with `postsuper -H ALL hold` followed "
+        "by `postqueue -f`; the clock starts before postsuper. The "
+        "ceiling is W0's shape at 4 KiB: smtp-source -d -s 20 straight "
+        "into ringsink, measured in the same repetitions.\n")
+    out.append("| system | msg/s | CPU ms/1k | syncs/msg | peak RSS |")
+    out.append("|---|---|---|---|---|")
+    for kind, name in (("ringmta", "ringmta"), ("postfix", "Postfix")):
+        a = w[kind]
+        out.append(f"| {name} | {a['rate']:.0f} | {a['cpu_ms_per_1k']:.0f}"
+                   f" | {fmt(a.get('syncs_per_msg'), 3)} | "
+                   f"{a['rss_kb'] / 1024:.1f} MiB "
+                   f"({a['rss_group_kb'] / 1024:.0f}) |")
+    out.append(f"| W0 ceiling (ringsink alone) | {w['ceiling']:.0f} | | "
+               "| |")
+    out.append("")
+    a, b = w["ringmta"], w["postfix"]
+    ratio = a["rate"] / b["rate"]
+    share = a["rate"] / w["ceiling"]
+    cpu = a["cpu_ms_per_1k"] / 1000
+    verdicts.append(f"- W2: {ratio:.2f}x Postfix "
+                    f"({'meets' if ratio >= 10 else 'misses'} the 10x "
+                    f"target); {share * 100:.0f}% of the W0 ceiling "
+                    f"({'meets' if share >= 0.6 else 'misses'} the 60% "
+                    f"target); {cpu:.3f} ms CPU per delivered message "
+                    f"({'meets' if cpu <= 0.15 else 'misses'} the <= 0.15 "
+                    "ms target)")
+    out.append("Against the targets:\n")
+    out.extend(verdicts)
+    out.append("")
+    return out
+
+
+def splice_w1w2(lines, started):
+    """Replaces (or appends) the W1/W2 sections, which come last, in
+    docs/BENCHMARKS.md, leaving the other sections as they were."""
+    path = os.path.join(ROOT, "docs", "BENCHMARKS.md")
+    with open(path) as f:
+        text = f.read()
+    cut = text.find("## W1: end to end")
+    if cut >= 0:
+        text = text[:cut]
+    cmd = "BENCH_QUICK=1 " if QUICK else ""
+    note = (f"(W1 and W2 produced by `{cmd}tools/bench.py w1 w2` on "
+            f"{started} UTC.)\n")
+    with open(path, "w") as f:
+        f.write(text.rstrip("\n") + "\n\n" + lines[0] + "\n" + note
+                + "\n".join(lines[1:]))
+
+
+def splice_section(md, started, cmd):
+    """Replace the section of docs/BENCHMARKS.md whose "## " heading is
+    md's first line (up to the next "## " heading), or append it; the
+    other sections stay as they were.  Notes which command made it."""
+    path = os.path.join(ROOT, "docs", "BENCHMARKS.md")
+    with open(path) as f:
+        text = f.read()
+    head = md.splitlines()[0].strip()
+    quick = "BENCH_QUICK=1 " if QUICK else ""
+    body = (head + "\n\n" + f"(Produced by `{quick}tools/bench.py {cmd}` "
+            f"on {started} UTC.)\n\n"
+            + "\n".join(md.splitlines()[1:]).strip("\n") + "\n")
+    start = text.find(head)
+    if start < 0:
+        w1 = text.find("## W1: end to end")  # W1/W2 stay last
+        if w1 >= 0:
+            text = text[:w1] + body + "\n" + text[w1:]
+        else:
+            text = text.rstrip("\n") + "\n\n" + body
+    else:
+        nxt = text.find("\n## ", start + len(head))
+        rest = text[nxt + 1:] if nxt >= 0 else ""
+        text = text[:start] + body + ("\n" + rest if rest else "")
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def write_md(reps, rows, started, conns, wires, wres=None, wcres=None,
+             w12res=None):
     cmd = "BENCH_QUICK=1 make bench" if QUICK else "make bench"
     out = []
     out.append("# Benchmarks\n")
@@ -900,6 +1423,8 @@ def write_md(reps, rows, started, conns, wires, wres=None, wcres=None):
         out.append(wr_md(wres))
     if wcres is not None:
         out.append(wcres)
+    if w12res is not None:
+        out.extend(w1w2_md(w12res))
     with open(os.path.join(ROOT, "docs", "BENCHMARKS.md"), "w") as f:
         f.write("\n".join(out))
 
@@ -907,18 +1432,18 @@ def write_md(reps, rows, started, conns, wires, wres=None, wcres=None):
 def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    known = ("w0", "w0c", "wi", "wr", "wc")
+    known = ("w0", "w0c", "wi", "wr", "wc", "w1", "w2")
     want = sys.argv[1:] or list(known)
     if any(w not in known for w in want):
         sys.exit(f"usage: bench.py [{'] ['.join(known)}]")
     need = [SMTP_SOURCE, SMTP_SINK, os.path.join(ROOT, BUILD, "ringsink")]
-    if "wi" in want or "wr" in want:
+    if any(w in want for w in ("wi", "wr", "w1", "w2")):
         need.append(os.path.join(ROOT, BUILD, "ringmta"))
     for p in need:
         if not os.access(p, os.X_OK):
             sys.exit(f"bench: {p} is missing (run make deps && make)")
     started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
-    w0res = conns = wires = wres = wcres = None
+    w0res = conns = wires = wres = wcres = w12res = None
     try:
         with tempfile.TemporaryDirectory(prefix="ringmta-bench.") as tmp:
             os.chmod(tmp, 0o755)  # the private Postfix's daemons enter it
@@ -935,12 +1460,26 @@ def main():
                 import bench_client
                 wcres = bench_client.run(BUILD, QUICK)
                 print(wcres, flush=True)
+            if "w1" in want or "w2" in want:
+                w12res = w1w2(tmp, "w1" in want, "w2" in want)
+                print("\n".join(w1w2_md(w12res)), flush=True)
     finally:
         Daemon.stop_all()
     if len(want) < len(known):
+        if wres is not None:
+            splice_section(wr_md(wres), started, "wr")
+            print("bench: replaced the WR section of docs/BENCHMARKS.md")
+        if wcres is not None:
+            splice_section(wcres, started, "wc")
+            print("bench: replaced the client section of docs/BENCHMARKS.md")
+        if w12res is not None and "w1" in want and "w2" in want:
+            splice_w1w2(w1w2_md(w12res), started)
+            print("bench: replaced the W1/W2 sections of docs/BENCHMARKS.md")
+            return
         print("bench: a subset ran; docs/BENCHMARKS.md left as it was")
         return
-    write_md(w0res[0], w0res[1], started, conns, wires, wres, wcres)
+    write_md(w0res[0], w0res[1], started, conns, wires, wres, wcres,
+             w12res)
     print("bench: wrote docs/BENCHMARKS.md")
 
 
