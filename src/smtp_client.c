@@ -535,8 +535,15 @@ smtpc_reply(struct smtpc *s, const struct smtp_reply *rep)
 	struct smtpc_pend p;
 	int next;
 
-	if (s->pn == 0)
-		return -EPROTO; /* a reply to nothing */
+	if (s->pn == 0) {
+		/* RFC 5321 4.2: a server may send 421 at any time, e.g.
+		 * while we idle; anything else is a reply to nothing. */
+		if (rep->code == 421) {
+			smtpc_fail_reply(s, rep, smtpc_cur_stage(s));
+			return 0;
+		}
+		return -EPROTO;
+	}
 	p = s->pend[s->phead];
 	log_trace("%016" PRIx64 " reply %d to %s", s->id, rep->code,
 		  smtpc_stage_str(p.stage));

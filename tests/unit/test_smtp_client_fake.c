@@ -782,6 +782,22 @@ test_quit_eof_or_421(void **state)
 	smtpc_timeouts_default(&f->o.tmo);
 }
 
+/* An unsolicited 421 while idle (RFC 5321 4.2) ends the session as a
+ * reply, not as a protocol error. */
+static void
+test_unsolicited_421_while_idle(void **state)
+{
+	struct fx *f = *state;
+
+	f->nmsg = 0;
+	fx_to_ehlo(f);
+	fake_ring_recv_str(EHLO_PIPE);
+	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_IDLE);
+	fake_ring_recv_str("421 4.4.2 mx.example idle too long\r\n");
+	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_CLOSING);
+	expect_closed(f, SMTPC_FAIL_REPLY, SMTPC_STAGE_IDLE, 0, 421);
+}
+
 static void
 test_send_failures_are_reset(void **state)
 {
@@ -855,6 +871,7 @@ main(void)
 	    T(test_txn_bad_reply_class),
 	    T(test_mail_rejected_354_then_rset_refused),
 	    T(test_quit_eof_or_421),
+	    T(test_unsolicited_421_while_idle),
 	    T(test_send_failures_are_reset),
 	    T(test_body_read_error),
 	    T(test_full_delivery_wire),
