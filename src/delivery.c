@@ -467,6 +467,43 @@ dlv_take(struct dlv *d, struct conn *c, int64_t now_ms)
 	return NULL;
 }
 
+unsigned
+dlv_expire_sweep(struct dlv *d, domain_record *dr, int64_t now_ms)
+{
+	const struct domain_policy *pol = config_domain(d->cfg, dr->name);
+	unsigned n = 0;
+
+	for (unsigned slot = 0; slot < dr->nbind; slot++) {
+		uint32_t count = dr->bind[slot].active.count;
+
+		/* One rotation: expired units leave, the rest keep order. */
+		for (uint32_t i = 0; i < count; i++) {
+			struct dom_unit *u =
+			    dom_active_pop(d->doms, dr, (int)slot);
+			const struct spool_msg *m;
+			struct spool_msg_info mi;
+
+			if (u == NULL)
+				break;
+			m = spool_find(d->sp, u->id);
+			if (m == NULL) {
+				dom_unit_free(u); /* final meanwhile */
+				continue;
+			}
+			spool_msg_info(m, &mi);
+			if (backoff_expired(
+				(int64_t)(mi.received_us / 1000), now_ms,
+				(int64_t)pol->message_expiration_ms)) {
+				dlv_unit_expire(d, dr, u, NULL);
+				n++;
+				continue;
+			}
+			dom_active_push(d->doms, dr, u);
+		}
+	}
+	return n;
+}
+
 static struct smtpc_msg *
 dlv_on_next_msg(struct smtpc *s, void *arg)
 {

@@ -110,6 +110,14 @@ void dlv_domain_fail(struct dlv *d, domain_record *dr, const struct outcome *o,
 		     int code, const char *why);
 /* Move one active unit of (dr, slot) to the delayed queue (REQUEUE1). */
 void dlv_requeue1(struct dlv *d, domain_record *dr, int slot, const char *why);
+/*
+ * Expire every active unit of dr whose message is past its domain's
+ * message_expiration (RELIABILITY: nothing stays queued past its
+ * lifetime because no attempt happens, e.g. behind a dead MX).  Returns
+ * how many units were expired.  O(queued units): the maintainer calls it
+ * at most once per scan interval per domain.
+ */
+unsigned dlv_expire_sweep(struct dlv *d, domain_record *dr, int64_t now_ms);
 /* Wake idle sessions of (dr, slot) that can take a queued unit. */
 void dlv_kick(struct dlv *d, domain_record *dr, int slot);
 /* The client TLS context for pol's verify mode and CA file (made once,

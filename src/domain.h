@@ -103,6 +103,7 @@ struct domain_record {
 	unsigned nconn;           /* over every binding */
 	uint32_t defer_failures;  /* consecutive all-hosts failures */
 	int64_t backoff_until_ms; /* no connection before */
+	int64_t expire_sweep_ms;  /* next sweep for expired queued units */
 	uint32_t dns_failures;    /* consecutive temporary DNS failures */
 	bool suspended; /* by an administrator (ringctl, store/rstate.c) */
 	char last_error[DOM_ERR_MAX];

@@ -152,6 +152,10 @@ maint_tick(domain_record *dr)
 	tv.tv_usec = (now_ms % 1000) * 1000;
 	pol = config_domain(d->cfg, dr->name);
 	dom_promote_due(dr, now_ms);
+	if (now_ms >= dr->expire_sweep_ms) {
+		dr->expire_sweep_ms = now_ms + MAINT_SCAN_INTERVAL_MS;
+		(void)dlv_expire_sweep(d, dr, now_ms);
+	}
 	for (unsigned slot = 0; slot < dr->nbind && !d->stopping; slot++) {
 		if (dr->bind[slot].active.count == 0)
 			continue;
