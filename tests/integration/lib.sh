@@ -17,7 +17,14 @@ T_CUR=
 T_PIDS=()
 
 t_cleanup() {
-	local p
+	local p f
+	# ringmta's embedded redis-server outlives a ringmta killed with -9
+	# (a restart adopts it): stop those too, by the pid in their pid file.
+	while IFS= read -r f; do
+		p=$(cat "$f" 2>/dev/null)
+		case "$p" in '' | *[!0-9]*) continue ;; esac
+		grep -q redis "/proc/$p/cmdline" 2>/dev/null && T_PIDS+=("$p")
+	done < <(find "$T_DIR" -name redis.pid 2>/dev/null)
 	for p in "${T_PIDS[@]}"; do
 		kill -TERM "$p" 2>/dev/null
 	done
