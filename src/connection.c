@@ -187,7 +187,7 @@ initiate_connection(domain_record *dr, int binding, struct timeval *now,
 	*error = CONN_ERR_BAD_BINDING;
 	if (d == NULL)
 		return NULL;
-	pol = config_domain(d->cfg, dr->name);
+	pol = dlv_policy(d, dr);
 	e = conn_check(d, dr, binding, now_ms, pol);
 	if (e != 0) {
 		*error = (int)e;

@@ -70,6 +70,13 @@ dlv_wall_ms(const struct dlv *d)
 	return ring_wall_ms();
 }
 
+const struct domain_policy *
+dlv_policy(const struct dlv *d, const domain_record *dr)
+{
+	return dr->policy_ovr ? dr->policy_ovr
+			      : config_domain(d->cfg, dr->name);
+}
+
 static void
 dlv_dns_opts(const struct config *cfg, struct dns_opts *o)
 {
@@ -442,7 +449,7 @@ static struct dlv_msg *
 dlv_take(struct dlv *d, struct conn *c, int64_t now_ms)
 {
 	domain_record *dr = c->dr;
-	const struct domain_policy *pol = config_domain(d->cfg, dr->name);
+	const struct domain_policy *pol = dlv_policy(d, dr);
 	struct dom_unit *u;
 
 	while ((u = dom_active_pop(d->doms, dr, c->bslot)) != NULL) {
@@ -470,7 +477,7 @@ dlv_take(struct dlv *d, struct conn *c, int64_t now_ms)
 unsigned
 dlv_expire_sweep(struct dlv *d, domain_record *dr, int64_t now_ms)
 {
-	const struct domain_policy *pol = config_domain(d->cfg, dr->name);
+	const struct domain_policy *pol = dlv_policy(d, dr);
 	unsigned n = 0;
 
 	for (unsigned slot = 0; slot < dr->nbind; slot++) {
@@ -510,7 +517,7 @@ dlv_on_next_msg(struct smtpc *s, void *arg)
 	struct conn *c = arg;
 	struct dlv *d = c->dlv;
 	domain_record *dr = c->dr;
-	const struct domain_policy *pol = config_domain(d->cfg, dr->name);
+	const struct domain_policy *pol = dlv_policy(d, dr);
 	int64_t now_ms = dlv_wall_ms(d), wait;
 	struct dlv_msg *dm;
 
@@ -582,7 +589,7 @@ static void
 dlv_session_outcome(struct dlv *d, struct conn *c, const struct smtpc_result *r)
 {
 	domain_record *dr = c->dr;
-	const struct domain_policy *pol = config_domain(d->cfg, dr->name);
+	const struct domain_policy *pol = dlv_policy(d, dr);
 	struct dom_addr *a = dlv_conn_addr(c);
 	int64_t now_ms = dlv_wall_ms(d);
 	struct outcome_ctx ctx = {
@@ -728,7 +735,7 @@ dlv_on_mx(void *arg, struct dns_mx_result *res)
 		dns_mx_result_free(res);
 		return;
 	}
-	pol = config_domain(d->cfg, dr->name);
+	pol = dlv_policy(d, dr);
 	if (pol->relay.host[0] == '\0')
 		dns_mx_result_set_port(res, (uint16_t)pol->port);
 	dns_mx_result_filter(res, dlv_dns_keep, (void *)pol);
@@ -757,7 +764,7 @@ dlv_on_mx(void *arg, struct dns_mx_result *res)
 void
 dlv_resolve(struct dlv *d, domain_record *dr)
 {
-	const struct domain_policy *pol = config_domain(d->cfg, dr->name);
+	const struct domain_policy *pol = dlv_policy(d, dr);
 	int rc;
 
 	if (dr->mx_state == DOM_MX_RESOLVING || d->stopping)
@@ -781,7 +788,7 @@ void
 dlv_domain_fail(struct dlv *d, domain_record *dr, const struct outcome *o,
 		int code, const char *why)
 {
-	const struct domain_policy *pol = config_domain(d->cfg, dr->name);
+	const struct domain_policy *pol = dlv_policy(d, dr);
 	struct smtpc_result r;
 	struct dom_unit *u;
 
@@ -812,7 +819,7 @@ dlv_domain_fail(struct dlv *d, domain_record *dr, const struct outcome *o,
 void
 dlv_requeue1(struct dlv *d, domain_record *dr, int slot, const char *why)
 {
-	const struct domain_policy *pol = config_domain(d->cfg, dr->name);
+	const struct domain_policy *pol = dlv_policy(d, dr);
 	struct dom_unit *u = dom_active_pop(d->doms, dr, slot);
 
 	if (u == NULL)

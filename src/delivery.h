@@ -129,5 +129,10 @@ const struct smtpc_ops *dlv_smtpc_ops(void);
 void dlv_conn_link(struct dlv *d, struct conn *c);
 /* Wall-clock milliseconds of the loop's turn. */
 int64_t dlv_wall_ms(const struct dlv *d);
+/* dr's effective policy: its administrative override (dr->policy_ovr)
+ * if any, else config_domain() of the current config.  Valid until the
+ * next config change or override update. */
+const struct domain_policy *dlv_policy(const struct dlv *d,
+				       const domain_record *dr);
 
 #endif

@@ -40,7 +40,7 @@ dlv_batch_init(struct dlv_batch *b, struct dlv *d, domain_record *dr,
 	b->d = d;
 	b->dr = dr;
 	b->u = u;
-	b->pol = config_domain(d->cfg, dr->name);
+	b->pol = dlv_policy(d, dr);
 	backoff_policy_init(&b->bp, (int64_t)b->pol->retry_interval_ms,
 			    (int64_t)b->pol->max_retry_interval_ms,
 			    (int64_t)b->pol->message_expiration_ms);
@@ -366,12 +366,11 @@ dlv_unit_expire(struct dlv *d, domain_record *dr, struct dom_unit *u,
 	if (r == NULL) {
 		memset(&er, 0, sizeof(er));
 		er.status = SMTPC_R_PERMANENT;
-		snprintf(
-		    er.text, sizeof(er.text),
-		    "message expired after %" PRIu64 " s in the queue%s%s",
-		    config_domain(d->cfg, dr->name)->message_expiration_ms /
-			1000,
-		    dr->last_error[0] ? "; last error: " : "", dr->last_error);
+		snprintf(er.text, sizeof(er.text),
+			 "message expired after %" PRIu64 " s in the queue%s%s",
+			 dlv_policy(d, dr)->message_expiration_ms / 1000,
+			 dr->last_error[0] ? "; last error: " : "",
+			 dr->last_error);
 		r = &er;
 	}
 	dlv_batch_init(&b, d, dr, u);

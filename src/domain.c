@@ -76,6 +76,7 @@ dom_table_fini(struct dom_table *t)
 			dom_queue_free(&dr->delayed);
 			free(dr->bind);
 			free(dr->addrs);
+			free(dr->policy_ovr);
 			free(dr);
 		}
 	}

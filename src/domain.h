@@ -106,6 +106,11 @@ struct domain_record {
 	int64_t expire_sweep_ms;  /* next sweep for expired queued units */
 	uint32_t dns_failures;    /* consecutive temporary DNS failures */
 	bool suspended; /* by an administrator (ringctl, store/rstate.c) */
+	/* The effective policy with administrative overrides applied (Redis,
+	 * ringctl), or NULL: config_domain() applies.  Built, owned and
+	 * rebuilt on a config change by the control code; freed with the
+	 * record. */
+	struct domain_policy *policy_ovr;
 	char last_error[DOM_ERR_MAX];
 	/* throttles: GCRA theoretical arrival times, microseconds */
 	int64_t thr_msg_tat_us, thr_conn_tat_us;

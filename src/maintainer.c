@@ -150,7 +150,7 @@ maint_tick(domain_record *dr)
 	now_ms = dlv_wall_ms(d);
 	tv.tv_sec = now_ms / 1000;
 	tv.tv_usec = (now_ms % 1000) * 1000;
-	pol = config_domain(d->cfg, dr->name);
+	pol = dlv_policy(d, dr);
 	dom_promote_due(dr, now_ms);
 	if (now_ms >= dr->expire_sweep_ms) {
 		dr->expire_sweep_ms = now_ms + MAINT_SCAN_INTERVAL_MS;
