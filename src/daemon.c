@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "binding.h"
+#include "control.h"
 #include "delivery.h"
 #include "dlogw.h"
 #include "fsutil.h"
@@ -45,6 +46,7 @@ struct daemon {
 	struct rdsrv *rdsrv; /* the embedded redis-server, if ours */
 	struct rds *rds;
 	struct rstate *rs;
+	struct ctl *ctl; /* ringctl's actions, overrides */
 	int lock_fd;
 };
 
@@ -154,13 +156,6 @@ daemon_redis_up(void *arg)
 		rstate_on_up(d->rs);
 }
 
-static void
-daemon_on_resume(domain_record *dr, void *arg)
-{
-	(void)arg;
-	maint_poke(dr);
-}
-
 /*
  * Redis: the configured one, or our own redis-server under state_dir; then
  * the state publisher, and (bounded) the suspensions before any delivery.
@@ -189,6 +184,7 @@ daemon_redis_start(struct daemon *d)
 			 rc->tcp.host, (unsigned)rc->tcp.port);
 	}
 	o.target = target;
+	d->ctl = ctl_new(&(struct ctl_opts){.cfg = d->cfg, .doms = &d->doms});
 	d->rds = rds_new(d->ring, &o, &err);
 	if (d->rds == NULL) {
 		log_err("redis %s: %s", target, strerror(-err));
@@ -201,7 +197,10 @@ daemon_redis_start(struct daemon *d)
 					     .bnds = &d->bnds,
 					     .node_id = d->cfg->server.node_id,
 					     .version = RINGMTA_VERSION,
-					     .on_resume = daemon_on_resume},
+					     .on_resume = ctl_on_resume,
+					     .on_request = ctl_on_request,
+					     .on_override = ctl_on_override,
+					     .cb_arg = d->ctl},
 		       &d->rs);
 	if (err < 0) {
 		log_err("redis state: %s", strerror(-err));
@@ -268,6 +267,7 @@ daemon_start(struct ring *r, const struct config *cfg, struct daemon **d_r)
 		daemon_stop(d);
 		return rc;
 	}
+	ctl_attach(d->ctl, d->rs, d->dlv);
 	spool_foreach_live(d->sp, daemon_queue_msg, d);
 	rstate_replayed(d->rs);
 	log_info("spool %s: %" PRIu32 " messages, %" PRIu64
@@ -291,6 +291,7 @@ daemon_reconfigure(struct daemon *d, const struct config *cfg)
 	d->cfg = cfg;
 	listener_set_config(d->lst, cfg);
 	dlv_set_config(d->dlv, cfg);
+	ctl_set_config(d->ctl, cfg); /* overrides rebuilt on the new policy */
 }
 
 struct dom_table *
@@ -312,6 +313,8 @@ daemon_stop(struct daemon *d)
 		while (!listener_idle(d->lst) && ring_now_update(d->ring) < end)
 			ring_run_once(d->ring, 100000000);
 	}
+	if (d->ctl != NULL)
+		ctl_attach(d->ctl, d->rs, NULL); /* no action past this */
 	dlv_free(d->dlv);   /* sessions end; their marks go to the spool */
 	spool_close(d->sp); /* last commit callbacks run here */
 	if (d->lst)
@@ -320,6 +323,7 @@ daemon_stop(struct daemon *d)
 	rstate_stop(d->rs);
 	rds_free(d->rds, 1000);
 	rstate_free(d->rs);
+	ctl_free(d->ctl);
 	if (d->rdsrv != NULL)
 		(void)rdsrv_stop(&d->rdsrv, RDSRV_STOP_MS);
 	dom_table_fini(&d->doms);

@@ -17,79 +17,19 @@
 #include <unistd.h>
 
 #include "binding.h"
+#include "rstate_int.h"
 #include "log.h"
 #include "redis.h"
 #include "ring.h"
 
-static const char *const rstate_ctl_names[] = {
-    [RSTATE_CTL_SUSPEND] = "suspend",
-    [RSTATE_CTL_RESUME] = "resume",
-    [RSTATE_CTL__COUNT] = NULL,
-};
-_Static_assert(nitems(rstate_ctl_names) == RSTATE_CTL__COUNT + 1, "ctl");
-
-/* Counters sent as deltas, in this order everywhere. */
-enum rst_ctr {
-	RST_RECEIVED = 0,
-	RST_ATTEMPTS,
-	RST_DELIVERIES,
-	RST_TRANSIENTS,
-	RST_FAILURES,
-	RST__COUNT /* must stay last */
-};
 static const char *const rst_ctr_names[] = {
     [RST_RECEIVED] = "received",     [RST_ATTEMPTS] = "attempts",
     [RST_DELIVERIES] = "deliveries", [RST_TRANSIENTS] = "transients",
     [RST_FAILURES] = "failures",     [RST__COUNT] = NULL,
 };
 _Static_assert(nitems(rst_ctr_names) == RST__COUNT + 1, "ctr");
-
-/* What was last published for one domain record. */
-struct rst_dom {
-	const domain_record *dr;
-	uint64_t ctr[RST__COUNT];
-	uint32_t active, delayed, defer_failures;
-	unsigned nconn;
-	int64_t next_attempt, backoff_until, last_time;
-	enum dom_mx_state mx;
-	bool suspended, published, bad_name;
-	char last_error[DOM_ERR_MAX];
-};
-
-struct rst_bnd {
-	uint64_t ctr[3]; /* connections, deliveries, failures */
-	unsigned nconn;
-	bool suspended, published;
-};
-
-struct rstate {
-	struct ring *ring;
-	struct rds *rds;
-	struct dom_table *doms;
-	struct bnd_table *bnds;
-	void (*on_resume)(domain_record *dr, void *arg);
-	void *cb_arg;
-	struct timer tm;
-	int64_t interval_ns;
-	char prefix[RDS_NAME_MAX + 1];
-	char node[RSTATE_NODE_MAX + 1];
-	char version[32];
-	int64_t started_ms;
-	/* open addressing by record pointer */
-	struct rst_dom *slots;
-	size_t nslots, nused;
-	struct rst_bnd *bv; /* [bnds->n] */
-	uint64_t round;
-	bool ready, loading;
-	unsigned pending; /* SMEMBERS in flight */
-	bool freed;       /* rstate_free() ran while pending */
-};
-
-const char *
-rstate_ctl_str(enum rstate_ctl c)
-{
-	return (unsigned)c < RSTATE_CTL__COUNT ? rstate_ctl_names[c] : "?";
-}
+static const char *const rst_bnd_ctr_names[3] = {"connections", "deliveries",
+						 "failures"};
 
 static int64_t
 rst_wall_ms(void)
@@ -100,45 +40,12 @@ rst_wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* PREFIX:kind (a fixed key) into buf[RDS_KEY_MAX]. */
 void
-rstate_node_name(const char *in, char *out)
+rst_fixed_key(const struct rstate *rs, char *buf, const char *kind)
 {
-	size_t n = 0;
-
-	for (; in != NULL && in[n] != '\0' && n < RSTATE_NODE_MAX; n++) {
-		char c = in[n];
-
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			c = '-';
-		out[n] = c;
-	}
-	out[n] = '\0';
-	if (n == 0)
-		strcpy(out, "node");
-}
-
-int
-rstate_ctl_parse(const char *msg, size_t len, enum rstate_ctl *op_r, char *name)
-{
-	for (int i = 0; i < RSTATE_CTL__COUNT; i++) {
-		size_t kl = strlen(rstate_ctl_names[i]);
-
-		if (len <= kl + 1 ||
-		    memcmp(msg, rstate_ctl_names[i], kl) != 0 || msg[kl] != ' ')
-			continue;
-		if (len - kl - 1 > DOM_NAME_MAX)
-			return -EINVAL;
-		memcpy(name, msg + kl + 1, len - kl - 1);
-		name[len - kl - 1] = '\0';
-		if (strlen(name) != len - kl - 1 || rds_name_check(name) < 0)
-			return -EINVAL;
-		*op_r = (enum rstate_ctl)i;
-		return 0;
-	}
-	return -EINVAL;
+	snprintf(buf, RDS_KEY_MAX, "%s%s%s", rs->prefix,
+		 rs->prefix[0] ? ":" : "", kind);
 }
 
 /* ---- the per-record snapshot table -------------------------------------- */
@@ -175,7 +82,7 @@ rst_grow(struct rstate *rs)
 	free(old);
 }
 
-static struct rst_dom *
+struct rst_dom *
 rst_dom_get(struct rstate *rs, const domain_record *dr)
 {
 	size_t j;
@@ -248,6 +155,7 @@ rst_dom_hset(struct rst_round *rr, const char *key, struct rst_dom *s,
 	     const domain_record *dr, int64_t next)
 {
 	char n[8][24], code[4];
+	const char *ovr;
 
 	if (strcmp(s->last_error, dr->last_error) != 0 || !s->published) {
 		if (strcmp(s->last_error, dr->last_error) != 0)
@@ -264,9 +172,12 @@ rst_dom_hset(struct rst_round *rr, const char *key, struct rst_dom *s,
 	snprintf(n[5], sizeof(n[5]), "%" PRIu32, dr->defer_failures);
 	snprintf(n[6], sizeof(n[6]), "%" PRId64, s->last_time);
 	snprintf(n[7], sizeof(n[7]), "%" PRId64, rr->now_ms);
-	rst_batch(rr, 24,
+	ovr = rstate_override_text(rr->rs, dr->name);
+	rst_batch(rr, 26,
 		  (const char *const[]){"HSET",
 					key,
+					"overrides",
+					ovr ? ovr : "",
 					"active",
 					n[0],
 					"delayed",
@@ -330,8 +241,7 @@ rst_pub_dom(domain_record *dr, void *arg)
 	if (dr->backoff_until_ms > next && dr->nactive + dr->delayed.count)
 		next = dr->backoff_until_ms;
 	if (!s->published) {
-		snprintf(dkey, sizeof(dkey), "%s%sdomains", rs->prefix,
-			 rs->prefix[0] ? ":" : "");
+		rst_fixed_key(rs, dkey, "domains");
 		rst_batch(rr, 3, (const char *const[]){"SADD", dkey, dr->name});
 	}
 	if (rst_dom_changed(s, dr, next))
@@ -349,15 +259,12 @@ rst_pub_bnd(struct rst_round *rr, struct binding *b, struct rst_bnd *s)
 {
 	struct rstate *rs = rr->rs;
 	const uint64_t now[3] = {b->connections, b->deliveries, b->failures};
-	static const char *const names[3] = {"connections", "deliveries",
-					     "failures"};
 	char key[RDS_KEY_MAX], skey[RDS_KEY_MAX], n[24];
 
 	if (rds_key(key, sizeof(key), rs->prefix, "binding", b->name) < 0)
 		return; /* config tokens may hold upper case: not published */
 	if (!s->published) {
-		snprintf(skey, sizeof(skey), "%s%sbindings", rs->prefix,
-			 rs->prefix[0] ? ":" : "");
+		rst_fixed_key(rs, skey, "bindings");
 		rst_batch(rr, 3, (const char *const[]){"SADD", skey, b->name});
 	}
 	if (!s->published || s->nconn != b->nconn ||
@@ -374,7 +281,7 @@ rst_pub_bnd(struct rst_round *rr, struct binding *b, struct rst_bnd *s)
 		s->published = true;
 	}
 	for (int i = 0; i < 3; i++)
-		rst_delta(rr, key, names[i], now[i], &s->ctr[i]);
+		rst_delta(rr, key, rst_bnd_ctr_names[i], now[i], &s->ctr[i]);
 }
 
 static void
@@ -399,10 +306,11 @@ rst_pub_node(struct rst_round *rr)
 					n[3], "domains", n[4], "queued", n[5],
 					"version", rs->version});
 	rst_batch(rr, 3, (const char *const[]){"EXPIRE", key, ttl});
-	snprintf(skey, sizeof(skey), "%s%snodes", rs->prefix,
-		 rs->prefix[0] ? ":" : "");
+	rst_fixed_key(rs, skey, "nodes");
 	rst_batch(rr, 3, (const char *const[]){"SADD", skey, rs->node});
 }
+
+static void rst_check_known(struct rstate *rs);
 
 int
 rstate_publish(struct rstate *rs, int64_t wall_ms)
@@ -410,12 +318,13 @@ rstate_publish(struct rstate *rs, int64_t wall_ms)
 	struct rst_round rr = {.rs = rs, .now_ms = wall_ms};
 	char key[RDS_KEY_MAX];
 
+	if (rds_is_up(rs->rds))
+		rst_check_known(rs);
 	dom_foreach(rs->doms, rst_pub_dom, &rr);
 	for (size_t i = 0; i < rs->bnds->n; i++)
 		rst_pub_bnd(&rr, &rs->bnds->v[i], &rs->bv[i]);
 	rst_pub_node(&rr);
-	snprintf(key, sizeof(key), "%s%sstats", rs->prefix,
-		 rs->prefix[0] ? ":" : "");
+	rst_fixed_key(rs, key, "stats");
 	for (int i = 0; i < RST__COUNT; i++)
 		if (rr.delta[i] != 0 &&
 		    rds_hincrby_later(rs->rds, key, rst_ctr_names[i],
@@ -449,23 +358,82 @@ rst_set_suspended(struct rstate *rs, domain_record *dr, bool on)
 		rs->on_resume(dr, rs->cb_arg);
 }
 
+/*
+ * A reply to one of our commands arrived: false when rstate_free() ran
+ * meanwhile (the last such reply frees it).
+ */
+bool
+rst_reply_begin(struct rstate *rs)
+{
+	rs->pending--;
+	if (!rs->freed)
+		return true;
+	if (rs->pending == 0)
+		free(rs);
+	return false;
+}
+
+/* ---- the control channel ------------------------------------------------ */
+
 int
 rstate_ctl_apply(struct rstate *rs, const char *msg, size_t len)
 {
-	enum rstate_ctl op;
-	char name[DOM_NAME_MAX + 1];
+	struct rstate_ctl_msg m;
 	domain_record *dr;
 
-	if (rstate_ctl_parse(msg, len, &op, name) < 0) {
+	if (rstate_ctl_parse(msg, len, &m) < 0) {
 		log_warn("redis: ignored control message '%.*s'",
 			 (int)MIN(len, 80), msg);
 		return -EINVAL;
 	}
-	dr = op == RSTATE_CTL_SUSPEND ? dom_get(rs->doms, name)
-				      : dom_find(rs->doms, name);
-	if (dr != NULL)
-		rst_set_suspended(rs, dr, op == RSTATE_CTL_SUSPEND);
+	switch (m.op) {
+	case RSTATE_CTL_SUSPEND:
+	case RSTATE_CTL_RESUME:
+		dr = m.op == RSTATE_CTL_SUSPEND ? dom_get(rs->doms, m.arg)
+						: dom_find(rs->doms, m.arg);
+		if (dr != NULL)
+			rst_set_suspended(rs, dr, m.op == RSTATE_CTL_SUSPEND);
+		return 0;
+	case RSTATE_CTL_OVERRIDE:
+		(void)rst_ovr_fetch(rs, m.arg, false);
+		return 0;
+	case RSTATE_CTL_QUEUE:
+	case RSTATE_CTL_MESSAGE:
+	case RSTATE_CTL_FLUSH:
+	case RSTATE_CTL_FAIL:
+	case RSTATE_CTL_RETRY:
+	case RSTATE_CTL_DELETE:
+	case RSTATE_CTL__COUNT:
+		break;
+	}
+	if (rs->on_request != NULL)
+		rs->on_request(&m, rs->cb_arg);
 	return 0;
+}
+
+int
+rstate_reply(struct rstate *rs, const char *reqid, const char *payload,
+	     size_t len)
+{
+	char key[RDS_KEY_MAX], ttl[16];
+	int rc;
+
+	if (strlen(reqid) != RSTATE_REQID_LEN ||
+	    rds_key(key, sizeof(key), rs->prefix, "reply", reqid) < 0)
+		return -EINVAL;
+	snprintf(ttl, sizeof(ttl), "%d", RSTATE_REPLY_TTL_S);
+	rc = rds_batch(rs->rds, 3, (const char *const[]){"RPUSH", key, payload},
+		       (const size_t[]){5, strlen(key), len});
+	if (rc == 0)
+		rc = rds_batch(rs->rds, 3,
+			       (const char *const[]){"EXPIRE", key, ttl}, NULL);
+	return rc;
+}
+
+const char *
+rstate_node(const struct rstate *rs)
+{
+	return rs->node;
 }
 
 static void
@@ -503,12 +471,8 @@ rst_on_members(void *arg, int status, const struct rds_reply *rep)
 	struct rstate *rs = arg;
 	char name[DOM_NAME_MAX + 1];
 
-	rs->pending--;
-	if (rs->freed) {
-		if (rs->pending == 0)
-			free(rs);
+	if (!rst_reply_begin(rs))
 		return;
-	}
 	rs->loading = false;
 	if (status < 0 || rep->type != RDS_REPLY_ARRAY) {
 		log_warn("redis: cannot read suspensions: %s",
@@ -529,31 +493,134 @@ rst_on_members(void *arg, int status, const struct rds_reply *rep)
 	rs->ready = true;
 }
 
-void
-rstate_on_up(struct rstate *rs)
+/* ---- data loss (FLUSHALL, a restart without persistence) ------------- */
+
+/* What of the counters had reached Redis: published minus still pending. */
+static void
+rst_snapshot_sent(struct rstate *rs)
 {
 	char key[RDS_KEY_MAX];
 
+	for (size_t i = 0; i < rs->nslots; i++) {
+		struct rst_dom *s = &rs->slots[i];
+
+		if (s->dr == NULL || s->bad_name ||
+		    rds_key(key, sizeof(key), rs->prefix, "domain",
+			    s->dr->name) < 0)
+			continue;
+		for (int c = 0; c < RST__COUNT; c++)
+			s->sent[c] = s->ctr[c] -
+				     (uint64_t)rds_delta_get(rs->rds, key,
+							     rst_ctr_names[c]) -
+				     (c == RST_RECEIVED ? s->base_received : 0);
+	}
+	for (size_t i = 0; i < rs->bnds->n; i++) {
+		if (rds_key(key, sizeof(key), rs->prefix, "binding",
+			    rs->bnds->v[i].name) < 0)
+			continue;
+		for (int c = 0; c < 3; c++)
+			rs->bv[i].sent[c] =
+			    rs->bv[i].ctr[c] -
+			    (uint64_t)rds_delta_get(rs->rds, key,
+						    rst_bnd_ctr_names[c]);
+	}
+}
+
+static void rst_reload(struct rstate *rs);
+
+/*
+ * PREFIX:nodes (no TTL) names us once we published: if it does not, Redis
+ * lost its data (FLUSHALL, a restart without persistence), so every record
+ * is published again and what had reached it is sent again (the next
+ * round's deltas include it, PREFIX:stats too).
+ */
+static void
+rst_on_node_known(void *arg, int status, const struct rds_reply *rep)
+{
+	struct rstate *rs = arg;
+	uint64_t lost = 0;
+
+	if (!rst_reply_begin(rs))
+		return;
+	rs->checking = false;
+	if (status < 0 || rep->type != RDS_REPLY_INTEGER || rep->integer != 0)
+		return;
+	for (size_t i = 0; i < rs->nslots; i++) {
+		rs->slots[i].published = false;
+		for (int c = 0; c < RST__COUNT; c++) {
+			lost += rs->slots[i].sent[c];
+			rs->slots[i].ctr[c] -= rs->slots[i].sent[c];
+			rs->slots[i].sent[c] = 0;
+		}
+	}
+	for (size_t i = 0; i < rs->bnds->n; i++) {
+		rs->bv[i].published = false;
+		for (int c = 0; c < 3; c++) {
+			rs->bv[i].ctr[c] -= rs->bv[i].sent[c];
+			rs->bv[i].sent[c] = 0;
+		}
+	}
+	if (lost == 0)
+		return; /* nothing published yet: a first start */
+	log_info("redis lost its data: every key is written again");
+	rst_reload(rs);
+}
+
+/* Ask whether Redis still knows us (before this round's writes). */
+static void
+rst_check_known(struct rstate *rs)
+{
+	char key[RDS_KEY_MAX];
+
+	if (rs->checking)
+		return;
+	rst_snapshot_sent(rs);
+	rst_fixed_key(rs, key, "nodes");
+	if (rds_cmd(rs->rds, rst_on_node_known, rs, 3,
+		    (const char *const[]){"SISMEMBER", key, rs->node},
+		    NULL) == 0) {
+		rs->pending++;
+		rs->checking = true;
+	}
+}
+
+/* Read the suspensions and overrides again. */
+static void
+rst_reload(struct rstate *rs)
+{
+	char key[RDS_KEY_MAX];
+
+	if (rs->loading)
+		return;
+	rst_fixed_key(rs, key, "suspended");
+	if (rds_cmd(rs->rds, rst_on_members, rs, 2,
+		    (const char *const[]){"SMEMBERS", key}, NULL) == 0) {
+		rs->pending++;
+		rs->loading = true;
+		rst_ovr_reload(rs);
+	}
+}
+
+void
+rstate_on_up(struct rstate *rs)
+{
 	/* Redis may have lost everything: publish every record again. */
 	for (size_t i = 0; i < rs->nslots; i++)
 		rs->slots[i].published = false;
 	for (size_t i = 0; i < rs->bnds->n; i++)
 		rs->bv[i].published = false;
-	if (rs->loading)
-		return;
-	snprintf(key, sizeof(key), "%s%ssuspended", rs->prefix,
-		 rs->prefix[0] ? ":" : "");
-	if (rds_cmd(rs->rds, rst_on_members, rs, 2,
-		    (const char *const[]){"SMEMBERS", key}, NULL) == 0) {
-		rs->pending++;
-		rs->loading = true;
-	}
+	rs->checking = false; /* a check in flight was lost with the link */
+	rst_check_known(rs);
+	rst_reload(rs);
 }
 
 static void
 rst_baseline(domain_record *dr, void *arg)
 {
-	rst_dom_get(arg, dr)->ctr[RST_RECEIVED] = dr->received;
+	struct rst_dom *s = rst_dom_get(arg, dr);
+
+	s->ctr[RST_RECEIVED] = dr->received;
+	s->base_received = dr->received;
 }
 
 void
@@ -565,7 +632,7 @@ rstate_replayed(struct rstate *rs)
 bool
 rstate_ready(const struct rstate *rs)
 {
-	return rs->ready;
+	return rs->ready && rs->ovr_ready;
 }
 
 int
@@ -584,6 +651,8 @@ rstate_new(const struct rstate_opts *o, struct rstate **rs_r)
 	rs->doms = o->doms;
 	rs->bnds = o->bnds;
 	rs->on_resume = o->on_resume;
+	rs->on_request = o->on_request;
+	rs->on_override = o->on_override;
 	rs->cb_arg = o->cb_arg;
 	strcpy(rs->prefix, prefix);
 	rstate_node_name(o->node_id, rs->node);
@@ -628,8 +697,13 @@ rstate_free(struct rstate *rs)
 		timer_cancel(ring_timers(rs->ring), &rs->tm);
 	free(rs->slots);
 	free(rs->bv);
+	for (size_t i = 0; i < rs->novr; i++)
+		free(rs->ovr[i].text);
+	free(rs->ovr);
 	rs->slots = NULL;
 	rs->bv = NULL;
+	rs->ovr = NULL;
+	rs->novr = 0;
 	if (rs->pending > 0) {
 		rs->freed = true; /* the last reply frees it */
 		return;

@@ -32,13 +32,39 @@ struct rstate;
 #define RSTATE_NODE_TTL_S  10
 #define RSTATE_NODE_MAX    64
 
-/* A command on PREFIX:ctl: "suspend NAME" or "resume NAME". */
+/*
+ * A command on PREFIX:ctl (docs/REDIS.md "Control"): "suspend NAME",
+ * "resume NAME", "override NAME" (reload PREFIX:override:NAME), or a
+ * request "OP REQID [ARG [quiet]]" that every node answers into
+ * PREFIX:reply:REQID.
+ */
 enum rstate_ctl {
 	RSTATE_CTL_SUSPEND = 0,
 	RSTATE_CTL_RESUME,
-	RSTATE_CTL__COUNT /* must stay last */
+	RSTATE_CTL_OVERRIDE,
+	RSTATE_CTL_QUEUE,   /* [DOMAIN] */
+	RSTATE_CTL_MESSAGE, /* ID */
+	RSTATE_CTL_FLUSH,   /* DOMAIN | all */
+	RSTATE_CTL_FAIL,    /* DOMAIN [quiet] */
+	RSTATE_CTL_RETRY,   /* ID */
+	RSTATE_CTL_DELETE,  /* ID */
+	RSTATE_CTL__COUNT   /* must stay last */
 };
 const char *rstate_ctl_str(enum rstate_ctl c);
+
+#define RSTATE_REQID_LEN   16 /* hex digits of a request id */
+#define RSTATE_MSGID_LEN   32 /* hex digits of a message id (spool_id_str) */
+#define RSTATE_REPLY_TTL_S 60
+
+/* A parsed PREFIX:ctl payload. */
+struct rstate_ctl_msg {
+	enum rstate_ctl op;
+	char reqid[RSTATE_REQID_LEN + 1]; /* "" for suspend/resume/override */
+	char arg[DOM_NAME_MAX + 1];       /* domain, "all", message id, "" */
+	bool quiet;                       /* fail ... quiet */
+};
+/* True for the ops that carry a request id and want a reply. */
+bool rstate_ctl_is_request(enum rstate_ctl op);
 
 struct rstate_opts {
 	struct ring *ring;
@@ -51,6 +77,13 @@ struct rstate_opts {
 	    interval_ms; /* 0: RSTATE_INTERVAL_MS; timer off if ring NULL */
 	/* A domain was resumed: poke its maintainer.  May be NULL. */
 	void (*on_resume)(domain_record *dr, void *arg);
+	/* A request arrived on PREFIX:ctl; answer with rstate_reply().  May
+	 * be NULL (requests are ignored). */
+	void (*on_request)(const struct rstate_ctl_msg *m, void *arg);
+	/* dr's overrides changed: text is "key=value ..." as read from
+	 * PREFIX:override:NAME (only [!-~] bytes), or NULL for none.  May
+	 * be NULL. */
+	void (*on_override)(domain_record *dr, const char *text, void *arg);
 	void *cb_arg;
 };
 
@@ -83,14 +116,73 @@ bool rstate_ready(const struct rstate *rs);
 /* Publish one round now (the timer calls this); returns commands queued. */
 int rstate_publish(struct rstate *rs, int64_t wall_ms);
 /*
- * Parse a PREFIX:ctl payload (len bytes): "suspend NAME" / "resume NAME"
- * with one space, NAME a valid lower-case key part (rds_name_check).
- * Copies NAME into name (DOM_NAME_MAX + 1 bytes).  Returns 0 or -EINVAL.
+ * Parse a PREFIX:ctl payload (len bytes, store/rstate_ctl.c): words
+ * separated by one space; NAME a valid lower-case key part
+ * (rds_name_check), REQID 16 lower-case hex digits, ID 32.  "all" only
+ * for flush, "quiet" only after fail's domain.  Returns 0 or -EINVAL.
  */
-int rstate_ctl_parse(const char *msg, size_t len, enum rstate_ctl *op_r,
-		     char *name) ATTR_WUR;
+int rstate_ctl_parse(const char *msg, size_t len,
+		     struct rstate_ctl_msg *m_r) ATTR_WUR;
+/*
+ * An administrator's domain name as a key part (what ringctl accepts):
+ * ASCII lower-cased, one trailing dot removed, then rds_name_check() and
+ * at least one dot.  out has len bytes.  Returns 0, -EINVAL or
+ * -ENAMETOOLONG.
+ */
+int rstate_domain_name(const char *in, char *out, size_t len) ATTR_WUR;
+/* Format m as a payload into buf; returns its length, or -ENOSPC. */
+int rstate_ctl_format(const struct rstate_ctl_msg *m, char *buf,
+		      size_t len) ATTR_WUR;
 /* Parse and apply a PREFIX:ctl payload; returns 0 or -EINVAL (ignored). */
 int rstate_ctl_apply(struct rstate *rs, const char *msg, size_t len);
+/*
+ * Answer request reqid: RPUSH PREFIX:reply:REQID payload, then EXPIRE it
+ * (RSTATE_REPLY_TTL_S), write-behind.  payload is copied.  Returns 0 or
+ * -errno (-EINVAL: bad reqid; -ENOBUFS: batch full).
+ */
+int rstate_reply(struct rstate *rs, const char *reqid, const char *payload,
+		 size_t len) ATTR_WUR;
+/* This node's id as a key part (rstate_node_name of node_id). */
+const char *rstate_node(const struct rstate *rs);
+/* Call on_override for every domain with overrides (after a config
+ * reload, so each is rebuilt on the new policy). */
+void rstate_overrides_reapply(struct rstate *rs);
+/* The overrides text of name, or NULL. */
+const char *rstate_override_text(const struct rstate *rs, const char *name);
+
+/*
+ * Reply records (store/rstate_ctl.c): lines of "key=value" fields
+ * separated by tabs, values with tabs, newlines and control bytes made
+ * spaces.  The first record of a node's reply is its header (node,
+ * status, count, text); rows follow.
+ */
+struct rstate_out {
+	char *buf; /* NUL-terminated; owned */
+	size_t len, cap;
+	bool open; /* a record has fields */
+};
+void rstate_out_kv(struct rstate_out *o, const char *key, const char *val);
+void rstate_out_kvf(struct rstate_out *o, const char *key, const char *fmt, ...)
+    ATTR_FMT(3, 4);
+/* Append n bytes verbatim (records already built elsewhere). */
+void rstate_out_raw(struct rstate_out *o, const char *s, size_t n);
+/* End the current record. */
+void rstate_out_end(struct rstate_out *o);
+void rstate_out_fini(struct rstate_out *o);
+
+#define RSTATE_REC_MAX 24
+struct rstate_rec {
+	unsigned n;
+	const char *key[RSTATE_REC_MAX], *val[RSTATE_REC_MAX];
+};
+/*
+ * Split the next record at *p in place (a NUL-terminated buffer the
+ * caller owns): returns 1 with r filled and *p advanced, 0 at the end.
+ * Fields past RSTATE_REC_MAX and fields without '=' are dropped.
+ */
+int rstate_rec_next(char **p, struct rstate_rec *r);
+/* The value of key in r, or "" when absent. */
+const char *rstate_rec_get(const struct rstate_rec *r, const char *key);
 /*
  * Make a node id a key part: lower case, bytes outside [a-z0-9._-] become
  * '-', at most RSTATE_NODE_MAX bytes; empty or NULL gives "node".  out has

@@ -4,9 +4,8 @@
  * needed).  Reads the same configuration file as ringmta to find them.
  *
  * This file parses the command line of DESIGN.md, loads the configuration
- * and finds Redis and the key prefix; ringctl_redis.c runs the commands.
- * Commands not built yet (queue, message, flush, fail, retry, delete) say
- * so plainly (exit 69, EX_UNAVAILABLE) instead of pretending.
+ * and finds Redis and the key prefix; ringctl_redis.c runs the commands on
+ * keys, ringctl_ctl.c those that ringmta carries out and answers.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -38,6 +37,8 @@ static const struct ringctl_cmd ringctl_cmds[] = {
     {"fail", 1, 1, "fail DOMAIN [--quiet]"},
     {"retry", 1, 1, "retry ID"},
     {"delete", 1, 1, "delete ID"},
+    {"set", 3, 3, "set DOMAIN KEY VALUE"},
+    {"unset", 2, 2, "unset DOMAIN KEY"},
 };
 
 static void
@@ -135,6 +136,7 @@ main(int argc, char **argv)
 			ctl.json = true;
 			break;
 		case 'q':
+			ctl.quiet = true;
 			break;
 		case 'h':
 			ringctl_usage(stdout);
@@ -160,8 +162,10 @@ main(int argc, char **argv)
 	nargs = argc - optind - 1;
 	/* "fail DOMAIN --quiet": getopt stops at the command; accept it. */
 	if (strcmp(cmd->name, "fail") == 0 && nargs == 2 &&
-	    strcmp(argv[argc - 1], "--quiet") == 0)
+	    strcmp(argv[argc - 1], "--quiet") == 0) {
 		nargs = 1;
+		ctl.quiet = true;
+	}
 	if (nargs < cmd->min_args || nargs > cmd->max_args) {
 		fprintf(stderr, "usage: ringctl %s\n", cmd->usage);
 		return 64;

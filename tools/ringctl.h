@@ -14,12 +14,13 @@
 #define RINGCTL_EX_OK          0
 #define RINGCTL_EX_FAIL        1 /* unknown domain, refused name */
 #define RINGCTL_EX_USAGE       64
-#define RINGCTL_EX_UNAVAILABLE 69 /* Redis unreachable, or not built yet */
+#define RINGCTL_EX_UNAVAILABLE 69 /* Redis or every ringmta unreachable */
 
 struct ringctl {
 	const char *target; /* "/path.sock", "unix:/path", "IP:PORT" */
 	const char *prefix; /* "" or a valid key part */
 	bool json;
+	bool quiet; /* fail --quiet: no DSN */
 	FILE *out;
 };
 

@@ -3,7 +3,9 @@
  * ringctl_redis.c: ringctl's commands against ringmta's Redis keys
  * (docs/REDIS.md "Keys"), with hiredis's blocking API and a 2 s timeout.
  * Reads only named keys and sets (never KEYS or SCAN); writes only the
- * suspension of a domain (PREFIX:suspended, its hash, PREFIX:ctl).
+ * suspension of a domain (PREFIX:suspended, its hash, PREFIX:ctl) and its
+ * overrides (PREFIX:override:NAME, PREFIX:overrides, PREFIX:ctl).  The
+ * actions that need an answer from ringmta are in ringctl_ctl.c.
  */
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -15,19 +17,14 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "jsonw.h"
-#include "redis.h"
+#include "control.h"
+#include "rstate.h"
 #include "redis_int.h"
-#include "ringctl.h"
+#include "ringctl_int.h"
 
 #define RC_TIMEOUT_MS 2000
 
-struct rc {
-	const struct ringctl *c;
-	redisContext *ctx;
-};
-
-static redisReply *
+redisReply *
 rc_cmd(struct rc *r, int argc, const char *const *argv)
 {
 	/* hiredis 0.14 takes const char ** (the strings are only read). */
@@ -46,8 +43,7 @@ rc_cmd(struct rc *r, int argc, const char *const *argv)
 	return rep;
 }
 
-/* PREFIX:kind[:name]; name NULL for the fixed keys. */
-static int
+int
 rc_key(const struct rc *r, char *buf, const char *kind, const char *name)
 {
 	const char *p = r->c->prefix;
@@ -157,7 +153,7 @@ rc_json_hash(struct jsonw *w, const redisReply *h)
 	}
 }
 
-static void
+void
 rc_json_out(const struct rc *r, struct jsonw *w)
 {
 	fputs(w->buf ? w->buf : "", r->c->out);
@@ -245,24 +241,57 @@ rc_summary(struct rc *r)
 	return RINGCTL_EX_OK;
 }
 
-static int
-rc_domains(struct rc *r)
+/* A column of a listing: a hash field, right-aligned (width > 0) or
+ * left-aligned text cut to -width (width < 0). */
+struct rc_col {
+	const char *title, *field;
+	int width;
+	bool yesno; /* "1": yes, else no */
+};
+
+/* One line of a listing: the titles (h NULL) or the fields of h. */
+static void
+rc_row(const struct rc *r, const struct rc_col *cols, size_t ncols,
+       const char *name, const redisReply *h)
 {
-	redisReply *doms = rc_members(r, "domains"), *h;
+	fprintf(r->c->out, "%-*s", (int)cols[0].width,
+		h ? name : cols[0].title);
+	for (size_t i = 1; i < ncols; i++) {
+		const char *v = h ? rc_field(h, cols[i].field) : cols[i].title;
+
+		if (h && cols[i].yesno)
+			v = strcmp(v, "1") == 0 ? "yes" : "no";
+		else if (h && cols[i].width > 0)
+			v = rc_or(v, "0");
+		if (cols[i].width > 0)
+			fprintf(r->c->out, " %*s", cols[i].width, v);
+		else
+			fprintf(r->c->out, " %.*s", -cols[i].width, v);
+	}
+	fputc('\n', r->c->out);
+}
+
+/*
+ * Every member of PREFIX:set and its hash PREFIX:kind:NAME: a table
+ * (cols[0] is the name) or a JSON array of objects.
+ */
+static int
+rc_list(struct rc *r, const char *set, const char *kind,
+	const struct rc_col *cols, size_t ncols)
+{
+	redisReply *names = rc_members(r, set), *h;
 	struct jsonw w;
 
-	if (doms == NULL)
+	if (names == NULL)
 		return RINGCTL_EX_UNAVAILABLE;
 	jsonw_init(&w);
 	jsonw_arr_begin(&w);
 	if (!r->c->json)
-		fprintf(r->c->out, "%-32s %7s %7s %5s %9s %9s %7s %4s %s\n",
-			"DOMAIN", "ACTIVE", "DELAYED", "CONN", "DELIVERED",
-			"TRANSIENT", "FAILED", "SUSP", "LAST");
-	for (size_t i = 0; i < doms->elements; i++) {
-		const char *name = doms->element[i]->str;
+		rc_row(r, cols, ncols, NULL, NULL);
+	for (size_t i = 0; i < names->elements; i++) {
+		const char *name = names->element[i]->str;
 
-		h = rc_hgetall(r, "domain", name);
+		h = rc_hgetall(r, kind, name);
 		if (h == NULL)
 			continue;
 		jsonw_obj_begin(&w);
@@ -270,18 +299,7 @@ rc_domains(struct rc *r)
 		rc_json_hash(&w, h);
 		jsonw_obj_end(&w);
 		if (!r->c->json)
-			fprintf(r->c->out,
-				"%-32s %7s %7s %5s %9s %9s %7s %4s %.40s\n",
-				name, rc_or(rc_field(h, "active"), "0"),
-				rc_or(rc_field(h, "delayed"), "0"),
-				rc_or(rc_field(h, "connections"), "0"),
-				rc_or(rc_field(h, "deliveries"), "0"),
-				rc_or(rc_field(h, "transients"), "0"),
-				rc_or(rc_field(h, "failures"), "0"),
-				strcmp(rc_field(h, "suspended"), "1") == 0
-				    ? "yes"
-				    : "no",
-				rc_field(h, "last_text"));
+			rc_row(r, cols, ncols, name, h);
 		freeReplyObject(h);
 	}
 	jsonw_arr_end(&w);
@@ -289,35 +307,41 @@ rc_domains(struct rc *r)
 		rc_json_out(r, &w);
 	else
 		jsonw_fini(&w);
-	freeReplyObject(doms);
+	freeReplyObject(names);
 	return RINGCTL_EX_OK;
 }
 
-/* Lower case, no trailing dot, a valid key part; else a clear error. */
 static int
+rc_domains(struct rc *r)
+{
+	static const struct rc_col cols[] = {
+	    {"DOMAIN", NULL, 32, false},
+	    {"ACTIVE", "active", 7, false},
+	    {"DELAYED", "delayed", 7, false},
+	    {"CONN", "connections", 5, false},
+	    {"DELIVERED", "deliveries", 9, false},
+	    {"TRANSIENT", "transients", 9, false},
+	    {"FAILED", "failures", 7, false},
+	    {"SUSP", "suspended", 4, true},
+	    {"LAST", "last_text", -40, false},
+	};
+
+	return rc_list(r, "domains", "domain", cols, nitems(cols));
+}
+
+int
 rc_domain_name(const char *in, char *out, size_t len)
 {
-	size_t n = strlen(in);
+	int rc = rstate_domain_name(in, out, len);
 
-	if (n > 0 && in[n - 1] == '.')
-		n--;
-	if (n == 0 || n >= len) {
+	if (rc == -ENAMETOOLONG || (rc < 0 && in[0] == '\0'))
 		fprintf(stderr, "ringctl: '%s' is not a domain name\n", in);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < n; i++)
-		out[i] = (in[i] >= 'A' && in[i] <= 'Z')
-			     ? (char)(in[i] - 'A' + 'a')
-			     : in[i];
-	out[n] = '\0';
-	if (rds_name_check(out) < 0 || strchr(out, '.') == NULL) {
+	else if (rc < 0)
 		fprintf(stderr,
 			"ringctl: '%s' is not a domain name (A-labels "
 			"only: letters, digits, '.', '-')\n",
 			in);
-		return -EINVAL;
-	}
-	return 0;
+	return rc < 0 ? -EINVAL : 0;
 }
 
 static bool
@@ -374,46 +398,30 @@ rc_domain(struct rc *r, const char *arg)
 static int
 rc_bindings(struct rc *r)
 {
-	redisReply *bs = rc_members(r, "bindings"), *h;
-	struct jsonw w;
+	static const struct rc_col cols[] = {
+	    {"BINDING", NULL, 20, false},
+	    {"OPEN", "open", 5, false},
+	    {"CONNECTIONS", "connections", 11, false},
+	    {"DELIVERED", "deliveries", 10, false},
+	    {"FAILED", "failures", 8, false},
+	    {"SUSP", "suspended", 4, true},
+	    {"REASON", "reason", -200, false},
+	};
 
-	if (bs == NULL)
-		return RINGCTL_EX_UNAVAILABLE;
-	jsonw_init(&w);
-	jsonw_arr_begin(&w);
-	if (!r->c->json)
-		fprintf(r->c->out, "%-20s %5s %11s %10s %8s %4s %s\n",
-			"BINDING", "OPEN", "CONNECTIONS", "DELIVERED", "FAILED",
-			"SUSP", "REASON");
-	for (size_t i = 0; i < bs->elements; i++) {
-		const char *name = bs->element[i]->str;
+	return rc_list(r, "bindings", "binding", cols, nitems(cols));
+}
 
-		h = rc_hgetall(r, "binding", name);
-		if (h == NULL)
-			continue;
-		jsonw_obj_begin(&w);
-		jsonw_kv_str(&w, "name", name);
-		rc_json_hash(&w, h);
-		jsonw_obj_end(&w);
-		if (!r->c->json)
-			fprintf(r->c->out, "%-20s %5s %11s %10s %8s %4s %s\n",
-				name, rc_or(rc_field(h, "open"), "0"),
-				rc_or(rc_field(h, "connections"), "0"),
-				rc_or(rc_field(h, "deliveries"), "0"),
-				rc_or(rc_field(h, "failures"), "0"),
-				strcmp(rc_field(h, "suspended"), "1") == 0
-				    ? "yes"
-				    : "no",
-				rc_field(h, "reason"));
-		freeReplyObject(h);
-	}
-	jsonw_arr_end(&w);
-	if (r->c->json)
-		rc_json_out(r, &w);
-	else
-		jsonw_fini(&w);
-	freeReplyObject(bs);
-	return RINGCTL_EX_OK;
+/* PUBLISH "OP NAME" on PREFIX:ctl: the ringmta notified, or -1. */
+static long long
+rc_announce(struct rc *r, enum rstate_ctl op, const char *name)
+{
+	struct rstate_ctl_msg m = {.op = op};
+	size_t n = strlen(name);
+
+	if (n >= sizeof(m.arg))
+		return -1; /* callers pass validated names: cannot happen */
+	memcpy(m.arg, name, n + 1);
+	return rc_publish(r, &m);
 }
 
 /*
@@ -423,15 +431,13 @@ rc_bindings(struct rc *r)
 static int
 rc_suspend(struct rc *r, const char *arg, bool on)
 {
-	char name[RDS_NAME_MAX + 1], skey[RDS_KEY_MAX], dkey[RDS_KEY_MAX],
-	    ckey[RDS_KEY_MAX], msg[RDS_NAME_MAX + 16];
+	char name[RDS_NAME_MAX + 1], skey[RDS_KEY_MAX], dkey[RDS_KEY_MAX];
 	redisReply *rep;
 	long long notified;
 
 	if (rc_domain_name(arg, name, sizeof(name)) < 0)
 		return RINGCTL_EX_FAIL;
 	rc_key(r, skey, "suspended", NULL);
-	rc_key(r, ckey, "ctl", NULL);
 	if (rc_key(r, dkey, "domain", name) < 0)
 		return RINGCTL_EX_FAIL;
 	rep = rc_cmd(r, 3,
@@ -445,12 +451,10 @@ rc_suspend(struct rc *r, const char *arg, bool on)
 	if (rep == NULL)
 		return RINGCTL_EX_UNAVAILABLE;
 	freeReplyObject(rep);
-	snprintf(msg, sizeof(msg), "%s %s", on ? "suspend" : "resume", name);
-	rep = rc_cmd(r, 3, (const char *const[]){"PUBLISH", ckey, msg});
-	if (rep == NULL)
+	notified =
+	    rc_announce(r, on ? RSTATE_CTL_SUSPEND : RSTATE_CTL_RESUME, name);
+	if (notified < 0)
 		return RINGCTL_EX_UNAVAILABLE;
-	notified = rep->integer;
-	freeReplyObject(rep);
 	if (r->c->json)
 		fprintf(r->c->out,
 			"{\"domain\":\"%s\",\"suspended\":%s,\"notified\":%lld}"
@@ -462,6 +466,81 @@ rc_suspend(struct rc *r, const char *arg, bool on)
 	return RINGCTL_EX_OK;
 }
 
+/*
+ * set DOMAIN KEY VALUE / unset DOMAIN KEY: the value is checked with the
+ * parser ringmta applies (control_ovr.c), then HSET/HDEL
+ * PREFIX:override:NAME, SADD/SREM PREFIX:overrides, PUBLISH "override
+ * NAME" so running nodes reload it.
+ */
+static int
+rc_override(struct rc *r, char *const *args, bool set)
+{
+	char name[RDS_NAME_MAX + 1], okey[RDS_KEY_MAX], skey[RDS_KEY_MAX],
+	    why[160];
+	struct domain_policy scratch = {0};
+	redisReply *rep;
+	long long notified, left = 1;
+	int rc;
+
+	if (rc_domain_name(args[0], name, sizeof(name)) < 0)
+		return RINGCTL_EX_FAIL;
+	rc = ctl_ovr_parse(&scratch, args[1], set ? args[2] : "", why,
+			   sizeof(why));
+	if (rc == -ENOENT || (set && rc < 0)) {
+		fprintf(stderr, "ringctl: %s %s: %s\n", args[1],
+			set ? args[2] : "", why);
+		fprintf(stderr, "ringctl: overridable keys:");
+		for (int i = 0; i < CTL_OVR__COUNT; i++)
+			fprintf(stderr, " %s", ctl_ovr_key_str(i));
+		fputc('\n', stderr);
+		return RINGCTL_EX_FAIL;
+	}
+	rc_key(r, skey, "overrides", NULL);
+	if (rc_key(r, okey, "override", name) < 0)
+		return RINGCTL_EX_FAIL;
+	rep =
+	    set ? rc_cmd(r, 4,
+			 (const char *const[]){"HSET", okey, args[1], args[2]})
+		: rc_cmd(r, 3, (const char *const[]){"HDEL", okey, args[1]});
+	freeReplyObject(rep);
+	if (rep != NULL && !set) {
+		rep = rc_cmd(r, 2, (const char *const[]){"HLEN", okey});
+		left = rep ? rep->integer : 1;
+		freeReplyObject(rep);
+	}
+	if (rep != NULL)
+		rep = rc_cmd(
+		    r, 3,
+		    (const char *const[]){left ? "SADD" : "SREM", skey, name});
+	if (rep == NULL)
+		return RINGCTL_EX_UNAVAILABLE;
+	freeReplyObject(rep);
+	notified = rc_announce(r, RSTATE_CTL_OVERRIDE, name);
+	if (notified < 0)
+		return RINGCTL_EX_UNAVAILABLE;
+	if (r->c->json) {
+		struct jsonw w;
+
+		jsonw_init(&w);
+		jsonw_obj_begin(&w);
+		jsonw_kv_str(&w, "domain", name);
+		jsonw_kv_str(&w, "key", args[1]);
+		jsonw_key(&w, "value");
+		if (set)
+			jsonw_str(&w, args[2]);
+		else
+			jsonw_null(&w);
+		jsonw_kv_int(&w, "notified", notified);
+		jsonw_obj_end(&w);
+		rc_json_out(r, &w);
+	} else {
+		fprintf(r->c->out, "%s: %s %s%s (%lld ringmta notified)\n",
+			name, args[1], set ? "= " : "unset", set ? args[2] : "",
+			notified);
+	}
+	return RINGCTL_EX_OK;
+}
+
 int
 ringctl_run(const struct ringctl *c, const char *name, char *const *args,
 	    int nargs)
@@ -469,7 +548,6 @@ ringctl_run(const struct ringctl *c, const char *name, char *const *args,
 	struct rc r = {.c = c};
 	int rc = rc_connect(&r);
 
-	(void)nargs;
 	if (rc != 0) {
 		if (r.ctx)
 			redisFree(r.ctx);
@@ -487,10 +565,10 @@ ringctl_run(const struct ringctl *c, const char *name, char *const *args,
 		rc = rc_suspend(&r, args[0], true);
 	else if (strcmp(name, "resume") == 0)
 		rc = rc_suspend(&r, args[0], false);
-	else {
-		fprintf(stderr, "ringctl: '%s' is not implemented yet\n", name);
-		rc = RINGCTL_EX_UNAVAILABLE;
-	}
+	else if (strcmp(name, "set") == 0 || strcmp(name, "unset") == 0)
+		rc = rc_override(&r, args, name[0] == 's');
+	else
+		rc = rc_request(&r, name, nargs ? args[0] : NULL);
 	redisFree(r.ctx);
 	return rc;
 }

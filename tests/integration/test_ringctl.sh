@@ -4,7 +4,9 @@
 # suspend/resume reach ringmta through PREFIX:ctl within a second and
 # survive a restart, the redis-server stops with ringmta, and ringctl
 # gives clear errors and non-zero exits (Redis unreachable, unknown or
-# invalid domain, commands not built yet).
+# invalid domain or message).  The actions ringmta answers (queue,
+# message, flush, retry, delete, fail) and per-domain overrides (set,
+# unset) reach it through PREFIX:ctl and are confirmed from its reply.
 source "$(dirname "$0")/lib.sh"
 BIN=$T_BUILD/ringmta
 CTL=$T_BUILD/ringctl
@@ -149,6 +151,25 @@ else
 	t_fail "$out / $(grep -i suspend "$LOG" | tail -3)"
 fi
 
+t_case "set/unset: values checked by the config's parsers; shown in the domain hash"
+o1=$("$CTL" -c "$CONF" set example.com max_outbound_connections 0 2>&1); r1=$?
+o2=$("$CTL" -c "$CONF" set example.com port 26 2>&1); r2=$?
+o3=$("$CTL" -c "$CONF" set example.com outbound_throttle_messages 10/x 2>&1); r3=$?
+out=$("$CTL" -c "$CONF" set Example.com max_outbound_connections 2)
+overrides_are() { # DOMAIN TEXT
+	"$CTL" -c "$CONF" --json domain "$1" | jq_py "d['overrides'] == '$2'"
+}
+if [ $r1 -eq 1 ] && grep -q "max_outbound_connections" <<<"$o1" &&
+	[ $r2 -eq 1 ] && grep -q "not a key an override may set" <<<"$o2" &&
+	[ $r3 -eq 1 ] && grep -q "example.com: max_outbound_connections = 2 (1 ringmta notified)" <<<"$out" &&
+	until_ok 1 grep -q "domain example.com: overrides max_outbound_connections=2" "$LOG" &&
+	until_ok 2 overrides_are example.com max_outbound_connections=2 &&
+	[ "$(redis-cli -s "$T_DIR/var/redis/redis.sock" SMEMBERS rt:overrides)" = example.com ]; then
+	t_ok
+else
+	t_fail "$r1 $o1 / $r2 $o2 / $r3 $o3 / $out"
+fi
+
 t_case "SIGTERM stops ringmta and its redis-server"
 t_stop $PID
 if ! kill -0 "$RPID" 2>/dev/null; then t_ok; else t_fail "redis-server $RPID still runs"; fi
@@ -159,6 +180,7 @@ received_is() { # DOMAIN N
 t_case "the suspension survives a restart; replays are not counted again"
 : >"$LOG"
 if start && until_ok 3 grep -q "domain example.com suspended by an administrator" "$LOG" &&
+	grep -q "domain example.com: overrides max_outbound_connections=2" "$LOG" &&
 	send w@example.com && until_ok 3 received_is example.com 2 &&
 	sleep 1.2 && received_is example.com 2 && received_is other.example 1 &&
 	domain_active example.com 2; then
@@ -178,16 +200,107 @@ else
 	t_fail "$out"
 fi
 
-t_case "--redis overrides the configuration; commands not built yet exit 69"
+t_case "--redis overrides the configuration; an unreachable one exits 69"
 o1=$("$CTL" --redis "unix:$T_DIR/var/redis/redis.sock" -c "$CONF" domains); r1=$?
-o2=$("$CTL" -c "$CONF" queue 2>&1); r2=$?
-o3=$("$CTL" --redis 127.0.0.1:$NODNS summary 2>&1); r3=$?
-if [ $r1 -eq 0 ] && grep -q '^example.com ' <<<"$o1" && [ $r2 -eq 69 ] &&
-	grep -q "not implemented yet" <<<"$o2" && [ $r3 -eq 69 ] &&
+o3=$("$CTL" --redis 127.0.0.1:$NODNS queue 2>&1); r3=$?
+if [ $r1 -eq 0 ] && grep -q '^example.com ' <<<"$o1" && [ $r3 -eq 69 ] &&
 	grep -q "cannot reach redis" <<<"$o3"; then
 	t_ok
 else
-	t_fail "$r1 / $r2 $o2 / $r3 $o3"
+	t_fail "$r1 / $r3 $o3"
+fi
+
+# msgid RCPT: the id of the queued message with that recipient (queue --json).
+msgid() {
+	"$CTL" -c "$CONF" --json queue | /usr/bin/python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+for n in d['nodes']:
+    for r in n['rows']:
+        if r['rcpt'].startswith('$1'):
+            print(r['id']); break"
+}
+
+t_case "queue: every unit from every node; queue DOMAIN filters; a table"
+js=$("$CTL" -c "$CONF" --json queue)
+js2=$("$CTL" -c "$CONF" --json queue example.com)
+tab=$("$CTL" -c "$CONF" queue other.example)
+o3=$("$CTL" -c "$CONF" queue nosuch.example 2>&1); r3=$?
+if jq_py "d['count'] == 3 and d['nodes'][0]['node'] == 'node-a' and d['nodes'][0]['status'] == 'ok' and len(d['nodes'][0]['rows']) == 3" <<<"$js" &&
+	jq_py "d['count'] == 2 and set(r['domain'] for r in d['nodes'][0]['rows']) == {'example.com'} and d['nodes'][0]['rows'][0]['queue'] == 'active'" <<<"$js2" &&
+	grep -q "^node-a: 1 units queued" <<<"$tab" && grep -Eq "^[0-9a-f]{32} +other.example +active +1 " <<<"$tab" &&
+	[ $r3 -eq 1 ] && grep -q "no such domain nosuch.example" <<<"$o3"; then
+	t_ok
+else
+	t_fail "$js / $js2 / $tab / $r3 $o3"
+fi
+
+ID1=$(msgid v@other.example)
+ID2=$(msgid w@example.com)
+t_case "message ID: its recipients and their state; unknown and bad ids exit 1"
+js=$("$CTL" -c "$CONF" --json message "${ID1^^}")
+o2=$("$CTL" -c "$CONF" message 00000000000000000000000000000000 2>&1); r2=$?
+o3=$("$CTL" -c "$CONF" message 1234 2>&1); r3=$?
+if [ ${#ID1} -eq 32 ] && jq_py "d['count'] == 3 and [r['rcpt'] for r in d['nodes'][0]['rows']] == ['u1@example.com', 'u2@example.com', 'v@other.example'] and d['nodes'][0]['rows'][0]['state'] == 'pending' and d['nodes'][0]['sender'] == 'a@relay.test.example'" <<<"$js" &&
+	"$CTL" -c "$CONF" message "$ID1" | grep -q "^v@other.example  *pending" &&
+	[ $r2 -eq 1 ] && grep -q "no such message" <<<"$o2" &&
+	[ $r3 -eq 1 ] && grep -q "not a message id" <<<"$o3"; then
+	t_ok
+else
+	t_fail "$ID1 $js / $r2 $o2 / $r3 $o3"
+fi
+
+t_case "flush DOMAIN|all and retry ID answer with what they moved"
+o1=$("$CTL" -c "$CONF" flush example.com); r1=$?
+o2=$("$CTL" -c "$CONF" --json flush all); r2=$?
+o3=$("$CTL" -c "$CONF" retry "$ID1"); r3=$?
+o4=$("$CTL" -c "$CONF" flush nosuch.example 2>&1); r4=$?
+if [ $r1 -eq 0 ] && grep -q "^node-a: flushed 0 delayed units of example.com" <<<"$o1" &&
+	[ $r2 -eq 0 ] && jq_py "d['op'] == 'flush' and d['nodes'][0]['status'] == 'ok'" <<<"$o2" &&
+	[ $r3 -eq 0 ] && grep -q "^node-a: 0 delayed units due now" <<<"$o3" &&
+	[ $r4 -eq 1 ] && grep -q "no such domain" <<<"$o4"; then
+	t_ok
+else
+	t_fail "$o1 / $o2 / $o3 / $r4 $o4"
+fi
+
+queue_count() { # DOMAIN N
+	"$CTL" -c "$CONF" --json queue "$1" | jq_py "d['count'] == $2"
+}
+t_case "delete ID: recipients final without DSN, message reclaimed, logged failed"
+out=$("$CTL" -c "$CONF" --json delete "$ID2")
+if jq_py "d['count'] == 1 and d['nodes'][0]['reclaimed'] == 1" <<<"$out" &&
+	queue_count example.com 1 &&
+	until_ok 2 grep -q '"event":"failed".*"rcpt":"w@example.com"' "$T_DIR/delivery.jsonl" &&
+	! "$CTL" -c "$CONF" message "$ID2" >/dev/null 2>&1; then
+	t_ok
+else
+	t_fail "$out; $("$CTL" -c "$CONF" queue 2>&1)"
+fi
+
+t_case "fail --quiet drops a domain's units; fail bounces them with a DSN"
+o1=$("$CTL" -c "$CONF" fail other.example --quiet); r1=$?
+o2=$("$CTL" -c "$CONF" fail example.com); r2=$?
+if [ $r1 -eq 0 ] && grep -q "failed 1 units (1 recipients) of other.example without DSN" <<<"$o1" &&
+	[ $r2 -eq 0 ] && grep -q "failed 1 units of example.com" <<<"$o2" &&
+	queue_count other.example 0 && queue_count example.com 0 &&
+	until_ok 3 queue_count relay.test.example 1 &&
+	grep -q '"event":"bounced".*"rcpt":"u1@example.com"' "$T_DIR/delivery.jsonl" &&
+	! grep -q '"event":"bounced".*"rcpt":"v@other.example"' "$T_DIR/delivery.jsonl"; then
+	t_ok
+else
+	t_fail "$o1 / $o2 / $("$CTL" -c "$CONF" queue 2>&1)"
+fi
+
+t_case "unset clears the override on the node and in Redis"
+out=$("$CTL" -c "$CONF" unset example.com max_outbound_connections)
+if grep -q "example.com: max_outbound_connections unset (1 ringmta notified)" <<<"$out" &&
+	until_ok 1 grep -q "domain example.com: overrides cleared" "$LOG" &&
+	until_ok 2 overrides_are example.com "" &&
+	[ "$(redis-cli -s "$T_DIR/var/redis/redis.sock" SCARD rt:overrides)" = 0 ]; then
+	t_ok
+else
+	t_fail "$out"
 fi
 
 t_stop $PID
@@ -205,6 +318,11 @@ cat >>"$CONF" <<CONF2
 [domain held.test]
 relay = $SINK
 retry_interval = 1s
+
+[domain dead.test]
+; a closed port: every attempt is deferred for an hour
+relay = 127.0.0.1:$NODNS
+retry_interval = 1h
 CONF2
 sink_messages() {
 	kill -USR1 $SINKPID
@@ -226,5 +344,53 @@ if start && out=$("$CTL" -c "$CONF" suspend held.test 2>&1) &&
 else
 	t_fail "$out; sink $(sink_messages); $(tail -5 "$LOG")"
 fi
+
+attempts_are() { # ID N
+	"$CTL" -c "$CONF" --json message "$1" | jq_py "d['nodes'][0]['rows'][0]['attempts'] == $2"
+}
+t_case "an override reaches delivery: a throttle holds the second message"
+if out=$("$CTL" -c "$CONF" set held.test outbound_throttle_messages 1/1h) &&
+	until_ok 1 grep -q "domain held.test: overrides outbound_throttle_messages=1/1h" "$LOG" &&
+	send y@held.test && send z@held.test && sleep 2 && [ "$(sink_messages)" = 2 ] &&
+	"$CTL" -c "$CONF" unset held.test outbound_throttle_messages >/dev/null &&
+	until_ok 5 sink_is 3; then
+	t_ok
+else
+	t_fail "$out; sink $(sink_messages); $(tail -5 "$LOG")"
+fi
+
+t_case "flush and retry make a deferred unit due now (one more attempt each)"
+send d@dead.test
+DID=
+for _ in $(seq 50); do
+	DID=$(msgid d@dead.test)
+	[ -n "$DID" ] && attempts_are "$DID" 1 && break
+	sleep 0.1
+done
+o1=$("$CTL" -c "$CONF" flush dead.test)
+ok1=0
+until_ok 3 attempts_are "$DID" 2 && ok1=1
+o2=$("$CTL" -c "$CONF" retry "$DID")
+if [ $ok1 = 1 ] && grep -q "^node-a: flushed 1 delayed units of dead.test" <<<"$o1" &&
+	grep -q "^node-a: 1 delayed units due now" <<<"$o2" &&
+	until_ok 3 attempts_are "$DID" 3; then
+	t_ok
+else
+	t_fail "$DID / $o1 / $o2 / $("$CTL" -c "$CONF" message "$DID" 2>&1)"
+fi
 t_stop $PID
+
+t_case "a running Redis with no ringmta: actions exit 69 and say so"
+"$(command -v redis-server)" --port 0 --unixsocket "$T_DIR/lone.sock" --save '' --appendonly no \
+	--daemonize no >/dev/null 2>&1 &
+LONE=$!
+t_daemon $LONE
+wait_file "$T_DIR/lone.sock" 5
+out=$("$CTL" --redis "unix:$T_DIR/lone.sock" -c "$CONF" flush all 2>&1); rc=$?
+if [ $rc -eq 69 ] && grep -q "no ringmta is listening on rt:ctl" <<<"$out"; then
+	t_ok
+else
+	t_fail "$rc $out"
+fi
+t_stop $LONE
 t_finish

@@ -33,6 +33,9 @@
 
 /* ---- pure ------------------------------------------------------------ */
 
+#define RQ  "0123456789abcdef"
+#define MID "00112233445566778899aabbccddeeff"
+
 static void
 test_ctl_parse(void **state)
 {
@@ -40,48 +43,127 @@ test_ctl_parse(void **state)
 		const char *msg;
 		int rc;
 		enum rstate_ctl op;
-		const char *name;
+		const char *reqid, *arg;
+		bool quiet;
 	} tab[] = {
-	    {"suspend example.com", 0, RSTATE_CTL_SUSPEND, "example.com"},
-	    {"resume example.com", 0, RSTATE_CTL_RESUME, "example.com"},
-	    {"suspend a-b.c_d.9", 0, RSTATE_CTL_SUSPEND, "a-b.c_d.9"},
-	    {"suspend ", -EINVAL, 0, NULL},
-	    {"suspend", -EINVAL, 0, NULL},
-	    {"suspendexample.com", -EINVAL, 0, NULL},
-	    {"suspend  example.com", -EINVAL, 0, NULL},
-	    {"suspend Example.com", -EINVAL, 0, NULL},
-	    {"suspend a:b", -EINVAL, 0, NULL},
-	    {"suspend a*", -EINVAL, 0, NULL},
-	    {"suspend a b", -EINVAL, 0, NULL},
-	    {"pause example.com", -EINVAL, 0, NULL},
-	    {"", -EINVAL, 0, NULL},
+	    {"suspend example.com", 0, RSTATE_CTL_SUSPEND, "", "example.com",
+	     false},
+	    {"resume example.com", 0, RSTATE_CTL_RESUME, "", "example.com",
+	     false},
+	    {"suspend a-b.c_d.9", 0, RSTATE_CTL_SUSPEND, "", "a-b.c_d.9",
+	     false},
+	    {"override example.com", 0, RSTATE_CTL_OVERRIDE, "", "example.com",
+	     false},
+	    {"queue " RQ, 0, RSTATE_CTL_QUEUE, RQ, "", false},
+	    {"queue " RQ " example.com", 0, RSTATE_CTL_QUEUE, RQ, "example.com",
+	     false},
+	    {"message " RQ " " MID, 0, RSTATE_CTL_MESSAGE, RQ, MID, false},
+	    {"flush " RQ " all", 0, RSTATE_CTL_FLUSH, RQ, "all", false},
+	    {"flush " RQ " a.example", 0, RSTATE_CTL_FLUSH, RQ, "a.example",
+	     false},
+	    {"fail " RQ " a.example", 0, RSTATE_CTL_FAIL, RQ, "a.example",
+	     false},
+	    {"fail " RQ " a.example quiet", 0, RSTATE_CTL_FAIL, RQ, "a.example",
+	     true},
+	    {"retry " RQ " " MID, 0, RSTATE_CTL_RETRY, RQ, MID, false},
+	    {"delete " RQ " " MID, 0, RSTATE_CTL_DELETE, RQ, MID, false},
+	    {"suspend ", -EINVAL, 0, NULL, NULL, false},
+	    {"suspend", -EINVAL, 0, NULL, NULL, false},
+	    {"suspendexample.com", -EINVAL, 0, NULL, NULL, false},
+	    {"suspend  example.com", -EINVAL, 0, NULL, NULL, false},
+	    {"suspend Example.com", -EINVAL, 0, NULL, NULL, false},
+	    {"suspend a:b", -EINVAL, 0, NULL, NULL, false},
+	    {"suspend a*", -EINVAL, 0, NULL, NULL, false},
+	    {"suspend a b", -EINVAL, 0, NULL, NULL, false},
+	    {"suspend a.example quiet", -EINVAL, 0, NULL, NULL, false},
+	    {"pause example.com", -EINVAL, 0, NULL, NULL, false},
+	    {"", -EINVAL, 0, NULL, NULL, false},
+	    {"queue", -EINVAL, 0, NULL, NULL, false},
+	    {"queue 0123456789ABCDEF", -EINVAL, 0, NULL, NULL, false},
+	    {"queue 0123456789abcde", -EINVAL, 0, NULL, NULL, false},
+	    {"queue " RQ " a.example extra", -EINVAL, 0, NULL, NULL, false},
+	    {"message " RQ, -EINVAL, 0, NULL, NULL, false},
+	    {"message " RQ " 0011", -EINVAL, 0, NULL, NULL, false},
+	    {"message " RQ " " MID "0", -EINVAL, 0, NULL, NULL, false},
+	    {"retry " RQ " a.example", -EINVAL, 0, NULL, NULL, false},
+	    {"fail " RQ " a.example loud", -EINVAL, 0, NULL, NULL, false},
+	    {"fail " RQ " a{b}", -EINVAL, 0, NULL, NULL, false},
+	    {"flush " RQ " a.example ", -EINVAL, 0, NULL, NULL, false},
+	    {"flush " RQ " a b c d", -EINVAL, 0, NULL, NULL, false},
 	};
-	char name[DOM_NAME_MAX + 1];
-	char longmsg[DOM_NAME_MAX + 16];
+	struct rstate_ctl_msg m;
+	char longmsg[DOM_NAME_MAX + 16], buf[400];
 
 	(void)state;
 	for (size_t i = 0; i < nitems(tab); i++) {
-		enum rstate_ctl op = RSTATE_CTL__COUNT;
-		int rc =
-		    rstate_ctl_parse(tab[i].msg, strlen(tab[i].msg), &op, name);
+		int rc = rstate_ctl_parse(tab[i].msg, strlen(tab[i].msg), &m);
 
 		assert_int_equal(rc, tab[i].rc);
-		if (rc == 0) {
-			assert_int_equal(op, tab[i].op);
-			assert_string_equal(name, tab[i].name);
-		}
+		if (rc != 0)
+			continue;
+		assert_int_equal(m.op, tab[i].op);
+		assert_string_equal(m.reqid, tab[i].reqid);
+		assert_string_equal(m.arg, tab[i].arg);
+		assert_int_equal(m.quiet, tab[i].quiet);
+		assert_int_equal(rstate_ctl_is_request(m.op), m.reqid[0] != 0);
+		/* format gives back the same payload */
+		assert_int_equal(rstate_ctl_format(&m, buf, sizeof(buf)),
+				 (int)strlen(tab[i].msg));
+		assert_string_equal(buf, tab[i].msg);
 	}
+	assert_int_equal(rstate_ctl_format(&m, buf, 4), -ENOSPC);
 	/* an embedded NUL, a name one byte too long */
-	assert_int_equal(
-	    rstate_ctl_parse("resume a\0b", 10, &(enum rstate_ctl){0}, name),
-	    -EINVAL);
+	assert_int_equal(rstate_ctl_parse("resume a\0b", 10, &m), -EINVAL);
 	memcpy(longmsg, "resume ", 7);
 	memset(longmsg + 7, 'a', DOM_NAME_MAX + 1);
-	assert_int_equal(rstate_ctl_parse(longmsg, 7 + DOM_NAME_MAX + 1,
-					  &(enum rstate_ctl){0}, name),
+	assert_int_equal(rstate_ctl_parse(longmsg, 7 + DOM_NAME_MAX + 1, &m),
 			 -EINVAL);
+	assert_int_equal(rstate_ctl_parse(longmsg, 7 + DOM_NAME_MAX, &m), 0);
 	assert_string_equal(rstate_ctl_str(RSTATE_CTL_RESUME), "resume");
 	assert_string_equal(rstate_ctl_str(RSTATE_CTL__COUNT), "?");
+}
+
+static void
+test_records(void **state)
+{
+	struct rstate_out o = {0};
+	struct rstate_rec r;
+	char *p;
+
+	(void)state;
+	rstate_out_kv(&o, "node", "n1");
+	rstate_out_kv(&o, "text", "a\tb\nc\rd\x01");
+	rstate_out_end(&o);
+	rstate_out_kvf(&o, "count", "%d", 42);
+	rstate_out_kv(&o, "empty", "");
+	rstate_out_end(&o);
+	assert_string_equal(o.buf,
+			    "node=n1\ttext=a b c d \ncount=42\tempty=\n");
+	p = o.buf;
+	assert_int_equal(rstate_rec_next(&p, &r), 1);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(rstate_rec_get(&r, "node"), "n1");
+	assert_string_equal(rstate_rec_get(&r, "text"), "a b c d ");
+	assert_string_equal(rstate_rec_get(&r, "none"), "");
+	assert_int_equal(rstate_rec_next(&p, &r), 1);
+	assert_string_equal(rstate_rec_get(&r, "count"), "42");
+	assert_int_equal(r.n, 2);
+	assert_int_equal(rstate_rec_next(&p, &r), 0);
+	assert_int_equal(rstate_rec_next(&p, &r), 0);
+	rstate_out_fini(&o);
+	assert_null(o.buf);
+	/* fields without '=' are dropped; a value may hold '=' */
+	{
+		char buf[] = "junk\ta=b=c\n\nx=1";
+
+		p = buf;
+		assert_int_equal(rstate_rec_next(&p, &r), 1);
+		assert_int_equal(r.n, 1);
+		assert_string_equal(rstate_rec_get(&r, "a"), "b=c");
+		assert_int_equal(rstate_rec_next(&p, &r), 1);
+		assert_string_equal(rstate_rec_get(&r, "x"), "1");
+		assert_int_equal(rstate_rec_next(&p, &r), 0);
+	}
 }
 
 static void
@@ -136,6 +218,26 @@ t_resumed(domain_record *dr, void *arg)
 	((struct tctx *)arg)->resumed++;
 }
 
+static void
+t_req(const struct rstate_ctl_msg *m, void *arg)
+{
+	struct tctx *t = arg;
+
+	snprintf(t->str, sizeof(t->str), "%s %s %.60s", rstate_ctl_str(m->op),
+		 m->reqid, m->arg);
+	t->done = true;
+}
+
+static void
+t_ovr(domain_record *dr, const char *text, void *arg)
+{
+	struct tctx *t = arg;
+
+	snprintf(t->elems[31], sizeof(t->elems[31]), "%.20s=%.100s", dr->name,
+		 text ? text : "(none)");
+	t->resumed += 100;
+}
+
 static int
 setup(void **state)
 {
@@ -172,6 +274,8 @@ setup(void **state)
 					     .node_id = "Test-1",
 					     .version = "9.9",
 					     .on_resume = t_resumed,
+					     .on_request = t_req,
+					     .on_override = t_ovr,
 					     .cb_arg = t},
 		       &t->rs),
 	    0);
@@ -441,18 +545,146 @@ test_reconcile_on_up(void **state)
 	assert_true(dom_find(&t->doms, "b.example")->suspended);
 }
 
+/* Run turns until the HGET of key field gives want (or 2 s). */
+static void
+t_wait_field(struct tctx *t, const char *key, const char *field,
+	     const char *want)
+{
+	for (int i = 0; i < 200 && strcmp(t_hget(t, key, field), want) != 0;
+	     i++)
+		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
+	assert_string_equal(t_hget(t, key, field), want);
+}
+
+/* One publication round, then a few loop turns for its replies. */
+static void
+t_round(struct tctx *t, int64_t now_ms)
+{
+	rstate_publish(t->rs, now_ms);
+	for (int i = 0; i < 20; i++)
+		assert_true(ring_run_once(t->r, 2 * MS) >= 0);
+}
+
+static void
+test_data_loss(void **state)
+{
+	CTX_OR_SKIP(t);
+	domain_record *dr = t_domain(t, "example.com", 3);
+
+	rstate_replayed(t->rs); /* those 3 are replays: never counted */
+	t_domain(t, "example.com", 1);
+	dr->deliveries = 7;
+	rstate_publish(t->rs, 1000);
+	t_wait_field(t, "rt:stats", "deliveries", "7");
+	assert_string_equal(t_hget(t, "rt:domain:example.com", "received"),
+			    "1");
+	/* FLUSHALL while connected: the next round sees it and re-sends */
+	t_cmd(t, 1, (const char *const[]){"FLUSHALL"});
+	dr->deliveries = 9;
+	t_round(t, 2000); /* the check goes before this round's writes */
+	t_round(t, 3000); /* ... and this one re-sends */
+	t_wait_field(t, "rt:stats", "deliveries", "9");
+	t_wait_field(t, "rt:domain:example.com", "deliveries", "9");
+	assert_string_equal(t_hget(t, "rt:domain:example.com", "received"),
+			    "1");
+	assert_string_equal(t_hget(t, "rt:domain:example.com", "active"), "4");
+	/* no loss: nothing is sent twice */
+	t_round(t, 4000);
+	t_round(t, 5000);
+	assert_string_equal(t_hget(t, "rt:stats", "deliveries"), "9");
+	/* a reconnect to an emptied Redis (on_up) re-sends too */
+	t_cmd(t, 1, (const char *const[]){"FLUSHALL"});
+	rstate_on_up(t->rs);
+	t_round(t, 6000);
+	t_round(t, 7000);
+	t_wait_field(t, "rt:stats", "deliveries", "9");
+	t_wait_field(t, "rt:stats", "received", "1");
+}
+
+static void
+test_requests_and_overrides(void **state)
+{
+	CTX_OR_SKIP(t);
+	struct rstate *rs = t->rs;
+
+	t->done = false;
+	assert_int_equal(rstate_ctl_apply(rs, "flush " RQ " all",
+					  strlen("flush " RQ " all")),
+			 0);
+	assert_true(t->done);
+	assert_string_equal(t->str, "flush " RQ " all");
+	/* a reply: RPUSH + EXPIRE on PREFIX:reply:REQID */
+	assert_int_equal(rstate_reply(rs, RQ, "node=n2\n", 8), 0);
+	assert_int_equal(rstate_reply(rs, "x", "a", 1), -EINVAL);
+	for (int i = 0; i < 5; i++)
+		assert_true(ring_run_once(t->r, 1 * MS) >= 0);
+	t_cmd(t, 4, (const char *const[]){"LRANGE", "rt:reply:" RQ, "0", "-1"});
+	assert_int_equal(t->nelem, 1);
+	assert_string_equal(t->elems[0], "node=n2\n");
+	t_cmd(t, 2, (const char *const[]){"TTL", "rt:reply:" RQ});
+	assert_true(t->integer > 0 && t->integer <= RSTATE_REPLY_TTL_S);
+	assert_string_equal(rstate_node(rs), "test-1");
+	/* overrides: read on "override NAME", fields sorted, junk dropped */
+	t_cmd(t, 8,
+	      (const char *const[]){
+		  "HSET", "rt:override:o.example", "retry_interval", "5s",
+		  "max_outbound_connections", "3", "bad", "has space"});
+	t->resumed = 0;
+	assert_int_equal(rstate_ctl_apply(rs, "override o.example", 18), 0);
+	for (int i = 0; i < 200 && t->resumed < 100; i++)
+		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
+	assert_string_equal(t->elems[31],
+			    "o.example=max_outbound_connections=3 "
+			    "retry_interval=5s");
+	assert_string_equal(rstate_override_text(rs, "o.example"),
+			    "max_outbound_connections=3 retry_interval=5s");
+	rstate_publish(rs, 1000);
+	assert_string_equal(t_hget(t, "rt:domain:o.example", "overrides"),
+			    "max_outbound_connections=3 retry_interval=5s");
+	/* reapply calls the hook again (config reload) */
+	t->resumed = 0;
+	rstate_overrides_reapply(rs);
+	assert_int_equal(t->resumed, 100);
+	/* a reload on up drops what PREFIX:overrides no longer names */
+	t->resumed = 0;
+	rstate_on_up(rs);
+	for (int i = 0; i < 200 && t->resumed < 100; i++)
+		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
+	assert_string_equal(t->elems[31], "o.example=(none)");
+	assert_null(rstate_override_text(rs, "o.example"));
+	/* ... and keeps what it names */
+	t_cmd(t, 3, (const char *const[]){"SADD", "rt:overrides", "o.example"});
+	t->resumed = 0;
+	rstate_on_up(rs);
+	for (int i = 0; i < 200 && t->resumed < 100; i++)
+		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
+	assert_non_null(rstate_override_text(rs, "o.example"));
+	assert_true(rstate_ready(rs));
+	/* an emptied hash clears it */
+	t_cmd(t, 2, (const char *const[]){"DEL", "rt:override:o.example"});
+	t->resumed = 0;
+	assert_int_equal(rstate_ctl_apply(rs, "override o.example", 18), 0);
+	for (int i = 0; i < 200 && t->resumed < 100; i++)
+		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
+	assert_null(rstate_override_text(rs, "o.example"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ctl_parse),
 	    cmocka_unit_test(test_node_name),
+	    cmocka_unit_test(test_records),
 	    cmocka_unit_test_setup_teardown(test_publish_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_only_changes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replay_not_counted, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_ctl_channel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reconcile_on_up, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_data_loss, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_requests_and_overrides, setup,
 					    teardown),
 	};
 

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rstate_int.h: what rstate.c (publication, suspensions, the control
+ * channel) and rstate_ovr.c (overrides) share.  Not for other modules.
+ */
+#ifndef RINGMTA_RSTATE_INT_H
+#define RINGMTA_RSTATE_INT_H
+
+#include "redis.h"
+#include "rstate.h"
+#include "timer.h"
+
+/* Counters sent as deltas, in this order everywhere. */
+enum rst_ctr {
+	RST_RECEIVED = 0,
+	RST_ATTEMPTS,
+	RST_DELIVERIES,
+	RST_TRANSIENTS,
+	RST_FAILURES,
+	RST__COUNT /* must stay last */
+};
+/* What was last published for one domain record. */
+struct rst_dom {
+	const domain_record *dr;
+	uint64_t ctr[RST__COUNT];
+	/* Of ctr: what had reached Redis when it last came up (not pending,
+	 * not a replay), re-sent if Redis turns out to have lost it. */
+	uint64_t sent[RST__COUNT];
+	uint64_t base_received; /* replayed units: never counted */
+	uint32_t active, delayed, defer_failures;
+	unsigned nconn;
+	int64_t next_attempt, backoff_until, last_time;
+	enum dom_mx_state mx;
+	bool suspended, published, bad_name;
+	char last_error[DOM_ERR_MAX];
+};
+
+struct rst_bnd {
+	uint64_t ctr[3]; /* connections, deliveries, failures */
+	uint64_t sent[3];
+	unsigned nconn;
+	bool suspended, published;
+};
+
+/* A domain's overrides as last read from PREFIX:override:NAME. */
+struct rst_ovr {
+	char name[DOM_NAME_MAX + 1];
+	char *text;   /* "key=value ...", sorted by key */
+	uint64_t gen; /* the reload that last saw it */
+};
+
+struct rstate {
+	struct ring *ring;
+	struct rds *rds;
+	struct dom_table *doms;
+	struct bnd_table *bnds;
+	void (*on_resume)(domain_record *dr, void *arg);
+	void (*on_request)(const struct rstate_ctl_msg *m, void *arg);
+	void (*on_override)(domain_record *dr, const char *text, void *arg);
+	void *cb_arg;
+	struct timer tm;
+	int64_t interval_ns;
+	char prefix[RDS_NAME_MAX + 1];
+	char node[RSTATE_NODE_MAX + 1];
+	char version[32];
+	int64_t started_ms;
+	/* open addressing by record pointer */
+	struct rst_dom *slots;
+	size_t nslots, nused;
+	struct rst_bnd *bv; /* [bnds->n] */
+	uint64_t round;
+	bool ready, loading;
+	bool checking;    /* SISMEMBER PREFIX:nodes in flight */
+	unsigned pending; /* commands in flight with our callbacks */
+	bool freed;       /* rstate_free() ran while pending */
+	/* overrides */
+	struct rst_ovr *ovr;
+	size_t novr;
+	uint64_t ovr_gen;     /* reloads started (one per Redis up) */
+	unsigned ovr_loading; /* HGETALLs of the current reload in flight */
+	bool ovr_ready;       /* a reload completed once */
+	bool ovr_failed;      /* a read of the current reload failed */
+};
+
+/* PREFIX:kind (a fixed key) into buf[RDS_KEY_MAX]. */
+void rst_fixed_key(const struct rstate *rs, char *buf, const char *kind);
+/* A reply to one of our commands arrived: false when rstate_free() ran
+ * meanwhile (the last such reply frees rs). */
+bool rst_reply_begin(struct rstate *rs);
+/* The snapshot of dr (created empty). */
+struct rst_dom *rst_dom_get(struct rstate *rs, const domain_record *dr);
+/* HGETALL PREFIX:override:NAME and apply it; sync: part of a reload.
+ * Returns 0 or -errno. */
+int rst_ovr_fetch(struct rstate *rs, const char *name, bool sync);
+/* Start a reload of every override (Redis came up). */
+void rst_ovr_reload(struct rstate *rs);
+
+#endif
