@@ -169,6 +169,15 @@ bool bounce_is_dsn(const char *hdr, size_t len);
  */
 ATTR_WUR int bounce_build(const struct bounce_in *in, struct bounce_out *out);
 
+/*
+ * The most bytes of the original bounce_build(in) reads (from in->kind,
+ * in->ret, in->max_body and in->max_headers).  A caller that loads the
+ * original itself (e.g. asynchronously) passes its first
+ * MIN(length, bounce_orig_want(in)) bytes as in->orig / in->orig_len and
+ * gets exactly the DSN the reader path would give.
+ */
+size_t bounce_orig_want(const struct bounce_in *in);
+
 /* Free what bounce_build() put in out; idempotent. */
 void bounce_out_fini(struct bounce_out *out);
 

@@ -71,6 +71,13 @@ enum config_redis_kind {
 	CONFIG_REDIS__COUNT       /* must stay last */
 };
 
+/* What cluster limits do while Redis cannot grant leases. */
+enum config_cluster_unreachable {
+	CONFIG_CLUSTER_CLOSED = 0, /* no new connection, no message token */
+	CONFIG_CLUSTER_LOCAL,      /* limit / live nodes locally, at least 1 */
+	CONFIG_CLUSTER__COUNT      /* must stay last */
+};
+
 /* Where a domain policy's value came from. */
 enum config_origin {
 	CONFIG_ORIGIN_DEFAULT = 0,    /* built in */
@@ -111,6 +118,10 @@ enum config_pol_key {
 	CONFIG_POL_QUIT_TIMEOUT,
 	CONFIG_POL_MAX_RECIPIENTS_PER_MESSAGE,
 	CONFIG_POL_BOUNCE_8BIT,
+	CONFIG_POL_DELAY_WARNING,
+	CONFIG_POL_CLUSTER_MAX_OUTBOUND_CONNECTIONS,
+	CONFIG_POL_CLUSTER_MAX_BINDING_CONNECTIONS,
+	CONFIG_POL_CLUSTER_THROTTLE_MESSAGES,
 	CONFIG_POL__COUNT /* must stay last */
 };
 
@@ -154,6 +165,11 @@ struct domain_policy {
 	uint64_t quit_timeout_ms;
 	unsigned max_recipients_per_message;
 	bool bounce_8bit;
+	uint64_t delay_warning_ms; /* delay notice at this age; 0: never */
+	/* Across every node sharing the Redis (store/rlease.h); 0: off. */
+	unsigned cluster_max_outbound_connections;
+	unsigned cluster_max_binding_connections;    /* per binding x domain */
+	struct value_rate cluster_throttle_messages; /* count 0: unlimited */
 	uint8_t origin[CONFIG_POL__COUNT]; /* enum config_origin per key */
 	struct config_meta meta;
 };
@@ -210,6 +226,8 @@ struct config_redis {
 	struct value_hostport tcp; /* CONFIG_REDIS_TCP */
 	const char *prefix;
 	const char *server_path;
+	enum config_cluster_unreachable cluster_unreachable;
+	uint64_t cluster_lease_ttl_ms;
 	struct config_meta meta;
 };
 
@@ -325,5 +343,6 @@ const char *config_listener_tls_str(enum config_listener_tls t);
 const char *config_line_endings_str(enum config_line_endings e);
 const char *config_tls_version_str(enum config_tls_version v);
 const char *config_redis_kind_str(enum config_redis_kind k);
+const char *config_cluster_unreachable_str(enum config_cluster_unreachable c);
 
 #endif

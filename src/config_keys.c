@@ -42,6 +42,8 @@ const char *const config_redis_names[] = {[CONFIG_REDIS_PRIVATE] = "private",
 					  [CONFIG_REDIS_UNIX] = "unix",
 					  [CONFIG_REDIS_TCP] = "tcp",
 					  NULL};
+static const char *const config_cluster_names[] = {
+    [CONFIG_CLUSTER_CLOSED] = "closed", [CONFIG_CLUSTER_LOCAL] = "local", NULL};
 const char *const config_origin_names[] = {
     [CONFIG_ORIGIN_DEFAULT] = "default",
     [CONFIG_ORIGIN_DELIVERY] = "[delivery]",
@@ -55,12 +57,14 @@ _Static_assert(nitems(config_le_names) == CONFIG_LE__COUNT + 1, "le");
 _Static_assert(nitems(config_tlsv_names) == CONFIG_TLSV__COUNT + 1, "tlsv");
 _Static_assert(nitems(config_redis_names) == CONFIG_REDIS__COUNT + 1, "redis");
 _Static_assert(nitems(config_origin_names) == CONFIG_ORIGIN__COUNT + 1, "orig");
+_Static_assert(nitems(config_cluster_names) == CONFIG_CLUSTER__COUNT + 1, "cl");
 /* CONFIG_T_ENUM fields are written through an int pointer. */
 _Static_assert(sizeof(enum config_tls) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_tls_verify) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_listener_tls) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_line_endings) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_tls_version) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_cluster_unreachable) == sizeof(int), "enum");
 
 #define CONFIG_K(st, n, t, fl, f, lo, hi, d)                                   \
 	{                                                                      \
@@ -124,6 +128,16 @@ const struct config_key config_pol_keys[] = {
     CONFIG_PK(MAX_RECIPIENTS_PER_MESSAGE, "max_recipients_per_message", UINT, 0,
 	      max_recipients_per_message, 1, 100000, "100"),
     CONFIG_PK(BOUNCE_8BIT, "bounce_8bit", BOOL, 0, bounce_8bit, 0, 0, "yes"),
+    CONFIG_PK(DELAY_WARNING, "delay_warning", DURATION, 0, delay_warning_ms, 0,
+	      90 * CONFIG_MS_D, "0"),
+    CONFIG_PK(CLUSTER_MAX_OUTBOUND_CONNECTIONS,
+	      "cluster_max_outbound_connections", UINT, 0,
+	      cluster_max_outbound_connections, 0, 100000, "0"),
+    CONFIG_PK(CLUSTER_MAX_BINDING_CONNECTIONS,
+	      "cluster_max_outbound_connections_per_binding", UINT, 0,
+	      cluster_max_binding_connections, 0, 100000, "0"),
+    CONFIG_PK(CLUSTER_THROTTLE_MESSAGES, "cluster_outbound_throttle_messages",
+	      RATE, CONFIG_E, cluster_throttle_messages, 0, 0, ""),
 };
 _Static_assert(nitems(config_pol_keys) == CONFIG_POL__COUNT, "policy keys");
 
@@ -186,6 +200,10 @@ static const struct config_key config_redis_keys[] = {
     CONFIG_RK("prefix", TOKEN, 0, prefix, 0, CONFIG_TOKEN_MAX, "ringmta"),
     CONFIG_RK("server_path", STRING, 0, server_path, 0, 0,
 	      "/usr/bin/redis-server"),
+    CONFIG_KE(struct config_redis, "cluster_unreachable", cluster_unreachable,
+	      "closed", config_cluster_names),
+    CONFIG_RK("cluster_lease_ttl", DURATION, 0, cluster_lease_ttl_ms,
+	      3 * CONFIG_MS_S, 5 * CONFIG_MS_M, "15s"),
 };
 
 #define CONFIG_DK(n, t, fl, f, lo, hi, d)                                      \
@@ -273,6 +291,13 @@ const struct config_section_def config_sections[] = {
 _Static_assert(nitems(config_sections) == CONFIG_SEC__COUNT, "sections");
 _Static_assert(nitems(config_pol_keys) <= CONFIG_META_KEYS, "meta keys");
 _Static_assert(nitems(config_listener_keys) <= CONFIG_META_KEYS, "meta");
+
+const char *
+config_cluster_unreachable_str(enum config_cluster_unreachable c)
+{
+	return (unsigned)c < CONFIG_CLUSTER__COUNT ? config_cluster_names[c]
+						   : "?";
+}
 
 /* See config_int.h. */
 size_t

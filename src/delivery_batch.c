@@ -292,26 +292,10 @@ dlv_batch_finish(struct dlv_batch *b)
 {
 	struct dlv *d = b->d;
 
-	if (b->ndsn && b->live)
-		dlv_dsn_send(d, b->u->id, b->dsn, b->ndsn);
-	for (uint32_t i = 0; i < b->nmarks; i++) {
-		const struct dlv_mark *mk = &b->marks[i];
-		struct spool_state st = {
-		    .state = mk->state,
-		    .attempts = mk->attempts,
-		    .next_try_us = mk->next_try_us,
-		    .code = mk->code,
-		    .ecode = mk->ecode[0] ? mk->ecode : NULL,
-		    .text = mk->text[0] ? mk->text : NULL,
-		};
-		int rc =
-		    spool_mark(d->sp, b->u->id, mk->idx, 1, &st, NULL, NULL);
-
-		if (rc < 0)
-			log_warn("message %s recipient %" PRIu32
-				 ": cannot record state: %s",
-				 b->idstr, mk->idx, strerror(-rc));
-	}
+	dlv_dsn_send_batch(b); /* bounce marks go after the DSN's commit */
+	dlv_dsn_delay(b);      /* before the marks: reads the last retry */
+	for (uint32_t i = 0; i < b->nmarks; i++)
+		dlv_dsn_mark_write(d, b->u->id, &b->marks[i]);
 	if (b->nnow)
 		dom_active_unshift(
 		    d->doms, b->dr,

@@ -35,6 +35,7 @@ struct dlv_dsn_rcpt {
 	char *addr, *orcpt, *diag, *mta;
 	char status[OUTCOME_ESC_MAX];
 	int64_t last_attempt;
+	int64_t retry_until; /* delay notices: Will-Retry-Until, 0: none */
 };
 
 struct dlv_batch {
@@ -94,13 +95,42 @@ void dlv_strcpy(char *dst, size_t size, const char *src);
 void dlv_sa_ip(const struct sockaddr_storage *sa, char *buf, size_t size);
 
 /*
- * Build the failure DSN of message id for rcpts[n] and inject it through
- * the spool (sender <>, RECORD_MSG_F_BOUNCE); queued when durable.
- * Returns 0 or -errno (logged).
+ * Start the failure DSN of live message id for rcpts[n] (copied: the
+ * caller keeps them): the original is read through the ring, then the DSN
+ * is built and injected through the spool (sender <>,
+ * RECORD_MSG_F_BOUNCE) and queued when durable.  Returns 0 once started
+ * (later failures are logged), -ENOENT (message not live) or -errno.
  */
 int dlv_dsn_send(struct dlv *d, const uint8_t id[DOM_ID_LEN],
 		 const struct dlv_dsn_rcpt *rcpts, uint32_t n);
-/* Detach every DSN still being committed (shutdown). */
+/*
+ * The same for batch b (nothing if b->ndsn == 0 or the message is not
+ * live), and the DSN job takes over b's bounced and expired marks:
+ * they are removed from b->marks and written right after the DSN's
+ * commit is queued, so they never become durable before it (or when no
+ * DSN can be built; not at all if shutdown cancels the read, so those
+ * recipients are tried again after a restart).  Once started, b->dsn's
+ * strings are freed and b->ndsn is 0 (a second call does nothing).  Call
+ * it in place of dlv_dsn_send() in dlv_batch_finish(), before the marks
+ * are written.
+ */
+void dlv_dsn_send_batch(struct dlv_batch *b);
+/* Write mark mk of message id to the spool now (a failure is logged). */
+void dlv_dsn_mark_write(struct dlv *d, const uint8_t id[DOM_ID_LEN],
+			const struct dlv_mark *mk);
+/*
+ * Delay notices (docs/BOUNCES.md): for each RECORD_RS_DEFERRED mark of b
+ * whose new next try reaches received + delay_warning while the one in
+ * the spool (the previous deferral's, 0: none) did not, and whose NOTIFY
+ * asks for DELAY (or is absent), one "delayed" DSN for the unit's message
+ * (never for <> or a DSN).  Call from dlv_batch_finish() BEFORE the marks
+ * are written: it reads the previous next try from the spool's index.
+ */
+void dlv_dsn_delay(const struct dlv_batch *b);
+/* Shutdown: let reads in flight finish (2 s at most) so their DSNs are
+ * still committed, cancel the rest; detach every DSN being committed. */
 void dlv_dsn_abort_all(struct dlv *d);
+/* The same with a wait of wait_ns (0: cancel every read at once). */
+void dlv_dsn_abort_wait(struct dlv *d, int64_t wait_ns);
 
 #endif

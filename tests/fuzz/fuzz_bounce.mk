@@ -1,1 +1,1 @@
-fuzz_bounce_SRCS := src/bounce.c src/compat.c
+fuzz_bounce_SRCS := src/bounce.c src/bounce_mime.c src/compat.c

@@ -456,6 +456,66 @@ test_reader(void **state)
 	bounce_out_fini(&ref);
 }
 
+/*
+ * bounce_orig_want(): the size per kind, RET and caps; the first want
+ * bytes of an original longer than every cap, given as a buffer, give
+ * exactly the DSN of the whole original (and of want + 7 bytes).  That
+ * the reader is asked for no more is test_reader's max_headers + 2.
+ */
+static void
+test_orig_want(void **state)
+{
+	static const struct {
+		enum bounce_kind kind;
+		enum bounce_ret ret;
+		size_t max_body, max_headers, want;
+	} cases[] = {
+	    {BOUNCE_FAILED, BOUNCE_RET_NONE, 300, 100, 302},
+	    {BOUNCE_FAILED, BOUNCE_RET_FULL, 50, 100, 102},
+	    {BOUNCE_FAILED, BOUNCE_RET_HDRS, 300, 100, 102},
+	    {BOUNCE_DELAYED, BOUNCE_RET_FULL, 300, 100, 102},
+	    {BOUNCE_DELIVERED, BOUNCE_RET_NONE, 300, 100, 102},
+	    {BOUNCE_FAILED, BOUNCE_RET_NONE, 0, 0, BOUNCE_MAX_BODY_DEFAULT + 2},
+	    {BOUNCE_DELAYED, BOUNCE_RET_NONE, 0, 0,
+	     BOUNCE_MAX_HEADERS_DEFAULT + 2},
+	};
+	struct bounce_rcpt r = {.addr = "b@b.example"};
+	struct bounce_in in;
+	struct bounce_out ref, out;
+	char big[1201]; /* 1200 bytes and snprintf's last NUL */
+
+	(void)state;
+	/* 20 header lines of 40 bytes, then a body: longer than any cap. */
+	for (size_t i = 0; i + 1 < sizeof(big); i += 40)
+		snprintf(big + i, 41, "%s%02zu: %-31s\r\n",
+			 i < 800 ? "X-H" : "bod", i / 40, "v");
+	memcpy(big + 800, "\r\n", 2);
+	for (size_t i = 0; i < nitems(cases); i++) {
+		test_in_init(&in, &r, 1);
+		in.kind = cases[i].kind;
+		in.ret = cases[i].ret;
+		in.max_body = cases[i].max_body;
+		in.max_headers = cases[i].max_headers;
+		in.orig = big;
+		in.orig_len = sizeof(big) - 1;
+		assert_int_equal(bounce_orig_want(&in), cases[i].want);
+		if (cases[i].want > sizeof(big))
+			continue;
+		assert_int_equal(bounce_build(&in, &ref), 0);
+		in.orig_len = cases[i].want;
+		assert_int_equal(bounce_build(&in, &out), 0);
+		assert_int_equal(out.len, ref.len);
+		assert_memory_equal(out.msg, ref.msg, ref.len);
+		bounce_out_fini(&out);
+		in.orig_len = cases[i].want + 7;
+		assert_int_equal(bounce_build(&in, &out), 0);
+		assert_int_equal(out.len, ref.len);
+		assert_memory_equal(out.msg, ref.msg, ref.len);
+		bounce_out_fini(&out);
+		bounce_out_fini(&ref);
+	}
+}
+
 static void
 test_no_original(void **state)
 {
@@ -972,6 +1032,7 @@ main(void)
 	    cmocka_unit_test(test_kinds),
 	    cmocka_unit_test(test_big_original),
 	    cmocka_unit_test(test_reader),
+	    cmocka_unit_test(test_orig_want),
 	    cmocka_unit_test(test_no_original),
 	    cmocka_unit_test(test_original_canon),
 	    cmocka_unit_test(test_hostile_diag),

@@ -182,6 +182,11 @@ test_defaults(void **state)
 	assert_null(cfg->redis.url);
 	assert_string_equal(cfg->redis.prefix, "ringmta");
 	assert_string_equal(cfg->redis.server_path, "/usr/bin/redis-server");
+	assert_int_equal(cfg->redis.cluster_unreachable, CONFIG_CLUSTER_CLOSED);
+	assert_string_equal(
+	    config_cluster_unreachable_str(cfg->redis.cluster_unreachable),
+	    "closed");
+	assert_true(cfg->redis.cluster_lease_ttl_ms == 15000);
 	assert_int_equal(cfg->dns.servers.n, 0);
 	assert_true(cfg->dns.timeout_ms == 2000);
 	assert_int_equal(cfg->dns.tries, 2);
@@ -205,6 +210,9 @@ test_defaults(void **state)
 	assert_true(d->idle_timeout_ms == 5000);
 	assert_true(d->throttle_messages.count == 0);
 	assert_true(d->throttle_connections.count == 0);
+	assert_int_equal(d->cluster_max_outbound_connections, 0);
+	assert_int_equal(d->cluster_max_binding_connections, 0);
+	assert_true(d->cluster_throttle_messages.count == 0);
 	assert_int_equal(d->tls, CONFIG_TLS_OPPORTUNISTIC);
 	assert_int_equal(d->tls_verify, CONFIG_VERIFY_NONE);
 	assert_null(d->tls_ca_file);
@@ -223,6 +231,7 @@ test_defaults(void **state)
 	assert_true(d->quit_timeout_ms == 120000);
 	assert_int_equal(d->max_recipients_per_message, 100);
 	assert_true(d->bounce_8bit);
+	assert_true(d->delay_warning_ms == 0);
 	for (int k = 0; k < CONFIG_POL__COUNT; k++) {
 		assert_int_equal(d->origin[k], CONFIG_ORIGIN_DEFAULT);
 		assert_int_equal(cfg->domain_default.origin[k],
@@ -287,6 +296,8 @@ static const char full_file[] =
     "url = redis://127.0.0.1:6380\n"
     "prefix = rmta.test\n"
     "server_path = /opt/redis/bin/redis-server\n"
+    "cluster_unreachable = local\n"
+    "cluster_lease_ttl = 6s\n"
     "\n"
     "[dns]\n"
     "servers = 127.0.0.1:5353, [::1]:53\n"
@@ -334,6 +345,10 @@ static const char full_file[] =
     "quit_timeout = 22s\n"
     "max_recipients_per_message = 42\n"
     "bounce_8bit = no\n"
+    "delay_warning = 4h\n"
+    "cluster_max_outbound_connections = 30\n"
+    "cluster_max_outbound_connections_per_binding = 12\n"
+    "cluster_outbound_throttle_messages = 600/1m\n"
     "max_connections = 999\n"
     "\n"
     "[domain default]\n"
@@ -365,6 +380,10 @@ static const char full_file[] =
     "quit_timeout = 42s\n"
     "max_recipients_per_message = 43\n"
     "bounce_8bit = yes\n"
+    "delay_warning = 30m\n"
+    "cluster_max_outbound_connections = 5\n"
+    "cluster_max_outbound_connections_per_binding = 2\n"
+    "cluster_outbound_throttle_messages = 7\n"
     "\n"
     "[domain Example.COM.]   ; trailing dot and case are normalised\n"
     "relay = [::1]:2600\n"
@@ -473,6 +492,13 @@ check_full(const struct config *cfg)
 	assert_true(del->quit_timeout_ms == 22000);
 	assert_int_equal(del->max_recipients_per_message, 42);
 	assert_false(del->bounce_8bit);
+	assert_true(del->delay_warning_ms == 4 * 3600000);
+	assert_int_equal(del->cluster_max_outbound_connections, 30);
+	assert_int_equal(del->cluster_max_binding_connections, 12);
+	assert_true(del->cluster_throttle_messages.count == 600);
+	assert_true(del->cluster_throttle_messages.period_ms == 60000);
+	assert_int_equal(cfg->redis.cluster_unreachable, CONFIG_CLUSTER_LOCAL);
+	assert_true(cfg->redis.cluster_lease_ttl_ms == 6000);
 	assert_int_equal(dd->port, 2527);
 	assert_string_equal(cidr_str(&dd->allowed_networks), "127.0.0.1/32");
 	assert_true(dd->retry_interval_ms == 120000);
@@ -495,6 +521,11 @@ check_full(const struct config *cfg)
 	assert_true(dd->quit_timeout_ms == 42000);
 	assert_int_equal(dd->max_recipients_per_message, 43);
 	assert_true(dd->bounce_8bit);
+	assert_true(dd->delay_warning_ms == 30 * 60000);
+	assert_int_equal(dd->cluster_max_outbound_connections, 5);
+	assert_int_equal(dd->cluster_max_binding_connections, 2);
+	assert_true(dd->cluster_throttle_messages.count == 7);
+	assert_true(dd->cluster_throttle_messages.period_ms == 1000);
 	assert_int_equal(cfg->ndomains, 1);
 	d = config_domain(cfg, "EXAMPLE.com.");
 	assert_string_equal(d->name, "example.com");
@@ -622,6 +653,9 @@ test_error_classes(void **state)
 	    {"[listener]\nmax_line_length = 100\n",
 	     "t.ini:2: [listener] max_line_length: 100 is below the "
 	     "minimum of 512"},
+	    {"[delivery]\ndelay_warning = 91d\n",
+	     "t.ini:2: [delivery] delay_warning: 91d is above the "
+	     "maximum of 90d"},
 	    {"[delivery]\nmessage_expiration = 100d\n",
 	     "t.ini:2: [delivery] message_expiration: 100d is above the "
 	     "maximum of 90d"},
@@ -710,6 +744,16 @@ test_error_classes(void **state)
 	    {"[redis]\nprefix = a:b\n",
 	     "t.ini:2: [redis] prefix: bad name 'a:b': expected 1 to 64 "
 	     "of A-Z a-z 0-9 _ . -"},
+	    {"[redis]\ncluster_unreachable = open\n",
+	     "t.ini:2: [redis] cluster_unreachable: bad value 'open': "
+	     "expected closed or local"},
+	    {"[redis]\ncluster_lease_ttl = 2s\n",
+	     "t.ini:2: [redis] cluster_lease_ttl: 2s is below the minimum "
+	     "of 3s"},
+	    {"[domain a.example]\ncluster_max_outbound_connections = "
+	     "100001\n",
+	     "t.ini:2: [domain a.example] cluster_max_outbound_connections: "
+	     "100001 is out of range: expected 0 to 100000"},
 	    {"[spool]\nmin_free_space = 100%\n",
 	     "t.ini:2: [spool] min_free_space: 100 is out of range: "
 	     "expected 0 to 99"},
