@@ -1,0 +1,743 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rlease.c: cluster-wide connection leases in Redis (see rlease.h), the
+ * Lua script, and the renewal round.  Owns the groups (one per (domain,
+ * binding slot); rlease_msg.c owns the token fields of the per-domain
+ * ones), their members, the node's live entry and the renewal timer.
+ * Every Redis call goes through store/redis (EVALSHA of rlease_lua, ZREM
+ * sent at once or kept in the write-behind batch while down); no reply is
+ * ever waited for.
+ */
+#include "rlease.h"
+#include "rlease_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "redis.h"
+#include "ring.h"
+#include "timer.h"
+#include "value.h"
+
+/* Keys the script touches, as "op" dispatch; each op documented inline. */
+const char rlease_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local op = ARGV[1]\n"
+    "if op == 'gcra' then\n"
+    /* KEYS[1] the TAT (us); ARGV: T_us, tau_us, n -> {granted, wait_us} */
+    "  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
+    "  local T, tau = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "  local n = tonumber(ARGV[4])\n"
+    "  local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0\n"
+    "  if tat < now then tat = now end\n"
+    "  local k = math.floor((now + tau - tat) / T) + 1\n"
+    "  if k > n then k = n end\n"
+    "  if k < 0 then k = 0 end\n"
+    "  local wait = 0\n"
+    "  if k == 0 then wait = tat - tau - now end\n"
+    "  tat = tat + k * T\n"
+    "  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX',\n"
+    "             math.floor((tat - now) / 1000) + 1000)\n"
+    "  return {k, wait}\n"
+    "end\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local ttl = tonumber(ARGV[2])\n"
+    "if op == 'nodes' then\n"
+    /* KEYS[1] the live-node set; ARGV: ttl_ms, member -> live nodes */
+    "  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+    "  redis.call('ZADD', KEYS[1], now + ttl, ARGV[3])\n"
+    "  redis.call('PEXPIRE', KEYS[1], ttl * 2)\n"
+    "  return redis.call('ZCARD', KEYS[1])\n"
+    "end\n"
+    /* 'lease': KEYS the sets; ARGV: ttl_ms, one limit per key (0: none),
+     * members -> per member 1 (held until now + ttl) or 0 (no room).  A
+     * member already held is renewed whatever the count. */
+    "local nk = #KEYS\n"
+    "for i = 1, nk do\n"
+    "  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)\n"
+    "end\n"
+    "local out = {}\n"
+    "for j = nk + 3, #ARGV do\n"
+    "  local m, ok = ARGV[j], 1\n"
+    "  for i = 1, nk do\n"
+    "    local lim = tonumber(ARGV[2 + i])\n"
+    "    if lim > 0 and not redis.call('ZSCORE', KEYS[i], m) and\n"
+    "       redis.call('ZCARD', KEYS[i]) >= lim then ok = 0 end\n"
+    "  end\n"
+    "  if ok == 1 then\n"
+    "    for i = 1, nk do redis.call('ZADD', KEYS[i], now + ttl, m) end\n"
+    "  end\n"
+    "  out[#out + 1] = ok\n"
+    "end\n"
+    "for i = 1, nk do redis.call('PEXPIRE', KEYS[i], ttl * 2) end\n"
+    "return out\n";
+
+int64_t
+rlease_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+unsigned
+rlease_share(unsigned limit, unsigned nodes)
+{
+	if (limit == 0)
+		return 0;
+	nodes = MAX(nodes, 1u);
+	return MAX(limit / nodes, 1u);
+}
+
+unsigned
+rlease_nodes(const struct rlease *rl)
+{
+	return MAX(rl->nodes, 1u);
+}
+
+const struct rlease_stats *
+rlease_stats(const struct rlease *rl)
+{
+	return &rl->st;
+}
+
+/* ---- groups ------------------------------------------------------------ */
+
+static size_t
+rl_hash(const domain_record *dr, size_t nb)
+{
+	uint64_t x = (uint64_t)(uintptr_t)dr;
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return (size_t)x & (nb - 1);
+}
+
+struct rl_group *
+rlease_group_find(const struct rlease *rl, const domain_record *dr, int slot)
+{
+	if (rl->nb == 0)
+		return NULL;
+	for (struct rl_group *g = rl->b[rl_hash(dr, rl->nb)]; g; g = g->next)
+		if (g->dr == dr && g->slot == slot)
+			return g;
+	return NULL;
+}
+
+static void
+rl_grow(struct rlease *rl)
+{
+	size_t nb = rl->nb ? rl->nb * 2 : RL_NBUCKETS0;
+	struct rl_group **b = xcalloc(nb, sizeof(*b));
+
+	for (size_t i = 0; i < rl->nb; i++)
+		while (rl->b[i]) {
+			struct rl_group *g = rl->b[i];
+			size_t h = rl_hash(g->dr, nb);
+
+			rl->b[i] = g->next;
+			g->next = b[h];
+			b[h] = g;
+		}
+	free(rl->b);
+	rl->b = b;
+	rl->nb = nb;
+}
+
+/*
+ * Binding names may hold upper case and '_' (config tokens); a key part
+ * may not hold upper case.  '_' becomes "__" and 'A' becomes "_a": one to
+ * one, so two bindings never share a key.
+ */
+static int
+rl_bind_part(const char *binding, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const char *p = binding; *p; p++) {
+		bool esc = *p == '_' || (*p >= 'A' && *p <= 'Z');
+
+		if (o + 3 > len)
+			return -ENOSPC;
+		if (esc)
+			out[o++] = '_';
+		out[o++] = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+	}
+	out[o] = '\0';
+	return o > 0 ? rds_name_check(out) : -EINVAL;
+}
+
+static void
+rl_keys(struct rlease *rl, struct rl_group *g, const char *binding)
+{
+	const char *pfx = rds_key_prefix(rl->rds);
+	char part[RDS_NAME_MAX + 1];
+	int n;
+
+	if (g->slot == RL_TOK_SLOT) {
+		g->bad_key = rds_key(g->kbind, sizeof(g->kbind), pfx,
+				     "mthrottle", g->dr->name) < 0;
+		return;
+	}
+	n = rds_key(g->kdom, sizeof(g->kdom), pfx, "lease", g->dr->name);
+	if (n < 0 ||
+	    rl_bind_part(binding ? binding : "default", part, sizeof(part)) <
+		0 ||
+	    (size_t)snprintf(g->kbind, sizeof(g->kbind), "%s:%s", g->kdom,
+			     part) >= sizeof(g->kbind))
+		g->bad_key = true;
+	if (g->bad_key)
+		log_warn("cluster limits: %s: not a key part: local limits "
+			 "only",
+			 g->dr->name);
+}
+
+struct rl_group *
+rlease_group_get(struct rlease *rl, domain_record *dr, int slot,
+		 const char *binding)
+{
+	struct rl_group *g = rlease_group_find(rl, dr, slot);
+	size_t h;
+
+	if (g != NULL)
+		return g;
+	if (rl->count + 1 > rl->nb * 2)
+		rl_grow(rl);
+	g = xcalloc(1, sizeof(*g));
+	g->dr = dr;
+	g->slot = slot;
+	rl_keys(rl, g, binding);
+	h = rl_hash(dr, rl->nb);
+	g->next = rl->b[h];
+	rl->b[h] = g;
+	rl->count++;
+	return g;
+}
+
+static struct rl_member *
+rl_member_add(struct rlease *rl, struct rl_group *g, enum rl_state st)
+{
+	struct rl_member *m;
+
+	if (g->n == g->cap) {
+		g->cap = g->cap ? g->cap * 2 : 4;
+		g->m = xreallocarray(g->m, g->cap, sizeof(*g->m));
+	}
+	m = &g->m[g->n++];
+	m->seq = ++rl->seq;
+	m->st = st;
+	m->round = rl->round;
+	return m;
+}
+
+static struct rl_member *
+rl_member_find(struct rl_group *g, uint64_t seq)
+{
+	for (unsigned i = 0; i < g->n; i++)
+		if (g->m[i].seq == seq)
+			return &g->m[i];
+	return NULL;
+}
+
+static void
+rl_member_del(struct rl_group *g, struct rl_member *m)
+{
+	*m = g->m[--g->n];
+}
+
+static unsigned
+rl_count(const struct rl_group *g, enum rl_state a, enum rl_state b)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; g != NULL && i < g->n; i++)
+		n += g->m[i].st == a || g->m[i].st == b;
+	return n;
+}
+
+/* Connections of dr on every slot (in use, backed or not). */
+static unsigned
+rl_dom_used(const struct rlease *rl, const domain_record *dr)
+{
+	unsigned n = 0;
+
+	for (struct rl_group *g = rl->b[rl_hash(dr, rl->nb)]; g; g = g->next)
+		if (g->dr == dr && g->slot != RL_TOK_SLOT)
+			n += rl_count(g, RL_USED, RL_UNBACKED);
+	return n;
+}
+
+/* ---- talking to Redis ---------------------------------------------------- */
+
+static int
+rl_member_str(const struct rlease *rl, uint64_t seq, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%s:%" PRIu64, rl->node, seq);
+}
+
+/*
+ * One fire-and-forget command: sent now while up, so that it reaches Redis
+ * before any acquire that follows on the same connection; else kept in
+ * the write-behind batch for when Redis returns.
+ */
+static void
+rl_send(struct rlease *rl, const char *const *av)
+{
+	if (rds_cmd(rl->rds, NULL, NULL, 3, av, NULL) < 0 &&
+	    rds_batch(rl->rds, 3, av, NULL) < 0)
+		rl->st.errors++;
+}
+
+/* Give back seq of g: ZREM on every key it may be in (idempotent). */
+static void
+rl_zrem(struct rlease *rl, const struct rl_group *g, uint64_t seq)
+{
+	char mem[RL_NODE_MAX + 48];
+
+	if (g->bad_key)
+		return;
+	rl_member_str(rl, seq, mem, sizeof(mem));
+	rl_send(rl, (const char *const[]){"ZREM", g->kdom, mem});
+	rl_send(rl, (const char *const[]){"ZREM", g->kbind, mem});
+	rl->st.released++;
+}
+
+int
+rlease_eval(struct rlease *rl, struct rl_req *q, rds_reply_fn *cb, int nk,
+	    int ac, const char *const *av)
+{
+	int err = rds_evalsha(rl->rds, rl->sha, cb, q, nk, ac, av, NULL);
+
+	if (err < 0) {
+		free(q);
+		return err;
+	}
+	rl->inflight++;
+	return 0;
+}
+
+void
+rlease_poke(struct rlease *rl, struct rl_group *g, int64_t when_ms)
+{
+	if (rl->o.poke != NULL && !rl->stopped)
+		rl->o.poke(g->dr, when_ms, rl->o.cb_arg);
+}
+
+static void rl_on_lease(void *arg, int status, const struct rds_reply *rep);
+
+/*
+ * EVALSHA 'lease' for seq[0..n) of g with its current limits.  Returns
+ * 0 (the callback will run) or -errno.
+ */
+static int
+rl_send_lease(struct rlease *rl, struct rl_group *g, const uint64_t *seq,
+	      unsigned n, enum rl_kind kind)
+{
+	char ttl[24], lim[2][24], mem[RL_CHUNK][RL_NODE_MAX + 48];
+	const char *av[4 + 2 + RL_CHUNK];
+	struct rl_req *q;
+	int nk = 0, ac = 0;
+
+	BUG_ON(n == 0 || n > RL_CHUNK);
+	if (g->lim_dom > 0)
+		av[nk++] = g->kdom;
+	if (g->lim_bind > 0)
+		av[nk++] = g->kbind;
+	if (nk == 0)
+		return -EINVAL;
+	snprintf(ttl, sizeof(ttl), "%u", rl->o.ttl_ms);
+	ac = nk;
+	av[ac++] = "lease";
+	av[ac++] = ttl;
+	if (g->lim_dom > 0) {
+		snprintf(lim[0], sizeof(lim[0]), "%u", g->lim_dom);
+		av[ac++] = lim[0];
+	}
+	if (g->lim_bind > 0) {
+		snprintf(lim[1], sizeof(lim[1]), "%u", g->lim_bind);
+		av[ac++] = lim[1];
+	}
+	for (unsigned i = 0; i < n; i++) {
+		rl_member_str(rl, seq[i], mem[i], sizeof(mem[i]));
+		av[ac++] = mem[i];
+	}
+	q = xmalloc(sizeof(*q) + n * sizeof(q->seq[0]));
+	q->rl = rl;
+	q->g = g;
+	q->kind = kind;
+	q->n = n;
+	memcpy(q->seq, seq, n * sizeof(seq[0]));
+	return rlease_eval(rl, q, rl_on_lease, nk, ac, av);
+}
+
+/* The answer for one member of g: ok (held) or not. */
+static void
+rl_lease_one(struct rlease *rl, struct rl_group *g, uint64_t seq, int ok,
+	     bool *granted)
+{
+	struct rl_member *m = rl_member_find(g, seq);
+
+	if (m == NULL) {
+		/* Given back while the command was out: give it back again
+		 * in case this command re-added it. */
+		if (ok > 0)
+			rl_zrem(rl, g, seq);
+		return;
+	}
+	switch (m->st) {
+	case RL_PENDING:
+		if (ok > 0) {
+			m->st = RL_SPARE;
+			m->round = rl->round;
+			rl->st.granted++;
+			*granted = true;
+		} else {
+			if (ok == 0)
+				rl->st.refused++;
+			else
+				rl_zrem(rl, g, seq);
+			rl_member_del(g, m);
+		}
+		break;
+	case RL_SPARE:
+		if (ok <= 0) {
+			rl->st.lost += ok == 0;
+			rl_member_del(g, m);
+		}
+		break;
+	case RL_USED:
+	case RL_UNBACKED:
+		if (ok > 0)
+			m->st = RL_USED;
+		else if (ok == 0 && m->st == RL_USED) {
+			m->st = RL_UNBACKED;
+			rl->st.lost++;
+		}
+		break;
+	case RL__COUNT:
+		BUG_ON(1);
+	}
+}
+
+static void
+rl_on_lease(void *arg, int status, const struct rds_reply *rep)
+{
+	struct rl_req *q = arg;
+	struct rlease *rl = q->rl;
+	struct rl_group *g = q->g;
+	bool granted = false, bad;
+
+	rl->inflight--;
+	bad = status < 0 || rep->type != RDS_REPLY_ARRAY || rep->nelem != q->n;
+	if (bad) {
+		rl->st.errors++;
+		if (status == 0 && rep->type == RDS_REPLY_ERROR)
+			log_warn("cluster limits: %.*s", (int)rep->len,
+				 rep->str);
+	}
+	for (unsigned i = 0; i < q->n; i++) {
+		int ok = bad ? -1
+			     : rep->elem[i].type == RDS_REPLY_INTEGER &&
+				   rep->elem[i].integer == 1;
+
+		rl_lease_one(rl, g, q->seq[i], ok, &granted);
+	}
+	if (q->kind == RL_Q_ACQUIRE) {
+		g->inflight = false;
+		if (granted) {
+			g->retry_ms = 0;
+			rlease_poke(rl, g, 0);
+		} else {
+			g->retry_ms = rlease_wall_ms() + RLEASE_RETRY_MS;
+			rlease_poke(rl, g, g->retry_ms);
+		}
+	}
+	free(q);
+}
+
+/* Redis cannot grant: the fallback's answer for (g, max_dom, max_bind). */
+static int
+rl_fallback(struct rlease *rl, struct rl_group *g, uint64_t *ticket_r)
+{
+	unsigned n = rlease_nodes(rl);
+	unsigned sd = rlease_share(g->lim_dom, n);
+	unsigned sb = rlease_share(g->lim_bind, n);
+
+	if (rl->o.fallback != CONFIG_CLUSTER_LOCAL) {
+		g->starved = true;
+		rl->st.closed++;
+		return 0;
+	}
+	if ((sd > 0 && rl_dom_used(rl, g->dr) >= sd) ||
+	    (sb > 0 && rl_count(g, RL_USED, RL_UNBACKED) >= sb))
+		return 0;
+	*ticket_r = rl_member_add(rl, g, RL_UNBACKED)->seq;
+	rl->st.local++;
+	return 1;
+}
+
+int
+rlease_take(struct rlease *rl, domain_record *dr, int slot, const char *binding,
+	    unsigned max_dom, unsigned max_bind, uint64_t *ticket_r)
+{
+	struct rl_group *g;
+	struct rl_member *m;
+	uint64_t seq;
+
+	*ticket_r = 0;
+	if (max_dom == 0 && max_bind == 0)
+		return 1;
+	if (rl->stopped || slot < 0)
+		return 0;
+	g = rlease_group_get(rl, dr, slot, binding);
+	g->lim_dom = max_dom;
+	g->lim_bind = max_bind;
+	for (unsigned i = 0; i < g->n; i++)
+		if (g->m[i].st == RL_SPARE) {
+			g->m[i].st = RL_USED;
+			*ticket_r = g->m[i].seq;
+			return 1;
+		}
+	if (g->inflight)
+		return 0;
+	if (g->bad_key || !rds_is_up(rl->rds))
+		return rl_fallback(rl, g, ticket_r);
+	if (rlease_wall_ms() < g->retry_ms) {
+		/* The wake-up set with the refusal may have been used by an
+		 * earlier poke: ask for it again. */
+		rlease_poke(rl, g, g->retry_ms);
+		return 0;
+	}
+	m = rl_member_add(rl, g, RL_PENDING);
+	seq = m->seq;
+	if (rl_send_lease(rl, g, &seq, 1, RL_Q_ACQUIRE) < 0) {
+		rl_member_del(g, m);
+		return rl_fallback(rl, g, ticket_r);
+	}
+	g->inflight = true;
+	return 0;
+}
+
+void
+rlease_put(struct rlease *rl, domain_record *dr, int slot, uint64_t ticket)
+{
+	struct rl_group *g;
+	struct rl_member *m;
+
+	if (rl == NULL || ticket == 0 ||
+	    (g = rlease_group_find(rl, dr, slot)) == NULL ||
+	    (m = rl_member_find(g, ticket)) == NULL)
+		return;
+	if (m->st != RL_UNBACKED || rds_is_up(rl->rds))
+		rl_zrem(rl, g, ticket);
+	rl_member_del(g, m);
+	/* Room for another connection of the domain, here or on another
+	 * node: ask again at once, whatever a refusal said. */
+	for (struct rl_group *o = rl->b[rl_hash(dr, rl->nb)]; o; o = o->next)
+		if (o->dr == dr && o->slot != RL_TOK_SLOT)
+			o->retry_ms = 0;
+	rlease_poke(rl, g, 0);
+}
+
+unsigned
+rlease_used(const struct rlease *rl, const domain_record *dr, int slot)
+{
+	return rl_count(rlease_group_find(rl, dr, slot), RL_USED, RL_UNBACKED);
+}
+
+unsigned
+rlease_spare(const struct rlease *rl, const domain_record *dr, int slot)
+{
+	return rl_count(rlease_group_find(rl, dr, slot), RL_SPARE, RL_SPARE);
+}
+
+/* ---- renewal ------------------------------------------------------------ */
+
+static void
+rl_on_nodes(void *arg, int status, const struct rds_reply *rep)
+{
+	struct rl_req *q = arg;
+	struct rlease *rl = q->rl;
+
+	rl->inflight--;
+	if (status == 0 && rep->type == RDS_REPLY_INTEGER && rep->integer > 0)
+		rl->nodes = (unsigned)MIN(rep->integer, 100000);
+	else
+		rl->st.errors++;
+	free(q);
+}
+
+static int
+rl_send_nodes(struct rlease *rl)
+{
+	char ttl[24];
+	struct rl_req *q = xcalloc(1, sizeof(*q));
+
+	snprintf(ttl, sizeof(ttl), "%u", rl->o.ttl_ms);
+	q->rl = rl;
+	q->kind = RL_Q_NODES;
+	return rlease_eval(
+	    rl, q, rl_on_nodes, 1, 4,
+	    (const char *const[]){rl->knodes, "nodes", ttl, rl->node});
+}
+
+/* Give back spares unused since the last round; renew the rest. */
+static int
+rl_renew_group(struct rlease *rl, struct rl_group *g)
+{
+	uint64_t seq[RL_CHUNK];
+	unsigned n = 0;
+	int sent = 0;
+
+	for (unsigned i = 0; i < g->n;) {
+		struct rl_member *m = &g->m[i];
+
+		if (m->st == RL_SPARE && m->round < rl->round) {
+			rl_zrem(rl, g, m->seq);
+			rl_member_del(g, m);
+			continue;
+		}
+		i++;
+	}
+	if (g->bad_key || (g->lim_dom == 0 && g->lim_bind == 0))
+		return 0;
+	for (unsigned i = 0; i <= g->n; i++) {
+		if (i < g->n && g->m[i].st != RL_PENDING)
+			seq[n++] = g->m[i].seq;
+		if (n > 0 && (n == RL_CHUNK || i == g->n)) {
+			if (rl_send_lease(rl, g, seq, n, RL_Q_RENEW) == 0)
+				sent++;
+			n = 0;
+		}
+	}
+	return sent;
+}
+
+int
+rlease_renew(struct rlease *rl)
+{
+	int sent = 0;
+
+	if (rl->stopped)
+		return 0;
+	rl->round++;
+	for (size_t i = 0; i < rl->nb; i++)
+		for (struct rl_group *g = rl->b[i]; g; g = g->next)
+			if (g->slot != RL_TOK_SLOT)
+				sent += rl_renew_group(rl, g);
+	rl->st.renewals += (uint64_t)sent;
+	if (rds_is_up(rl->rds) && rl_send_nodes(rl) == 0)
+		sent++;
+	return sent;
+}
+
+static void
+rl_timer(struct timer *t)
+{
+	struct rlease *rl = container_of(t, struct rlease, tm);
+
+	(void)rlease_renew(rl);
+	timer_arm(ring_timers(rl->ring), &rl->tm,
+		  ring_now(rl->ring) + rl->period_ns);
+}
+
+void
+rlease_on_up(struct rlease *rl)
+{
+	if (rl == NULL || rl->stopped)
+		return;
+	(void)rlease_renew(rl);
+	for (size_t i = 0; i < rl->nb; i++)
+		for (struct rl_group *g = rl->b[i]; g; g = g->next)
+			if (g->starved) {
+				g->starved = false;
+				g->retry_ms = 0;
+				rlease_poke(rl, g, 0);
+			}
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+int
+rlease_new(const struct rlease_opts *o, struct rlease **rl_r)
+{
+	struct rlease *rl;
+	uint32_t inst = 0;
+	int err;
+
+	*rl_r = NULL;
+	if (o->rds == NULL || (unsigned)o->fallback >= CONFIG_CLUSTER__COUNT ||
+	    (o->ttl_ms != 0 && o->ttl_ms < 300))
+		return -EINVAL;
+	rl = xcalloc(1, sizeof(*rl));
+	rl->ring = o->ring;
+	rl->rds = o->rds;
+	rl->o = *o;
+	if (rl->o.ttl_ms == 0)
+		rl->o.ttl_ms = RLEASE_TTL_MS;
+	rl->o.node_id = NULL;
+	rl->period_ns = (int64_t)rl->o.ttl_ms / 3 * 1000000;
+	rl->nodes = 1;
+	if (getrandom(&inst, sizeof(inst), GRND_NONBLOCK) != sizeof(inst))
+		inst = (uint32_t)getpid() ^ (uint32_t)rlease_wall_ms();
+	snprintf(rl->node, sizeof(rl->node), "%.*s:%08x", RL_NODE_MAX,
+		 o->node_id && *o->node_id ? o->node_id : "node", inst);
+	if (rds_key(rl->knodes, sizeof(rl->knodes), rds_key_prefix(rl->rds),
+		    "cluster", "nodes") < 0 ||
+	    (err = rds_script_load(rl->rds, rlease_lua, rl->sha)) < 0) {
+		free(rl);
+		return -EINVAL;
+	}
+	timer_init(&rl->tm, rl_timer);
+	if (rl->ring != NULL)
+		timer_arm(ring_timers(rl->ring), &rl->tm, ring_now(rl->ring));
+	*rl_r = rl;
+	return 0;
+}
+
+void
+rlease_stop(struct rlease *rl)
+{
+	if (rl == NULL || rl->stopped)
+		return;
+	if (rl->ring != NULL && timer_armed(&rl->tm))
+		timer_cancel(ring_timers(rl->ring), &rl->tm);
+	for (size_t i = 0; i < rl->nb; i++)
+		for (struct rl_group *g = rl->b[i]; g; g = g->next) {
+			for (unsigned j = 0; g->slot != RL_TOK_SLOT && j < g->n;
+			     j++)
+				rl_zrem(rl, g, g->m[j].seq);
+			g->n = 0;
+		}
+	rl_send(rl, (const char *const[]){"ZREM", rl->knodes, rl->node});
+	rl->stopped = true;
+}
+
+void
+rlease_free(struct rlease *rl)
+{
+	if (rl == NULL)
+		return;
+	BUG_ON(rl->inflight != 0);
+	if (rl->ring != NULL && timer_armed(&rl->tm))
+		timer_cancel(ring_timers(rl->ring), &rl->tm);
+	for (size_t i = 0; i < rl->nb; i++)
+		while (rl->b[i]) {
+			struct rl_group *g = rl->b[i];
+
+			rl->b[i] = g->next;
+			free(g->m);
+			free(g);
+		}
+	free(rl->b);
+	free(rl);
+}

@@ -1,0 +1,604 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_rlease: cluster leases and message tokens (store/rlease) against a
+ * real redis-server on a unix socket in a temporary directory, with two
+ * rlease instances (two node ids, two clients) on one ring: the limit
+ * holds across both, the binding x domain limit, expiry of a node that
+ * stopped renewing, renewal keeping leases past the TTL, release, the
+ * NOSCRIPT fallback after SCRIPT FLUSH, Redis down with closed and local
+ * fallback (and the leases re-backed when it returns), the cluster token
+ * bucket, and stop giving everything back.  Skips loudly when io_uring is
+ * unavailable; a missing redis-server is a failure.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "domain.h"
+#include "log.h"
+#include "redis.h"
+#include "ring.h"
+#include "rlease.h"
+#include "value.h"
+
+extern char **environ;
+
+#define MS 1000000LL
+
+struct node {
+	struct rds *rds;
+	struct rlease *rl;
+	int ups, pokes;
+	int64_t last_when;
+	struct tctx *t;
+};
+
+struct tctx {
+	struct ring *r;
+	char dir[64], sock[128];
+	pid_t pid;
+	struct node n[2];
+	struct dom_table doms;
+	domain_record *dr;
+	long long reply;
+	int replies;
+};
+
+/* ---- redis-server ------------------------------------------------------ */
+
+static bool
+srv_answers(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char buf[16];
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok = false;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    write(fd, "PING\r\n", 6) == 6 && read(fd, buf, sizeof(buf)) >= 5)
+		ok = memcmp(buf, "+PONG", 5) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static void
+srv_start(struct tctx *t)
+{
+	char logf[160];
+	char *argv[] = {"redis-server", "--port",      "0",    "--unixsocket",
+			t->sock,        "--save",      "",     "--appendonly",
+			"no",           "--dir",       t->dir, "--logfile",
+			logf,           "--daemonize", "no",   NULL};
+
+	snprintf(logf, sizeof(logf), "%s/redis.log", t->dir);
+	assert_int_equal(
+	    posix_spawnp(&t->pid, "redis-server", NULL, NULL, argv, environ),
+	    0);
+	for (int i = 0; i < 500 && !srv_answers(t->sock); i++)
+		usleep(10000);
+	assert_true(srv_answers(t->sock));
+}
+
+static void
+srv_kill(struct tctx *t)
+{
+	int st;
+
+	if (t->pid <= 0)
+		return;
+	kill(t->pid, SIGKILL);
+	assert_int_equal(waitpid(t->pid, &st, 0), t->pid);
+	t->pid = 0;
+}
+
+/* ---- fixture ------------------------------------------------------------- */
+
+static void
+t_up(void *arg)
+{
+	((struct node *)arg)->ups++;
+}
+
+static void
+t_poke(domain_record *dr, int64_t when_ms, void *arg)
+{
+	struct node *n = arg;
+
+	(void)dr;
+	n->pokes++;
+	n->last_when = when_ms;
+}
+
+#define RUN_UNTIL(t, cond, ms)                                                 \
+	do {                                                                   \
+		int64_t end_ = ring_now_update((t)->r) + (ms)*MS;              \
+		while (!(cond) && ring_now_update((t)->r) < end_)              \
+			assert_true(ring_run_once((t)->r, 5 * MS) >= 0);       \
+		assert_true(cond);                                             \
+	} while (0)
+
+static void
+run_for(struct tctx *t, int ms)
+{
+	int64_t end = ring_now_update(t->r) + ms * MS;
+
+	while (ring_now_update(t->r) < end)
+		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
+}
+
+/* Node i: its own client and rlease (timer only when renew). */
+static void
+node_start(struct tctx *t, int i, unsigned ttl_ms,
+	   enum config_cluster_unreachable fb, bool renew)
+{
+	struct node *n = &t->n[i];
+	char id[8];
+	int err = 0;
+
+	n->t = t;
+	n->rds = rds_new(t->r,
+			 &(struct rds_opts){.target = t->sock,
+					    .key_prefix = "rl",
+					    .on_up = t_up,
+					    .backoff_max_ms = 200,
+					    .cb_arg = n},
+			 &err);
+	assert_non_null(n->rds);
+	RUN_UNTIL(t, n->ups == 1, 2000);
+	snprintf(id, sizeof(id), "n%d", i + 1);
+	assert_int_equal(
+	    rlease_new(&(struct rlease_opts){.ring = renew ? t->r : NULL,
+					     .rds = n->rds,
+					     .node_id = id,
+					     .ttl_ms = ttl_ms,
+					     .fallback = fb,
+					     .poke = t_poke,
+					     .cb_arg = n},
+		       &n->rl),
+	    0);
+}
+
+static int
+setup(void **state)
+{
+	struct tctx *t = calloc(1, sizeof(*t));
+	struct ring_opts o = {.sq_entries = 256, .cq_entries = 4096};
+	int err;
+
+	assert_non_null(t);
+	*state = t;
+	t->r = ring_new(&o, &err);
+	if (t->r == NULL) {
+		fprintf(stderr, "*** io_uring unavailable (%s): SKIPPING ***\n",
+			strerror(-err));
+		return 0;
+	}
+	snprintf(t->dir, sizeof(t->dir), "/tmp/test-rlease.XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->sock, sizeof(t->sock), "%s/r.sock", t->dir);
+	srv_start(t);
+	dom_table_init(&t->doms, 2);
+	t->dr = dom_get(&t->doms, "a.example");
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct tctx *t = *state;
+	char cmd[128];
+
+	if (t->r) {
+		for (int i = 0; i < 2; i++) {
+			rlease_stop(t->n[i].rl);
+			rds_free(t->n[i].rds, 500);
+			rlease_free(t->n[i].rl);
+		}
+		srv_kill(t);
+		assert_int_equal(ring_shutdown(t->r, 2000), 0);
+		ring_free(t->r);
+		dom_table_fini(&t->doms);
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	free(t);
+	return 0;
+}
+
+#define CTX_OR_SKIP(t)                                                         \
+	struct tctx *t = *state;                                               \
+	if (t->r == NULL)                                                      \
+	skip()
+
+static void
+int_cb(void *arg, int status, const struct rds_reply *rep)
+{
+	struct tctx *t = arg;
+
+	t->replies++;
+	t->reply =
+	    status == 0 && rep->type == RDS_REPLY_INTEGER ? rep->integer : -1;
+}
+
+/* An integer command through node 0's client (after its batch went). */
+static long long
+cmd_int(struct tctx *t, int argc, const char *const *argv)
+{
+	int want = t->replies + 1;
+
+	run_for(t, 20); /* write-behind batches go first */
+	assert_int_equal(rds_cmd(t->n[0].rds, int_cb, t, argc, argv, NULL), 0);
+	RUN_UNTIL(t, t->replies == want, 2000);
+	return t->reply;
+}
+
+static long long
+zcard(struct tctx *t, const char *key)
+{
+	return cmd_int(t, 2, (const char *const[]){"ZCARD", key});
+}
+
+/*
+ * Take leases for node i on (dr, slot) until one is refused or want are
+ * held; each take that answers 0 waits for the poke.  Returns how many
+ * were granted; tickets land in tk.
+ */
+static int
+take_n(struct tctx *t, int i, int slot, const char *bnd, unsigned dom,
+       unsigned bind, int want, uint64_t *tk)
+{
+	struct node *n = &t->n[i];
+	int got = 0;
+
+	while (got < want) {
+		uint64_t refused = rlease_stats(n->rl)->refused;
+		int pokes = n->pokes, rc;
+
+		rc = rlease_take(n->rl, t->dr, slot, bnd, dom, bind, &tk[got]);
+		if (rc == 1) {
+			assert_true(tk[got] != 0);
+			got++;
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(n->pokes, pokes); /* never from inside */
+		RUN_UNTIL(t, n->pokes > pokes, 2000);
+		if (rlease_stats(n->rl)->refused > refused) {
+			assert_true(n->last_when > 0); /* a retry later */
+			break;
+		}
+		assert_int_equal(n->last_when, 0);
+	}
+	return got;
+}
+
+/* ---- pure ------------------------------------------------------------------
+ */
+
+static void
+test_share(void **state)
+{
+	static const struct {
+		unsigned limit, nodes, want;
+	} c[] = {
+	    {0, 3, 0}, {5, 0, 5}, {5, 1, 5},    {5, 2, 2},
+	    {5, 5, 1}, {5, 9, 1}, {100, 3, 33},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < nitems(c); i++)
+		assert_int_equal(rlease_share(c[i].limit, c[i].nodes),
+				 c[i].want);
+}
+
+static void
+test_no_limit(void **state)
+{
+	CTX_OR_SKIP(t);
+	uint64_t tk = 99;
+
+	node_start(t, 0, 0, CONFIG_CLUSTER_CLOSED, false);
+	assert_int_equal(
+	    rlease_take(t->n[0].rl, t->dr, 0, "default", 0, 0, &tk), 1);
+	assert_true(tk == 0);
+	assert_int_equal(rlease_used(t->n[0].rl, t->dr, 0), 0);
+	rlease_put(t->n[0].rl, t->dr, 0, 0); /* ignored */
+	assert_int_equal(t->n[0].pokes, 0);
+}
+
+/* ---- leases ----------------------------------------------------------------
+ */
+
+static void
+test_limit_two_nodes(void **state)
+{
+	CTX_OR_SKIP(t);
+	uint64_t a[8], b[8], extra;
+
+	node_start(t, 0, 0, CONFIG_CLUSTER_CLOSED, true);
+	node_start(t, 1, 0, CONFIG_CLUSTER_CLOSED, true);
+	assert_int_equal(take_n(t, 0, 0, "default", 5, 0, 3, a), 3);
+	assert_int_equal(take_n(t, 1, 1, "other", 5, 0, 8, b), 2);
+	assert_int_equal(rlease_stats(t->n[1].rl)->refused, 1);
+	assert_int_equal(take_n(t, 0, 0, "default", 5, 0, 1, &extra), 0);
+	assert_int_equal(zcard(t, "rl:lease:a.example"), 5);
+	/* Within the retry time: no question to Redis, but the wake-up is
+	 * asked for again (an earlier poke may have used it). */
+	{
+		int pokes = t->n[0].pokes;
+		uint64_t cmds = rds_stats(t->n[0].rds)->cmds;
+
+		assert_int_equal(
+		    rlease_take(t->n[0].rl, t->dr, 0, "default", 5, 0, &extra),
+		    0);
+		assert_int_equal(t->n[0].pokes, pokes + 1);
+		assert_true(t->n[0].last_when > 0);
+		assert_true(rds_stats(t->n[0].rds)->cmds == cmds);
+	}
+	assert_int_equal(rlease_used(t->n[0].rl, t->dr, 0), 3);
+	assert_int_equal(rlease_used(t->n[1].rl, t->dr, 1), 2);
+	/* A lease given back on one node is room for the other. */
+	rlease_put(t->n[1].rl, t->dr, 1, b[0]);
+	rlease_put(t->n[1].rl, t->dr, 1, b[0]); /* twice: ignored */
+	assert_int_equal(rlease_used(t->n[1].rl, t->dr, 1), 1);
+	assert_int_equal(zcard(t, "rl:lease:a.example"), 4);
+	run_for(t, RLEASE_RETRY_MS + 20);
+	assert_int_equal(take_n(t, 0, 0, "default", 5, 0, 1, &extra), 1);
+	assert_int_equal(zcard(t, "rl:lease:a.example"), 5);
+	assert_int_equal(rlease_spare(t->n[0].rl, t->dr, 0), 0);
+	/* Refused again; then a lease given back here clears the retry
+	 * time: the next take asks at once, and gets it. */
+	assert_int_equal(take_n(t, 0, 0, "default", 5, 0, 1, &extra), 0);
+	rlease_put(t->n[0].rl, t->dr, 0, a[0]);
+	assert_int_equal(t->n[0].last_when, 0);
+	assert_int_equal(take_n(t, 0, 0, "default", 5, 0, 1, a), 1);
+}
+
+static void
+test_binding_limit(void **state)
+{
+	CTX_OR_SKIP(t);
+	uint64_t a[8], b[8];
+
+	node_start(t, 0, 0, CONFIG_CLUSTER_CLOSED, true);
+	node_start(t, 1, 0, CONFIG_CLUSTER_CLOSED, true);
+	/* Per binding x domain only: each binding gets 2, across nodes. */
+	assert_int_equal(take_n(t, 0, 0, "Out_1", 0, 2, 1, a), 1);
+	assert_int_equal(take_n(t, 1, 0, "Out_1", 0, 2, 8, b), 1);
+	assert_int_equal(take_n(t, 0, 1, "out1", 0, 2, 8, a + 1), 2);
+	/* "Out_1" and "out1" are two keys, never one. */
+	assert_int_equal(zcard(t, "rl:lease:a.example:_out__1"), 2);
+	assert_int_equal(zcard(t, "rl:lease:a.example:out1"), 2);
+	assert_int_equal(zcard(t, "rl:lease:a.example"), 0);
+	/* Both limits: the domain's 3 stops binding "y" at 1. */
+	t->dr = dom_get(&t->doms, "b.example");
+	assert_int_equal(take_n(t, 0, 0, "x", 3, 2, 8, a), 2);
+	assert_int_equal(take_n(t, 1, 1, "y", 3, 2, 8, b), 1);
+	assert_int_equal(zcard(t, "rl:lease:b.example"), 3);
+	assert_int_equal(zcard(t, "rl:lease:b.example:x"), 2);
+	assert_int_equal(zcard(t, "rl:lease:b.example:y"), 1);
+}
+
+static void
+test_expiry_and_renewal(void **state)
+{
+	CTX_OR_SKIP(t);
+	uint64_t a[8], b[8];
+
+	/* Node 1 renews (TTL 600 ms, every 200 ms); node 2 never does, as
+	 * if killed. */
+	node_start(t, 0, 600, CONFIG_CLUSTER_CLOSED, true);
+	node_start(t, 1, 600, CONFIG_CLUSTER_CLOSED, false);
+	assert_int_equal(take_n(t, 1, 0, "default", 3, 0, 2, b), 2);
+	assert_int_equal(take_n(t, 0, 0, "default", 3, 0, 4, a), 1);
+	run_for(t, 1500); /* more than twice the TTL */
+	assert_true(rlease_stats(t->n[0].rl)->renewals >= 5);
+	assert_int_equal(rlease_stats(t->n[0].rl)->lost, 0);
+	/* Node 2's leases expired, node 1's were renewed. */
+	assert_int_equal(take_n(t, 0, 0, "default", 3, 0, 4, a + 1), 2);
+	assert_int_equal(zcard(t, "rl:lease:a.example"), 3);
+	/* The set itself expires once nobody renews it. */
+	assert_true(
+	    cmd_int(t, 2, (const char *const[]){"PTTL", "rl:lease:a.example"}) >
+	    0);
+	/* Node 2 comes back: its renewal finds its leases gone and the
+	 * cluster full, so it holds them unbacked. */
+	assert_int_equal(rlease_renew(t->n[1].rl), 2); /* lease + nodes */
+	RUN_UNTIL(t, rlease_stats(t->n[1].rl)->lost == 2, 2000);
+	assert_int_equal(rlease_used(t->n[1].rl, t->dr, 0), 2);
+	/* The live-node set counts both. */
+	RUN_UNTIL(t, rlease_nodes(t->n[1].rl) == 2, 2000);
+}
+
+static void
+test_spare_given_back(void **state)
+{
+	CTX_OR_SKIP(t);
+	uint64_t tk;
+
+	node_start(t, 0, 0, CONFIG_CLUSTER_CLOSED, false);
+	/* A take asks; the grant arrives as a spare nobody takes. */
+	assert_int_equal(
+	    rlease_take(t->n[0].rl, t->dr, 0, "default", 2, 0, &tk), 0);
+	RUN_UNTIL(t, t->n[0].pokes == 1, 2000);
+	assert_int_equal(rlease_spare(t->n[0].rl, t->dr, 0), 1);
+	assert_int_equal(zcard(t, "rl:lease:a.example"), 1);
+	/* The next round gives it back: a grant pokes at once, so a spare
+	 * still unused a round later is not wanted. */
+	(void)rlease_renew(t->n[0].rl);
+	assert_int_equal(rlease_spare(t->n[0].rl, t->dr, 0), 0);
+	assert_int_equal(zcard(t, "rl:lease:a.example"), 0);
+	assert_int_equal(rlease_stats(t->n[0].rl)->released, 1);
+	/* One in use is kept and renewed. */
+	assert_int_equal(
+	    rlease_take(t->n[0].rl, t->dr, 0, "default", 2, 0, &tk), 0);
+	RUN_UNTIL(t, t->n[0].pokes == 2, 2000);
+	assert_int_equal(
+	    rlease_take(t->n[0].rl, t->dr, 0, "default", 2, 0, &tk), 1);
+	assert_int_equal(rlease_renew(t->n[0].rl), 2);
+	assert_int_equal(rlease_used(t->n[0].rl, t->dr, 0), 1);
+	assert_int_equal(zcard(t, "rl:lease:a.example"), 1);
+}
+
+static void
+test_noscript(void **state)
+{
+	CTX_OR_SKIP(t);
+	uint64_t a[4];
+
+	node_start(t, 0, 0, CONFIG_CLUSTER_CLOSED, false);
+	assert_int_equal(take_n(t, 0, 0, "default", 5, 0, 1, a), 1);
+	assert_int_equal(
+	    cmd_int(t, 3, (const char *const[]){"SCRIPT", "FLUSH", "SYNC"}),
+	    -1); /* +OK, not an integer */
+	assert_int_equal(take_n(t, 0, 0, "default", 5, 0, 1, a + 1), 1);
+	assert_true(rds_stats(t->n[0].rds)->noscript_retries >= 1);
+	assert_int_equal(zcard(t, "rl:lease:a.example"), 2);
+}
+
+/* Redis down: closed refuses, local allows limit / nodes. */
+static void
+test_down(void **state)
+{
+	CTX_OR_SKIP(t);
+	uint64_t a[8], tk = 0;
+	int pokes;
+
+	node_start(t, 0, 0, CONFIG_CLUSTER_LOCAL, false);
+	node_start(t, 1, 0, CONFIG_CLUSTER_CLOSED, false);
+	(void)rlease_renew(t->n[0].rl);
+	(void)rlease_renew(t->n[1].rl);
+	RUN_UNTIL(t, rlease_nodes(t->n[0].rl) == 2, 2000);
+	assert_int_equal(take_n(t, 0, 0, "default", 4, 0, 1, a), 1);
+	srv_kill(t);
+	RUN_UNTIL(t, !rds_is_up(t->n[0].rds) && !rds_is_up(t->n[1].rds), 3000);
+	/* closed */
+	assert_int_equal(rlease_take(t->n[1].rl, t->dr, 1, "b", 4, 0, &tk), 0);
+	assert_int_equal(rlease_stats(t->n[1].rl)->closed, 1);
+	/* local: 4 / 2 nodes = 2 on this node, the lease held included */
+	assert_int_equal(
+	    rlease_take(t->n[0].rl, t->dr, 0, "default", 4, 0, &a[1]), 1);
+	assert_int_equal(
+	    rlease_take(t->n[0].rl, t->dr, 0, "default", 4, 0, &tk), 0);
+	assert_int_equal(rlease_stats(t->n[0].rl)->local, 1);
+	/* Back: node 1 re-backs its local lease; node 2 is poked. */
+	srv_start(t);
+	RUN_UNTIL(t, rds_is_up(t->n[0].rds) && rds_is_up(t->n[1].rds), 3000);
+	pokes = t->n[1].pokes;
+	rlease_on_up(t->n[0].rl);
+	rlease_on_up(t->n[1].rl);
+	assert_int_equal(t->n[1].pokes, pokes + 1);
+	assert_int_equal(rlease_stats(t->n[0].rl)->renewals, 1);
+	assert_int_equal(zcard(t, "rl:lease:a.example"), 2);
+	assert_int_equal(take_n(t, 1, 1, "b", 4, 0, 8, a + 2), 2);
+}
+
+static void
+test_stop_gives_back(void **state)
+{
+	CTX_OR_SKIP(t);
+	uint64_t a[8];
+
+	node_start(t, 0, 0, CONFIG_CLUSTER_CLOSED, true);
+	node_start(t, 1, 0, CONFIG_CLUSTER_CLOSED, false);
+	assert_int_equal(take_n(t, 1, 0, "default", 5, 0, 3, a), 3);
+	RUN_UNTIL(t, rlease_nodes(t->n[0].rl) == 1, 2000);
+	(void)rlease_renew(t->n[1].rl);
+	RUN_UNTIL(t, rlease_nodes(t->n[1].rl) == 2, 2000);
+	rlease_stop(t->n[1].rl);
+	assert_int_equal(
+	    rlease_take(t->n[1].rl, t->dr, 0, "default", 5, 0, &a[0]), 0);
+	assert_int_equal(zcard(t, "rl:lease:a.example"), 0);
+	assert_int_equal(zcard(t, "rl:cluster:nodes"), 1);
+}
+
+/* ---- tokens ------------------------------------------------------------ */
+
+static void
+test_tokens(void **state)
+{
+	CTX_OR_SKIP(t);
+	const struct value_rate r = {.count = 20, .period_ms = 10000};
+	unsigned used[2] = {0, 0};
+	int64_t end;
+
+	node_start(t, 0, 0, CONFIG_CLUSTER_CLOSED, false);
+	node_start(t, 1, 0, CONFIG_CLUSTER_LOCAL, false);
+	/* No rate: always. */
+	assert_int_equal(
+	    rlease_msg_ready(t->n[0].rl, t->dr, &(struct value_rate){0}), 1);
+	/* 20 per 10 s across both nodes, for 400 ms: a burst of 20, and
+	 * the 21st not before 500 ms. */
+	end = ring_now_update(t->r) + 400 * MS;
+	while (ring_now_update(t->r) < end) {
+		for (int i = 0; i < 2; i++)
+			while (rlease_msg_ready(t->n[i].rl, t->dr, &r) == 1) {
+				rlease_msg_use(t->n[i].rl, t->dr);
+				used[i]++;
+			}
+		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
+	}
+	for (int i = 0; i < 2; i++)
+		while (rlease_msg_ready(t->n[i].rl, t->dr, &r) == 1) {
+			rlease_msg_use(t->n[i].rl, t->dr);
+			used[i]++;
+		}
+	assert_int_equal(used[0] + used[1], 20);
+	assert_true(used[0] > 0 && used[1] > 0);
+	assert_true(rlease_stats(t->n[0].rl)->token_waits > 0);
+	assert_true(t->n[0].last_when > 0); /* told when to ask again */
+	/* Redis down: closed sends nothing, local its share (20 / 1 node
+	 * known: spaced at 500 ms, so one now). */
+	srv_kill(t);
+	RUN_UNTIL(t, !rds_is_up(t->n[0].rds) && !rds_is_up(t->n[1].rds), 3000);
+	/* Not before the time Redis gave: no question, no fallback. */
+	assert_int_equal(rlease_msg_ready(t->n[0].rl, t->dr, &r), 0);
+	assert_int_equal(rlease_stats(t->n[0].rl)->closed, 0);
+	run_for(t, 600);
+	assert_int_equal(rlease_msg_ready(t->n[0].rl, t->dr, &r), 0);
+	assert_int_equal(rlease_stats(t->n[0].rl)->closed, 1);
+	used[1] = 0;
+	for (int i = 0; i < 5; i++)
+		if (rlease_msg_ready(t->n[1].rl, t->dr, &r) == 1) {
+			rlease_msg_use(t->n[1].rl, t->dr);
+			used[1]++;
+		}
+	assert_int_equal(used[1], 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_share),
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	    T(test_no_limit),
+	    T(test_limit_two_nodes),
+	    T(test_binding_limit),
+	    T(test_expiry_and_renewal),
+	    T(test_spare_given_back),
+	    T(test_noscript),
+	    T(test_down),
+	    T(test_stop_gives_back),
+	    T(test_tokens),
+#undef T
+	};
+
+	log_set_level(LOG_ERR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
