@@ -2,9 +2,14 @@
 /*
  * binding.h: the binding table (source address + EHLO identity), by slot.
  *
- * Built once from the configuration's [binding NAME] sections at start:
- * slot i is the i-th binding in name order, so a slot number (the seed's
- * `int binding`) is stable for the process's life.  A binding with a
+ * Built from the configuration's [binding NAME] sections at start: slot i
+ * is the i-th binding in name order, so a slot number (the seed's `int
+ * binding`) is stable for the process's life.  A reload (bnd_table_reload)
+ * updates changed bindings in place and gives added ones the spare slots
+ * (BND_SPARE_SLOTS, reserved at start); a binding removed from the file is
+ * retired: it keeps its slot (open sessions finish) but is chosen for
+ * nothing new, and binding_move.h moves its queued units (docs/CONFIG.md,
+ * "Reload").  A binding with a
  * `group` belongs to that group; a message bound to a grouped binding may
  * leave from any non-suspended member (bnd_choose spreads them round
  * robin).  A binding whose source address is not on the host
@@ -22,7 +27,10 @@
 #include "compat.h"
 #include "config.h"
 
-#define BND_REASON_MAX 128
+#define BND_REASON_MAX  128
+/* Slots reserved at start for bindings added by a reload; every domain
+ * record carries a queue per slot (32 bytes each). */
+#define BND_SPARE_SLOTS 4
 
 struct binding {
 	const char *name;  /* owned by the table */
@@ -33,23 +41,70 @@ struct binding {
 	size_t naddr;
 	unsigned next_addr; /* round robin among addresses */
 	bool suspended;
+	bool retired; /* removed by a reload: found and chosen for nothing,
+		       * suspended; its slot stays for sessions still open */
 	char reason[BND_REASON_MAX]; /* why suspended */
 	unsigned nconn;              /* open connections from it */
 	uint64_t connections, deliveries, failures;
 };
 
 struct bnd_table {
-	struct binding *v;
-	size_t n;
-	unsigned rr; /* group round robin */
+	struct binding *v; /* [cap]: never reallocated, so pointers stay */
+	size_t n;          /* slots in use */
+	size_t cap;        /* n at start + BND_SPARE_SLOTS */
+	unsigned rr;       /* group round robin */
 	void **owned;
 	size_t nowned;
 };
 
-/* Build t from cfg's bindings (cfg is only read).  Never fails. */
+/* Build t from cfg's bindings (cfg is only read), with BND_SPARE_SLOTS
+ * free slots for a reload.  Never fails. */
 void bnd_table_init(struct bnd_table *t, const struct config *cfg);
 void bnd_table_fini(struct bnd_table *t);
-/* The slot of the binding called name, or -ENOENT. */
+
+/* What a reload does to one binding. */
+enum bnd_change {
+	BND_SAME = 0,     /* identical: nothing to do */
+	BND_CHANGED,      /* EHLO name, group or addresses updated in place */
+	BND_ADDED,        /* new: takes the next spare slot */
+	BND_REMOVED,      /* gone from the file: retired (units moved away) */
+	BND_NO_SLOT,      /* new, but no spare slot is left: ignored */
+	BND_CHANGE__COUNT /* must stay last */
+};
+/* "same", "changed", "added", "removed", "no-slot"; "?" outside. */
+const char *bnd_change_str(enum bnd_change c);
+
+struct bnd_diff_ent {
+	const char *name; /* borrowed from the table or the config */
+	enum bnd_change what;
+	int slot; /* the binding's slot; -1 for BND_NO_SLOT */
+};
+
+struct bnd_diff {
+	struct bnd_diff_ent *v; /* table slots first, then the added */
+	size_t n;
+	unsigned count[BND_CHANGE__COUNT];
+};
+
+/* What applying cfg to t would do, one entry per binding of either
+ * (t and cfg are only read).  Free with bnd_diff_fini(). */
+void bnd_diff(const struct bnd_table *t, const struct config *cfg,
+	      struct bnd_diff *d);
+void bnd_diff_fini(struct bnd_diff *d);
+/*
+ * Apply cfg (SIGHUP): changed bindings get their new EHLO name, group and
+ * addresses (counters stay; a suspension is lifted so the new settings get
+ * a fresh try), added ones take spare slots, removed ones are retired (a
+ * retired binding named again comes back as changed).  Moving the retired
+ * ones' units is the caller's (bnd_move_retired).  Names in *d may point
+ * into cfg.
+ * Strings of the old values stay allocated until bnd_table_fini(), so a
+ * session that borrowed one is safe.  Logs one line per binding that is
+ * not BND_SAME.  Fills *d (may be NULL) with the diff that was applied.
+ */
+void bnd_table_reload(struct bnd_table *t, const struct config *cfg,
+		      struct bnd_diff *d);
+/* The slot of the binding called name, or -ENOENT (also when retired). */
 int bnd_find(const struct bnd_table *t, const char *name);
 /* The binding in slot, or NULL when slot is out of range. */
 struct binding *bnd_get(const struct bnd_table *t, int slot);

@@ -16,8 +16,10 @@
 #include <string.h>
 
 #include "binding.h"
+#include "binding_move.h"
 #include "control.h"
 #include "delivery.h"
+#include "dns.h"
 #include "dlogw.h"
 #include "fsutil.h"
 #include "listener.h"
@@ -42,6 +44,7 @@ struct daemon {
 	struct listener *lst;
 	struct dom_table doms;
 	struct bnd_table bnds;
+	struct bnd_mover mover; /* units of bindings a reload removed */
 	struct dlv *dlv;
 	struct rdsrv *rdsrv; /* the embedded redis-server, if ours */
 	struct rds *rds;
@@ -249,7 +252,9 @@ daemon_start(struct ring *r, const struct config *cfg, struct daemon **d_r)
 		return rc;
 	}
 	bnd_table_init(&d->bnds, cfg);
-	dom_table_init(&d->doms, (unsigned)d->bnds.n);
+	/* every slot, spare ones too: a reload may add bindings */
+	dom_table_init(&d->doms, (unsigned)d->bnds.cap);
+	bnd_mover_init(&d->mover, r, &d->bnds, &d->doms, maint_poke);
 	rc = daemon_redis_start(d);
 	if (rc < 0) {
 		daemon_stop(d);
@@ -285,9 +290,31 @@ daemon_start(struct ring *r, const struct config *cfg, struct daemon **d_r)
 	return 0;
 }
 
+/* True when the [dns] servers of a and b differ (order counts). */
+static bool
+daemon_dns_changed(const struct config *a, const struct config *b)
+{
+	const struct value_sockaddr_list *x = &a->dns.servers;
+	const struct value_sockaddr_list *y = &b->dns.servers;
+
+	if (x->n != y->n)
+		return true;
+	for (size_t i = 0; i < x->n; i++)
+		if (x->v[i].len != y->v[i].len ||
+		    memcmp(&x->v[i].ss, &y->v[i].ss, x->v[i].len) != 0)
+			return true;
+	return false;
+}
+
 void
 daemon_reconfigure(struct daemon *d, const struct config *cfg)
 {
+	/* bindings and resolvers first, while d->cfg is the old one */
+	bnd_table_reload(&d->bnds, cfg, NULL);
+	bnd_mover_run(&d->mover, cfg->listener.binding);
+	if (daemon_dns_changed(d->cfg, cfg))
+		(void)dns_set_servers(d->dlv->dns, cfg->dns.servers.v,
+				      cfg->dns.servers.n);
 	d->cfg = cfg;
 	listener_set_config(d->lst, cfg);
 	dlv_set_config(d->dlv, cfg);
@@ -326,6 +353,7 @@ daemon_stop(struct daemon *d)
 	ctl_free(d->ctl);
 	if (d->rdsrv != NULL)
 		(void)rdsrv_stop(&d->rdsrv, RDSRV_STOP_MS);
+	bnd_mover_fini(&d->mover);
 	dom_table_fini(&d->doms);
 	bnd_table_fini(&d->bnds);
 	close(d->lock_fd);

@@ -31,7 +31,14 @@ struct daemon;
 /* Start everything for cfg on r; returns 0 with *d_r or -errno (logged). */
 int daemon_start(struct ring *r, const struct config *cfg,
 		 struct daemon **d_r) ATTR_WUR;
-/* The configuration was reloaded: use cfg (kept by pointer). */
+/*
+ * The configuration was reloaded: use cfg (kept by pointer).  Call it
+ * before freeing the old one: bindings are diffed against the running
+ * table (changed ones updated, added ones given a spare slot, removed ones
+ * retired and their queued units moved, see binding_move.h) and new [dns]
+ * servers get a fresh resolver channel (queries in flight finish on the old
+ * one).  See docs/CONFIG.md "Reload".
+ */
 void daemon_reconfigure(struct daemon *d, const struct config *cfg);
 /* The domain table (for tests and tools). */
 struct dom_table *daemon_domains(struct daemon *d);

@@ -161,16 +161,63 @@ dns_ares_parse(enum dns_qtype t, int status, const uint8_t *abuf, int alen,
 		a->ttl = wi.min_ttl == UINT32_MAX ? 0 : wi.min_ttl;
 }
 
-/* Re-arm the timer for c-ares's next retry or timeout. */
+struct dns_chan {
+	ares_channel ch;
+	unsigned inflight;     /* queries sent whose callback has not run */
+	struct dns_chan *next; /* on d->draining */
+};
+
+/* One query in flight: its node and the channel that carries it. */
+struct dns_q {
+	struct dns_node *n;
+	struct dns_chan *c;
+};
+
+static void
+dns_chan_free(struct dns_chan *c)
+{
+	ares_destroy(c->ch); /* pending queries: ARES_EDESTRUCTION */
+	free(c);
+}
+
+/* Destroy the draining channels whose last query has completed.  Never
+ * called from inside c-ares (its callbacks only count). */
+static void
+dns_chan_reap(struct dns *d)
+{
+	struct dns_chan **pp = &d->draining, *c;
+
+	while ((c = *pp) != NULL) {
+		if (c->inflight > 0) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		dns_chan_free(c);
+		log_info("dns: the previous resolver channel finished its "
+			 "queries and was closed");
+	}
+}
+
+/* Re-arm the timer for c-ares's next retry or timeout (every channel). */
 static void
 dns_ares_timer(struct dns *d)
 {
-	struct timeval tv, *tp;
+	struct timeval tv, tv2, *tp;
 	int64_t when;
 
-	if (d->ch == NULL || d->ring == NULL)
+	if (d->chan == NULL || d->ring == NULL)
 		return;
-	tp = ares_timeout(d->ch, NULL, &tv);
+	dns_chan_reap(d);
+	tp = ares_timeout(d->chan->ch, NULL, &tv);
+	for (struct dns_chan *c = d->draining; c != NULL; c = c->next) {
+		struct timeval *t2 = ares_timeout(c->ch, tp, &tv2);
+
+		if (t2 == &tv2) {
+			tv = tv2;
+			tp = &tv;
+		}
+	}
 	if (tp == NULL) {
 		timer_cancel(ring_timers(d->ring), &d->tmo);
 		return;
@@ -180,25 +227,38 @@ dns_ares_timer(struct dns *d)
 	timer_arm(ring_timers(d->ring), &d->tmo, when);
 }
 
+/* Let every channel handle rfd/wfd (a channel ignores sockets that are
+ * not its own) and its timeouts. */
+static void
+dns_ares_process(struct dns *d, ares_socket_t rfd, ares_socket_t wfd)
+{
+	ares_process_fd(d->chan->ch, rfd, wfd);
+	for (struct dns_chan *c = d->draining; c != NULL; c = c->next)
+		ares_process_fd(c->ch, rfd, wfd);
+	dns_ares_timer(d);
+}
+
 static void
 dns_on_tmo(struct timer *t)
 {
 	struct dns *d = container_of(t, struct dns, tmo);
 
-	if (d->ch == NULL)
+	if (d->chan == NULL)
 		return;
-	ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-	dns_ares_timer(d);
+	dns_ares_process(d, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 }
 
 static void
 dns_ares_on_answer(void *arg, int status, int timeouts, unsigned char *abuf,
 		   int alen)
 {
-	struct dns_node *n = arg;
+	struct dns_q *q = arg;
+	struct dns_node *n = q->n;
 	struct dns_answer a;
 
 	(void)timeouts;
+	q->c->inflight--;
+	free(q);
 	dns_ares_parse(n->type, status, abuf, alen, n->d->o.max_cname, &a);
 	dns_node_complete(n->d, n, &a);
 }
@@ -206,17 +266,28 @@ dns_ares_on_answer(void *arg, int status, int timeouts, unsigned char *abuf,
 static void
 dns_ares_send(struct dns *d, struct dns_node *n)
 {
-	ares_query(d->ch, n->name, DNS_CLASS_IN, dns_qtype_wire(n->type),
-		   dns_ares_on_answer, n);
+	struct dns_q *q = xmalloc(sizeof(*q));
+
+	q->n = n;
+	q->c = d->chan;
+	q->c->inflight++; /* before: the callback may run inside ares_query */
+	ares_query(d->chan->ch, n->name, DNS_CLASS_IN, dns_qtype_wire(n->type),
+		   dns_ares_on_answer, q);
 	dns_ares_timer(d);
 }
 
 static void
 dns_ares_stop(struct dns *d)
 {
-	if (d->ch) {
-		ares_destroy(d->ch); /* pending queries: ARES_EDESTRUCTION */
-		d->ch = NULL;
+	struct dns_chan *c;
+
+	while ((c = d->draining) != NULL) {
+		d->draining = c->next;
+		dns_chan_free(c);
+	}
+	if (d->chan) {
+		dns_chan_free(d->chan);
+		d->chan = NULL;
 		ares_library_cleanup();
 	}
 	if (d->ring)
@@ -235,13 +306,11 @@ dns_slot_on_ready(struct fdpoll *fp, unsigned revents)
 	struct dns *d = s->d;
 	int fd = fp->fd;
 
-	if (d->ch == NULL)
+	if (d->chan == NULL)
 		return;
-	ares_process_fd(
-	    d->ch,
-	    revents & (POLLIN | POLLERR | POLLHUP) ? fd : ARES_SOCKET_BAD,
+	dns_ares_process(
+	    d, revents & (POLLIN | POLLERR | POLLHUP) ? fd : ARES_SOCKET_BAD,
 	    revents & POLLOUT ? fd : ARES_SOCKET_BAD);
-	dns_ares_timer(d);
 }
 
 /* Free d once dns_free() ran and the kernel holds no poll of it. */
@@ -310,20 +379,21 @@ dns_ares_sock_state(void *data, ares_socket_t fd, int readable, int writable)
 }
 
 static int
-dns_ares_servers(struct dns *d, const struct dns_opts *o)
+dns_ares_servers(ares_channel ch, const struct value_sockaddr *servers,
+		 size_t n)
 {
 	struct ares_addr_port_node *nodes;
 	int rc;
 
-	if (o->nservers == 0)
+	if (n == 0)
 		return 0;
-	nodes = xcalloc(o->nservers, sizeof(*nodes));
-	for (size_t i = 0; i < o->nservers; i++) {
-		const struct sockaddr_storage *ss = &o->servers[i].ss;
+	nodes = xcalloc(n, sizeof(*nodes));
+	for (size_t i = 0; i < n; i++) {
+		const struct sockaddr_storage *ss = &servers[i].ss;
 		struct ares_addr_port_node *p = &nodes[i];
 		uint16_t port;
 
-		p->next = i + 1 < o->nservers ? &nodes[i + 1] : NULL;
+		p->next = i + 1 < n ? &nodes[i + 1] : NULL;
 		p->family = ss->ss_family;
 		if (ss->ss_family == AF_INET) {
 			const struct sockaddr_in *sin = (const void *)ss;
@@ -341,34 +411,82 @@ dns_ares_servers(struct dns *d, const struct dns_opts *o)
 		}
 		p->udp_port = p->tcp_port = port ? port : 53;
 	}
-	rc = ares_set_servers_ports(d->ch, nodes);
+	rc = ares_set_servers_ports(ch, nodes);
 	free(nodes);
 	return rc == ARES_SUCCESS ? 0 : -EINVAL;
+}
+
+/* A channel with d's options and these servers (none: resolv.conf). */
+static int
+dns_chan_new(struct dns *d, const struct value_sockaddr *servers, size_t n,
+	     struct dns_chan **c_r)
+{
+	struct dns_chan *c = xcalloc(1, sizeof(*c));
+	struct ares_options ao;
+	int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS |
+		   ARES_OPT_TRIES | ARES_OPT_FLAGS;
+	int rc;
+
+	memset(&ao, 0, sizeof(ao));
+	ao.sock_state_cb = dns_ares_sock_state;
+	ao.sock_state_cb_data = d;
+	ao.timeout = (int)MIN(d->o.timeout_ms, 3600u * 1000);
+	ao.tries = (int)d->o.tries;
+	ao.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
+	rc = ares_init_options(&c->ch, &ao, mask);
+	if (rc != ARES_SUCCESS) {
+		free(c);
+		return rc == ARES_ENOMEM ? -ENOMEM : -EIO;
+	}
+	rc = dns_ares_servers(c->ch, servers, n);
+	if (rc < 0) {
+		dns_chan_free(c);
+		return rc;
+	}
+	*c_r = c;
+	return 0;
 }
 
 static int
 dns_ares_init(struct dns *d, const struct dns_opts *o)
 {
-	struct ares_options ao;
-	int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS |
-		   ARES_OPT_TRIES | ARES_OPT_FLAGS;
 	int rc = ares_library_init(ARES_LIB_INIT_ALL);
 
 	if (rc != ARES_SUCCESS)
 		return rc == ARES_ENOMEM ? -ENOMEM : -EIO;
-	memset(&ao, 0, sizeof(ao));
-	ao.sock_state_cb = dns_ares_sock_state;
-	ao.sock_state_cb_data = d;
-	ao.timeout = (int)MIN(o->timeout_ms, 3600u * 1000);
-	ao.tries = (int)o->tries;
-	ao.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
-	rc = ares_init_options(&d->ch, &ao, mask);
-	if (rc != ARES_SUCCESS) {
-		d->ch = NULL;
+	rc = dns_chan_new(d, o->servers, o->nservers, &d->chan);
+	if (rc < 0) {
+		d->chan = NULL;
 		ares_library_cleanup();
-		return rc == ARES_ENOMEM ? -ENOMEM : -EIO;
 	}
-	return dns_ares_servers(d, o);
+	return rc;
+}
+
+/* See dns.h. */
+int
+dns_set_servers(struct dns *d, const struct value_sockaddr *servers, size_t n)
+{
+	struct dns_chan *c;
+	int rc;
+
+	if (d->chan == NULL || d->closing)
+		return -ESHUTDOWN;
+	rc = dns_chan_new(d, servers, n, &c);
+	if (rc < 0) {
+		log_err("dns: new resolver servers refused (%s); keeping the "
+			"old ones",
+			strerror(-rc));
+		return rc;
+	}
+	/* Queries in flight finish on the old channel, against the old
+	 * servers; it is closed after its last answer (dns_chan_reap). */
+	d->chan->next = d->draining;
+	d->draining = d->chan;
+	d->chan = c;
+	log_info("dns: %zu resolver server(s) in use for new queries%s", n,
+		 n == 0 ? " (from /etc/resolv.conf)" : "");
+	dns_ares_timer(d);
+	return 0;
 }
 
 struct dns *

@@ -181,6 +181,17 @@ struct dns *dns_new(struct ring *r, const struct dns_opts *o, int *err_r);
  */
 void dns_free(struct dns *d);
 const struct dns_stats *dns_stats(const struct dns *d);
+/*
+ * Use servers[n] (copied; none: /etc/resolv.conf) for every query sent
+ * from now on (a reload).  A new c-ares channel is made with d's options;
+ * queries in flight finish (or time out, with their retries) on the old
+ * channel against the old servers, and the old channel is closed after its
+ * last answer.  The cache is kept.  Returns 0, or -EINVAL (bad address),
+ * -ENOMEM, -EIO (c-ares) with the old servers kept, or -ESHUTDOWN.  Must
+ * not be called from a dns callback.
+ */
+int dns_set_servers(struct dns *d, const struct value_sockaddr *servers,
+		    size_t n);
 
 typedef void dns_mx_fn(void *arg, struct dns_mx_result *res);
 

@@ -164,7 +164,7 @@ struct dns_backend {
 };
 
 struct dns_slot; /* dns.c: one polled c-ares socket */
-struct ares_channeldata;
+struct dns_chan; /* dns.c: one c-ares channel and its queries in flight */
 
 struct dns {
 	struct ring *ring; /* NULL in unit tests */
@@ -186,7 +186,9 @@ struct dns {
 	bool closing; /* inside dns_free() */
 	struct timer kick;
 	/* c-ares and the ring (dns.c) */
-	struct ares_channeldata *ch;
+	struct dns_chan *chan;     /* where new queries go */
+	struct dns_chan *draining; /* older channels finishing their queries
+				    * (dns_set_servers) */
 	struct timer tmo;
 	struct dns_slot **slots;
 	size_t nslots;

@@ -2,9 +2,10 @@
 /*
  * tls.h: TLS for STARTTLS, client and server side, over caller buffers.
  *
- * The only module that talks to wolfSSL (no other file includes its
- * headers).  It does no socket I/O at all: the session (on the ring) moves
- * ciphertext between its socket and a struct tls_sess:
+ * The only module that talks to wolfSSL (tls.c, tls_ctx.c, tls_cache.c
+ * and tls_int.h; no other file includes its headers).  It does no socket
+ * I/O at all: the session (on the ring) moves ciphertext between its
+ * socket and a struct tls_sess:
  *
  *   recv CQE (n bytes)  -> tls_feed(t, buf, n)        (copied; buf is free)
  *                          tls_handshake(t) / tls_read(t, ...)
@@ -217,7 +218,8 @@ const char *tls_sess_sni(const struct tls_sess *sess);
  * Client session cache for resumption: at most max_entries (>= 1) entries,
  * least recently used evicted first, each expiring ttl_ns after it was
  * stored (times are the caller's monotonic clock, e.g. ring_now()).  The
- * cache owns its wolfSSL sessions and frees them on eviction.
+ * cache keeps each session serialized (about 1 KB) and frees it on
+ * eviction.
  */
 struct tls_cache *tls_cache_new(size_t max_entries, int64_t ttl_ns);
 /* Free the cache and every entry (NULL is a no-op). */

@@ -659,7 +659,7 @@ rstate_new(const struct rstate_opts *o, struct rstate **rs_r)
 	snprintf(rs->version, sizeof(rs->version), "%s",
 		 o->version ? o->version : "");
 	rs->started_ms = rst_wall_ms();
-	rs->bv = xcalloc(rs->bnds->n ? rs->bnds->n : 1, sizeof(*rs->bv));
+	rs->bv = xcalloc(rs->bnds->cap ? rs->bnds->cap : 1, sizeof(*rs->bv));
 	rs->interval_ns =
 	    (int64_t)(o->interval_ms ? o->interval_ms : RSTATE_INTERVAL_MS) *
 	    1000000;

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# test_reload.sh: SIGHUP applies new bindings and [dns] servers.  ringmta
+# starts with a resolver port where nothing listens (lookups fail, the
+# message is deferred) and a default binding on 127.0.0.3 saying
+# "before.test"; after the file is rewritten and SIGHUP sent, the retry and
+# a new message resolve through a private dnsmasq and reach ringsink from
+# 127.0.0.4 with EHLO "after.test".  A message deferred on a binding that
+# the new file drops ("old") moves to the default binding and is delivered
+# the new way too.
+cd "$(dirname "$0")/../.." || exit 1
+source tests/integration/lib.sh
+
+command -v dnsmasq >/dev/null || t_skip "dnsmasq not installed"
+BIN=$T_BUILD/ringmta
+SINK=$T_BUILD/ringsink
+SEND="/usr/bin/python3 tests/integration/routing_send.py"
+DLOG=$T_DIR/delivery.jsonl
+
+DNS_PORT=$(free_port)
+dnsmasq -k --pid-file= --conf-file=/dev/null --no-resolv --no-hosts \
+	--listen-address=127.0.0.1 --bind-interfaces -p "$DNS_PORT" \
+	--local=/test/ \
+	--mx-host=example.test,mx.example.test,10 \
+	--host-record=mx.example.test,127.0.0.2 \
+	>"$T_DIR/dnsmasq.out" 2>&1 &
+t_daemon $!
+# Nothing ever listens here: the first lookups are refused.
+DEAD_DNS=$(free_port)
+
+P=$(free_port 127.0.0.2)
+"$SINK" --listen 127.0.0.2:$P --summary "$T_DIR/sink.json" \
+	--maildir "$T_DIR/sink" --quiet 2>"$T_DIR/sink.err" &
+SINK_PID=$!
+t_daemon $SINK_PID
+if ! wait_port 127.0.0.2 "$P" 10; then
+	t_case "sink fixture"
+	t_fail "no sink on 127.0.0.2:$P"
+	t_finish
+fi
+
+# write_conf DNS_PORT ADDRESS EHLO [EXTRA]: the configuration file.
+write_conf() {
+	cat >"$T_DIR/rl.conf.tmp" <<CONF
+[server]
+hostname = relay.test.example
+state_dir = $T_DIR/var
+delivery_log = $DLOG
+
+[listener]
+address = 127.0.0.1:0
+relay_networks = 127.0.0.1/32
+
+[dns]
+servers = 127.0.0.1:$1
+timeout = 300ms
+tries = 1
+
+[delivery]
+port = $P
+allowed_networks = 127.0.0.0/8
+retry_interval = 1s
+max_retry_interval = 2s
+tls = none
+
+[binding default]
+address = $2
+ehlo = $3
+${4:-}
+CONF
+	mv "$T_DIR/rl.conf.tmp" "$T_DIR/rl.conf"
+}
+write_conf "$DEAD_DNS" 127.0.0.3 before.test \
+	"$(printf '[binding old]\naddress = 127.0.0.6\nehlo = old.test')"
+
+"$BIN" -c "$T_DIR/rl.conf" 2>"$T_DIR/rl.log" &
+MTA_PID=$!
+t_daemon $MTA_PID
+LPORT=
+for _ in $(seq 100); do
+	LPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T_DIR/rl.log" | tail -1)
+	[ -n "$LPORT" ] && break
+	kill -0 $MTA_PID 2>/dev/null || break
+	sleep 0.05
+done
+if [ -z "$LPORT" ]; then
+	grep -q "io_uring" "$T_DIR/rl.log" && t_skip "io_uring unavailable"
+	cat "$T_DIR/rl.log"
+	t_case "ringmta starts"
+	t_fail "no listener"
+	t_finish
+fi
+
+# jq_log PYTHON-EXPR: over E (delivery-log events); ev(kind, rcpt).
+jq_log() {
+	/usr/bin/python3 - "$DLOG" "$1" <<'PY'
+import json, sys
+try:
+    E = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+except FileNotFoundError:
+    E = []
+def ev(kind, rcpt):
+    return [e for e in E if e["event"] == kind and e["rcpt"] == rcpt]
+ok = eval("(" + sys.argv[2] + "\n)")
+if not ok:
+    print("check failed:", sys.argv[2])
+    for e in E[-20:]:
+        print(json.dumps(e))
+sys.exit(0 if ok else 1)
+PY
+}
+wait_log() {
+	local n=${2:-20} i
+	for i in $(seq $((n * 10))); do
+		jq_log "$1" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	jq_log "$1"
+}
+# sum_check PYTHON-EXPR: over S, ringsink's summary.
+sum_check() {
+	rm -f "$T_DIR/sink.json"
+	kill -USR1 "$SINK_PID"
+	wait_file "$T_DIR/sink.json" 5
+	/usr/bin/python3 - "$T_DIR/sink.json" "$1" <<'PY'
+import json, sys
+S = json.load(open(sys.argv[1]))
+ok = eval("(" + sys.argv[2] + "\n)")
+if not ok:
+    print("check failed:", sys.argv[2])
+    print(json.dumps(S)[:3000])
+sys.exit(0 if ok else 1)
+PY
+}
+# wait_text FILE TEXT [SECONDS]: until FILE has a line with TEXT.
+wait_text() {
+	local i
+	for i in $(seq $((${3:-10} * 10))); do
+		grep -q -- "$2" "$1" && return 0
+		sleep 0.1
+	done
+	echo "no '$2' in $1"
+	tail -20 "$1"
+	return 1
+}
+
+# ---- before: the resolver is refused, nothing is delivered ----
+$SEND "$LPORT" a@sender.test r1@example.test
+$SEND "$LPORT" a@sender.test ro@example.test --header "X-Binding: old"
+t_check "before reload: lookup refused, messages deferred" wait_log \
+	'ev("deferred", "r1@example.test") and
+	 ev("deferred", "ro@example.test")[0]["binding"] == "old" and
+	 not ev("delivered", "r1@example.test")' 20
+
+# ---- reload: new resolver, new address and EHLO, "old" dropped ----
+write_conf "$DNS_PORT" 127.0.0.4 after.test
+kill -HUP $MTA_PID
+t_check "SIGHUP: configuration reloaded" \
+	wait_text "$T_DIR/rl.log" "configuration reloaded"
+t_check "SIGHUP: the changed binding is logged" \
+	wait_text "$T_DIR/rl.log" "binding default changed"
+t_check "SIGHUP: the removed binding is logged" \
+	wait_text "$T_DIR/rl.log" "binding old removed"
+t_check "SIGHUP: new resolver servers in use" \
+	wait_text "$T_DIR/rl.log" "resolver server(s) in use"
+
+$SEND "$LPORT" a@sender.test r2@example.test
+t_check "after reload: the retries and a new message are delivered" wait_log \
+	'ev("delivered", "r1@example.test") and
+	 ev("delivered", "r2@example.test") and
+	 ev("delivered", "ro@example.test")' 30
+t_check "after reload: the removed binding's unit left from default" wait_log \
+	'ev("delivered", "ro@example.test")[0]["binding"] == "default"'
+t_check "after reload: ringsink saw the new source address and EHLO" \
+	sum_check 'S["clients"].get("127.0.0.4", {}).get("messages", 0) == 3 and
+	 S["helo"].get("after.test", {}).get("messages", 0) == 3 and
+	 "old.test" not in S["helo"] and
+	 "before.test" not in S["helo"] and "127.0.0.3" not in S["clients"]'
+
+# ---- a bad file keeps everything ----
+echo "[dns]" >"$T_DIR/rl.conf"
+echo "servers = not-an-address" >>"$T_DIR/rl.conf"
+kill -HUP $MTA_PID
+t_check "SIGHUP with a bad file: the running configuration is kept" \
+	wait_text "$T_DIR/rl.log" "keeping the running configuration"
+$SEND "$LPORT" a@sender.test r3@example.test
+t_check "after a refused reload: still delivered the new way" wait_log \
+	'ev("delivered", "r3@example.test")' 20
+
+t_case "ringmta stops cleanly"
+t_stop $MTA_PID
+if grep -q "Sanitizer\|runtime error" "$T_DIR/rl.log"; then
+	t_fail "sanitizer report in rl.log"
+else
+	t_ok
+fi
+t_finish

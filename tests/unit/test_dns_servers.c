@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_dns_servers: dns_set_servers() on a real ring with real c-ares,
+ * against two tiny DNS responders on loopback (threads answering every A
+ * query with their own address, after a delay).  A query in flight when
+ * the servers change finishes on the old server; the next query goes to
+ * the new one; bad servers are refused and the old ones kept.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dns.h"
+#include "ring.h"
+
+/* A responder: answers every query with one A record `addr`. */
+struct resp {
+	int fd;
+	uint16_t port;
+	uint8_t addr[4];
+	unsigned delay_ms;
+	unsigned asked; /* queries received (before answering) */
+	volatile bool stop;
+	pthread_t th;
+};
+
+/* Build the answer to query q[n] into out; returns its length or 0. */
+static size_t
+resp_answer(const struct resp *r, const uint8_t *q, size_t n, uint8_t *out)
+{
+	static const uint8_t rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4};
+	size_t end = 12;
+
+	if (n < 17 || n > 400)
+		return 0;
+	while (end < n && q[end] != 0) /* the question's name */
+		end += (size_t)q[end] + 1;
+	end += 5; /* root label, type, class */
+	if (end > n)
+		return 0;
+	memcpy(out, q, end);
+	out[2] = 0x81; /* QR, RD */
+	out[3] = 0x80; /* RA, NOERROR */
+	out[6] = 0;
+	out[7] = 1; /* one answer */
+	memset(out + 8, 0, 4);
+	memcpy(out + end, rr, sizeof(rr));
+	memcpy(out + end + sizeof(rr), r->addr, 4);
+	return end + sizeof(rr) + 4;
+}
+
+static void *
+resp_main(void *arg)
+{
+	struct resp *r = arg;
+	uint8_t q[512], a[600];
+	struct sockaddr_storage from;
+	socklen_t flen;
+	ssize_t n;
+	size_t m;
+
+	while (!r->stop) {
+		struct pollfd p = {.fd = r->fd, .events = POLLIN};
+
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		flen = sizeof(from);
+		n = recvfrom(r->fd, q, sizeof(q), 0, (struct sockaddr *)&from,
+			     &flen);
+		if (n <= 0)
+			continue;
+		__atomic_add_fetch(&r->asked, 1, __ATOMIC_SEQ_CST);
+		if (r->delay_ms)
+			usleep(r->delay_ms * 1000);
+		m = resp_answer(r, q, (size_t)n, a);
+		if (m > 0)
+			(void)sendto(r->fd, a, m, 0, (struct sockaddr *)&from,
+				     flen);
+	}
+	return NULL;
+}
+
+static void
+resp_start(struct resp *r, uint8_t last, unsigned delay_ms)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+
+	memset(r, 0, sizeof(*r));
+	r->addr[0] = 10;
+	r->addr[3] = last;
+	r->delay_ms = delay_ms;
+	r->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(r->fd >= 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(r->fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(r->fd, (struct sockaddr *)&sin, &len), 0);
+	r->port = ntohs(sin.sin_port);
+	assert_int_equal(pthread_create(&r->th, NULL, resp_main, r), 0);
+}
+
+static void
+resp_stop(struct resp *r)
+{
+	r->stop = true;
+	pthread_join(r->th, NULL);
+	close(r->fd);
+}
+
+static void
+server_of(const struct resp *r, struct value_sockaddr *v)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&v->ss;
+
+	memset(v, 0, sizeof(*v));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(r->port);
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	v->len = sizeof(*sin);
+}
+
+/* One lookup's outcome. */
+struct got {
+	bool done;
+	enum dns_status status;
+	uint8_t last; /* last byte of the first address */
+};
+
+static void
+on_host(void *arg, struct dns_mx_result *res)
+{
+	struct got *g = arg;
+
+	g->done = true;
+	g->status = res->status;
+	if (res->status == DNS_OK && res->hosts[0].naddrs > 0) {
+		const struct sockaddr_in *sin =
+		    (const void *)&res->hosts[0].addrs[0];
+
+		g->last = ((const uint8_t *)&sin->sin_addr)[3];
+	}
+	dns_mx_result_free(res);
+}
+
+static void
+run_until(struct ring *r, const bool *flag, int ms)
+{
+	for (int i = 0; i < ms / 10 && !*flag; i++)
+		assert_true(ring_run_once(r, 10 * 1000000LL) >= 0);
+}
+
+/* A ring and a resolver on it, asking srv[n]. */
+struct fx {
+	struct ring *r;
+	struct dns *d;
+};
+
+static void
+fx_start(struct fx *f, const struct value_sockaddr *srv, size_t n)
+{
+	struct dns_opts o;
+	int err = 0;
+
+	f->r = ring_new(NULL, &err);
+	assert_non_null(f->r);
+	dns_opts_init(&o);
+	o.servers = srv;
+	o.nservers = n;
+	o.timeout_ms = 2000;
+	o.tries = 1;
+	o.cache_size = 0; /* every lookup is a query */
+	o.family = DNS_FAM_IPV4;
+	f->d = dns_new(f->r, &o, &err);
+	assert_non_null(f->d);
+}
+
+static void
+fx_stop(struct fx *f)
+{
+	dns_free(f->d);
+	ring_shutdown(f->r, 1000);
+	ring_free(f->r);
+}
+
+/* Start a lookup of name into *g. */
+static void
+ask(struct fx *f, const char *name, struct got *g)
+{
+	memset(g, 0, sizeof(*g));
+	assert_int_equal(dns_resolve_host(f->d, name, 25, on_host, g, NULL), 0);
+}
+
+/* Look name up and wait: the last byte of its first address. */
+static uint8_t
+ask_wait(struct fx *f, const char *name)
+{
+	struct got g;
+
+	ask(f, name, &g);
+	run_until(f->r, &g.done, 2000);
+	assert_true(g.done);
+	assert_int_equal(g.status, DNS_OK);
+	return g.last;
+}
+
+/* Static: a failed test must not leave a thread on a dead stack. */
+static struct resp a, b;
+
+static unsigned
+asked(const struct resp *r)
+{
+	return __atomic_load_n(&r->asked, __ATOMIC_SEQ_CST);
+}
+
+static void
+test_switch_in_flight(void **state)
+{
+	struct value_sockaddr sa, sb;
+	struct got g1;
+	struct fx f;
+
+	(void)state;
+	resp_start(&a, 1, 300); /* slow: still in flight at the switch */
+	resp_start(&b, 2, 0);
+	server_of(&a, &sa);
+	server_of(&b, &sb);
+	fx_start(&f, &sa, 1);
+	ask(&f, "one.test", &g1);
+	for (int i = 0; i < 10; i++) /* let the query leave for a */
+		ring_run_once(f.r, 5 * 1000000LL);
+	assert_false(g1.done);
+	assert_int_equal(dns_set_servers(f.d, &sb, 1), 0);
+	assert_int_equal(ask_wait(&f, "two.test"), 2); /* the new server */
+	run_until(f.r, &g1.done, 2000);
+	assert_true(g1.done);
+	assert_int_equal(g1.status, DNS_OK);
+	assert_int_equal(g1.last, 1); /* finished on the old server */
+	/* a later query goes to the new one only */
+	assert_int_equal(ask_wait(&f, "three.test"), 2);
+	assert_int_equal(asked(&a), 1);
+	assert_int_equal(asked(&b), 2);
+	fx_stop(&f);
+	resp_stop(&a);
+	resp_stop(&b);
+}
+
+static void
+test_bad_servers_kept(void **state)
+{
+	struct value_sockaddr sa, bad;
+	struct sockaddr_un *sun = (struct sockaddr_un *)&bad.ss;
+	struct fx f;
+
+	(void)state;
+	resp_start(&a, 7, 0);
+	server_of(&a, &sa);
+	fx_start(&f, &sa, 1);
+	memset(&bad, 0, sizeof(bad));
+	sun->sun_family = AF_UNIX;
+	bad.len = sizeof(*sun);
+	assert_int_equal(dns_set_servers(f.d, &bad, 1), -EINVAL);
+	assert_int_equal(ask_wait(&f, "x.test"), 7); /* the old server */
+	/* a switch with nothing in flight */
+	assert_int_equal(dns_set_servers(f.d, &sa, 1), 0);
+	assert_int_equal(ask_wait(&f, "y.test"), 7);
+	assert_int_equal(asked(&a), 2);
+	fx_stop(&f);
+	resp_stop(&a);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_switch_in_flight),
+	    cmocka_unit_test(test_bad_servers_kept),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
