@@ -1,1 +1,1 @@
-fuzz_record_SRCS := store/record.c store/crc32c.c src/compat.c
+fuzz_record_SRCS := store/record.c store/record_dec.c store/crc32c.c src/compat.c

@@ -168,3 +168,54 @@ for k in sys.argv[2].split('.'):
 print(json.dumps(v) if isinstance(v, (dict, list)) else v)
 PY
 }
+
+# ---- ringsink ---------------------------------------------------------------
+# t_sink_start NAME ARGS...: start ringsink ($SINK, else $T_BUILD/ringsink)
+# in $T_DIR/NAME with ARGS, listening on 127.0.0.1 (a port the kernel
+# picks, read from its --port-file), --quiet, its summary in
+# $T_DIR/NAME/summary.json and its stdout/stderr in that directory.  Sets SD
+# (the directory), SP (the pid, registered with t_daemon) and PORT.  Skips
+# the script (77) when ringsink finds no io_uring; returns 1 (stderr shown)
+# when it did not start within 10 s.
+t_sink_start() {
+	SD=$T_DIR/$1
+	shift
+	mkdir -p "$SD"
+	"${SINK:-$T_BUILD/ringsink}" --listen 127.0.0.1:0 \
+		--port-file "$SD/ports" --summary "$SD/summary.json" --quiet \
+		"$@" >"$SD/stdout" 2>"$SD/stderr" &
+	SP=$!
+	t_daemon "$SP"
+	if ! wait_file "$SD/ports" 10; then
+		wait "$SP"
+		[ $? -eq 77 ] && t_skip "io_uring unavailable"
+		cat "$SD/stderr"
+		return 1
+	fi
+	PORT=$(head -1 "$SD/ports" | sed 's/.*://')
+}
+
+# t_sink_stop: SIGTERM to the sink of t_sink_start; succeeds when it exits
+# 0 and has written its summary (else says why).
+t_sink_stop() {
+	local st
+	kill -TERM "$SP"
+	wait "$SP"
+	st=$?
+	[ "$st" -eq 0 ] || { echo "ringsink exit $st"; cat "$SD/stderr"; return 1; }
+	[ -s "$SD/summary.json" ]
+}
+
+# t_sink_j EXPR: print a Python expression evaluated on the sink's summary
+# (d; the modules json, sys, glob and os are imported).
+t_sink_j() {
+	/usr/bin/python3 -c 'import json,sys,glob,os; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+		"$SD/summary.json" "$1"
+}
+
+# t_sink_jeq EXPR VALUE: t_sink_j EXPR prints VALUE (else says what it got).
+t_sink_jeq() {
+	local v
+	v=$(t_sink_j "$1")
+	[ "$v" = "$2" ] || { echo "summary: $1 = $v, want $2"; return 1; }
+}

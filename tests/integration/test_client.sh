@@ -28,7 +28,7 @@ DRV=$T_DIR/smtpcdrv
 # shellcheck disable=SC2086
 if ! gcc $CFLAGS -o "$DRV" tests/integration/smtpcdrv.c src/smtp_client.c \
 	src/smtp_client_txn.c src/smtp_client_io.c src/smtp_client_tls.c \
-	src/smtp_client_result.c src/smtp_cmd.c src/smtp_parse.c \
+	src/smtp_client_result.c src/smtp_cmd.c src/smtp_parse.c src/smtp_path.c \
 	src/smtp_reply.c src/smtp_data.c src/tls.c src/tls_ctx.c src/tls_cache.c src/jsonw.c uring/ring.c \
 	uring/timer.c src/log.c src/compat.c -luring -lwolfssl; then
 	t_case "build smtpcdrv"

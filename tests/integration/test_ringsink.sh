@@ -53,46 +53,6 @@ print(' '.join(out))
 PY
 smtpc() { "$PY" "$T_DIR/smtpc.py" "$@"; }
 
-# start_sink NAME ARGS...: sets SD (its dir), SP (pid), PORT.
-start_sink() {
-	SD=$T_DIR/$1
-	shift
-	mkdir -p "$SD"
-	"$SINK" --listen 127.0.0.1:0 --port-file "$SD/ports" \
-		--summary "$SD/summary.json" --quiet "$@" \
-		>"$SD/stdout" 2>"$SD/stderr" &
-	SP=$!
-	t_daemon "$SP"
-	if ! wait_file "$SD/ports" 10; then
-		wait "$SP"
-		[ $? -eq 77 ] && t_skip "io_uring unavailable"
-		cat "$SD/stderr"
-		return 1
-	fi
-	PORT=$(head -1 "$SD/ports" | sed 's/.*://')
-}
-
-# stop_sink: SIGTERM, expect exit 0 and a summary.
-stop_sink() {
-	local st
-	kill -TERM "$SP"
-	wait "$SP"
-	st=$?
-	[ "$st" -eq 0 ] || { echo "ringsink exit $st"; cat "$SD/stderr"; return 1; }
-	[ -s "$SD/summary.json" ]
-}
-
-# j EXPR: evaluate a Python expression on the summary (d).
-j() {
-	"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
-		"$SD/summary.json" "$1"
-}
-# jeq EXPR VALUE: the expression equals VALUE.
-jeq() {
-	local v
-	v=$(j "$1")
-	[ "$v" = "$2" ] || { echo "summary: $1 = $v, want $2"; return 1; }
-}
 
 send_swaks() {
 	swaks --server "127.0.0.1:$PORT" --helo client.test --from a@x.test \
@@ -102,23 +62,23 @@ send_swaks() {
 # ---- cases ---------------------------------------------------------------
 
 case_basic() {
-	start_sink basic --maildir "$T_DIR/basic/md" || return 1
+	t_sink_start basic --maildir "$T_DIR/basic/md" || return 1
 	grep -q "^127.0.0.1:[0-9]*$" "$SD/ports" || return 1
 	grep -q "ringsink: listening on 127.0.0.1:$PORT" "$SD/stderr" || return 1
 	send_swaks --to b@y.test,c@y.test --pipeline || return 1
 	send_swaks --to d@y.test || return 1
-	stop_sink || return 1
-	jeq "d['connections']" 2 && jeq "d['messages']" 2 &&
-		jeq "d['recipients']" 3 && jeq "d['max_concurrent']" 1 &&
-		jeq "d['current']" 0 && jeq "d['replies']['354']" 2 &&
-		jeq "d['helo']['client.test']['messages']" 2 &&
-		jeq "d['clients']['127.0.0.1']['recipients']" 3 &&
-		jeq "d['listen']['127.0.0.1:$PORT']['connections']" 2 &&
-		jeq "d['bytes'] == sum(__import__('os').path.getsize(p) for p in __import__('glob').glob('$SD/md/new/*'))" True &&
-		jeq "len(__import__('os').listdir('$SD/md/new'))" 2 &&
-		jeq "sorted(json.load(open(p))['rcpts'] for p in __import__('glob').glob('$SD/md/env/*'))" \
+	t_sink_stop || return 1
+	t_sink_jeq "d['connections']" 2 && t_sink_jeq "d['messages']" 2 &&
+		t_sink_jeq "d['recipients']" 3 && t_sink_jeq "d['max_concurrent']" 1 &&
+		t_sink_jeq "d['current']" 0 && t_sink_jeq "d['replies']['354']" 2 &&
+		t_sink_jeq "d['helo']['client.test']['messages']" 2 &&
+		t_sink_jeq "d['clients']['127.0.0.1']['recipients']" 3 &&
+		t_sink_jeq "d['listen']['127.0.0.1:$PORT']['connections']" 2 &&
+		t_sink_jeq "d['bytes'] == sum(__import__('os').path.getsize(p) for p in __import__('glob').glob('$SD/md/new/*'))" True &&
+		t_sink_jeq "len(__import__('os').listdir('$SD/md/new'))" 2 &&
+		t_sink_jeq "sorted(json.load(open(p))['rcpts'] for p in __import__('glob').glob('$SD/md/env/*'))" \
 			"[['b@y.test', 'c@y.test'], ['d@y.test']]" &&
-		jeq "d['closes']['quit']" 2 &&
+		t_sink_jeq "d['closes']['quit']" 2 &&
 		# the stdout copy is the same summary
 		[ "$(tail -1 "$SD/stdout")" = "$(cat "$SD/summary.json")" ]
 }
@@ -131,39 +91,39 @@ lines = [b'Subject: dots', b'', b'.', b'..', b'.x', b'...y', b'x' * 998,
          bytes(range(128, 256)), b'caf\xc3\xa9', b'', b'.']
 open(sys.argv[1], 'wb').write(b'\r\n'.join(lines) + b'\r\n')
 PY
-	start_sink maildir --maildir "$T_DIR/maildir/md" || return 1
+	t_sink_start maildir --maildir "$T_DIR/maildir/md" || return 1
 	[ "$(smtpc 127.0.0.1 "$PORT" "EHLO c" "MAIL FROM:<a@x>" \
 		"RCPT TO:<b@y>" DATA "@bodyfile:$body" QUIT)" = \
 		"220 250 250 250 354 250 221" ] || return 1
-	stop_sink || return 1
+	t_sink_stop || return 1
 	got=$(ls "$SD/md/new/")
 	cmp "$body" "$SD/md/new/$got" || return 1
-	jeq "d['bytes']" "$(stat -c %s "$body")" &&
-		jeq "json.load(open('$SD/md/env/$got'))['from']" a@x &&
-		jeq "json.load(open('$SD/md/env/$got'))['helo']" c &&
-		jeq "json.load(open('$SD/md/env/$got'))['client']" 127.0.0.1 &&
-		jeq "json.load(open('$SD/md/env/$got'))['listen']" "127.0.0.1:$PORT" &&
+	t_sink_jeq "d['bytes']" "$(stat -c %s "$body")" &&
+		t_sink_jeq "json.load(open('$SD/md/env/$got'))['from']" a@x &&
+		t_sink_jeq "json.load(open('$SD/md/env/$got'))['helo']" c &&
+		t_sink_jeq "json.load(open('$SD/md/env/$got'))['client']" 127.0.0.1 &&
+		t_sink_jeq "json.load(open('$SD/md/env/$got'))['listen']" "127.0.0.1:$PORT" &&
 		[ -z "$(ls "$SD/md/tmp")" ]
 }
 
 case_smtp_source() {
-	start_sink source || return 1
+	t_sink_start source || return 1
 	/usr/sbin/smtp-source -s 20 -m 2000 -l 4096 -d "127.0.0.1:$PORT" ||
 		return 1
-	stop_sink || return 1
-	jeq "d['messages']" 2000 && jeq "d['recipients']" 2000 &&
-		jeq "d['bytes'] >= 2000 * 4096" True &&
-		jeq "d['max_concurrent'] <= 20" True &&
-		jeq "d['replies']['354']" 2000 && jeq "d['current']" 0
+	t_sink_stop || return 1
+	t_sink_jeq "d['messages']" 2000 && t_sink_jeq "d['recipients']" 2000 &&
+		t_sink_jeq "d['bytes'] >= 2000 * 4096" True &&
+		t_sink_jeq "d['max_concurrent'] <= 20" True &&
+		t_sink_jeq "d['replies']['354']" 2000 && t_sink_jeq "d['current']" 0
 }
 
 case_reply_rcpt() {
-	start_sink reply --reply 'rcpt=451:4.3.0 try later' || return 1
+	t_sink_start reply --reply 'rcpt=451:4.3.0 try later' || return 1
 	[ "$(smtpc 127.0.0.1 "$PORT" "EHLO c" "MAIL FROM:<a@x>" \
 		"RCPT TO:<b@y>" DATA QUIT)" = "220 250 250 451 554 221" ] ||
 		return 1
-	stop_sink && jeq "d['replies']['451']" 1 && jeq "d['messages']" 0 &&
-		jeq "d['rcpt']" 1 && jeq "d['rcpt_accepted']" 0
+	t_sink_stop && t_sink_jeq "d['replies']['451']" 1 && t_sink_jeq "d['messages']" 0 &&
+		t_sink_jeq "d['rcpt']" 1 && t_sink_jeq "d['rcpt_accepted']" 0
 }
 
 case_reply_each_stage() {
@@ -171,7 +131,7 @@ case_reply_each_stage() {
 	for st in banner ehlo mail rset quit helo; do
 		code=554
 		[ $st = quit ] && code=221
-		start_sink "stage_$st" --reply "$st=$code:5.0.0 scripted" || return 1
+		t_sink_start "stage_$st" --reply "$st=$code:5.0.0 scripted" || return 1
 		case $st in
 		banner) out=$(smtpc 127.0.0.1 "$PORT" "EHLO c" QUIT); want="554 503 221" ;;
 		ehlo) out=$(smtpc 127.0.0.1 "$PORT" "EHLO c" "HELO c"); want="220 554 250" ;;
@@ -181,84 +141,84 @@ case_reply_each_stage() {
 		quit) out=$(smtpc 127.0.0.1 "$PORT" QUIT NOOP); want="220 221 EOF" ;;
 		esac
 		[ "$out" = "$want" ] || { echo "$st: $out != $want"; return 1; }
-		stop_sink || return 1
+		t_sink_stop || return 1
 	done
-	start_sink stage_data --reply 'data=452:4.3.1 full' \
+	t_sink_start stage_data --reply 'data=452:4.3.1 full' \
 		--reply 'dot=550:5.7.1 no thanks' || return 1
 	out=$(smtpc 127.0.0.1 "$PORT" "EHLO c" "MAIL FROM:<a@x>" "RCPT TO:<b@y>" \
 		DATA)
 	[ "$out" = "220 250 250 250 452" ] || { echo "data: $out"; return 1; }
-	stop_sink || return 1
-	start_sink stage_dot --reply 'dot=550:5.7.1 no thanks' || return 1
+	t_sink_stop || return 1
+	t_sink_start stage_dot --reply 'dot=550:5.7.1 no thanks' || return 1
 	out=$(smtpc 127.0.0.1 "$PORT" "EHLO c" "MAIL FROM:<a@x>" "RCPT TO:<b@y>" \
 		DATA '@body:x\r\n.\r\n')
 	[ "$out" = "220 250 250 250 354 550" ] || { echo "dot: $out"; return 1; }
-	stop_sink && jeq "d['messages']" 0 && jeq "d['messages_rejected']" 1
+	t_sink_stop && t_sink_jeq "d['messages']" 0 && t_sink_jeq "d['messages_rejected']" 1
 }
 
 case_delay() {
 	local t0 t1
-	start_sink delay --delay dot=1s --delay banner=300ms || return 1
+	t_sink_start delay --delay dot=1s --delay banner=300ms || return 1
 	t0=$(date +%s%N)
 	send_swaks --to b@y.test || return 1
 	t1=$(date +%s%N)
-	stop_sink || return 1
+	t_sink_stop || return 1
 	[ $(((t1 - t0) / 1000000)) -ge 1300 ] ||
 		{ echo "took $(((t1 - t0) / 1000000)) ms"; return 1; }
-	jeq "d['messages']" 1 && jeq "d['delays']" 2
+	t_sink_jeq "d['messages']" 1 && t_sink_jeq "d['delays']" 2
 }
 
 case_drop() {
-	start_sink drop --drop data || return 1
+	t_sink_start drop --drop data || return 1
 	[ "$(smtpc 127.0.0.1 "$PORT" "EHLO c" "MAIL FROM:<a@x>" \
 		"RCPT TO:<b@y>" DATA)" = "220 250 250 250 EOF" ] || return 1
-	stop_sink && jeq "d['drops']" 1 && jeq "d['closes']['owner_drop']" 1 &&
-		jeq "d['messages']" 0
+	t_sink_stop && t_sink_jeq "d['drops']" 1 && t_sink_jeq "d['closes']['owner_drop']" 1 &&
+		t_sink_jeq "d['messages']" 0
 }
 
 case_reply_close() {
-	start_sink close --reply-close 'mail=421:4.7.0 bye' || return 1
+	t_sink_start close --reply-close 'mail=421:4.7.0 bye' || return 1
 	[ "$(smtpc 127.0.0.1 "$PORT" "EHLO c" "MAIL FROM:<a@x>" NOOP)" = \
 		"220 250 421 EOF" ] || return 1
-	stop_sink && jeq "d['replies']['421']" 1 &&
-		jeq "d['closes']['owner_reply']" 1
+	t_sink_stop && t_sink_jeq "d['replies']['421']" 1 &&
+		t_sink_jeq "d['closes']['owner_reply']" 1
 }
 
 case_probability() {
 	local args=() i out n
 	for i in $(seq 200); do args+=("RCPT TO:<r$i@y>"); done
-	start_sink prob --reply 'rcpt=451:4.3.0 later@0.3' --seed 7 || return 1
+	t_sink_start prob --reply 'rcpt=451:4.3.0 later@0.3' --seed 7 || return 1
 	out=$(smtpc 127.0.0.1 "$PORT" "EHLO c" "MAIL FROM:<a@x>" "${args[@]}")
 	n=$(echo "$out" | tr ' ' '\n' | grep -c '^451$')
-	stop_sink || return 1
+	t_sink_stop || return 1
 	[ "$n" -ge 35 ] && [ "$n" -le 85 ] || { echo "451 x $n of 200"; return 1; }
-	jeq "d['replies']['451']" "$n" && jeq "d['rcpt_accepted']" $((200 - n))
+	t_sink_jeq "d['replies']['451']" "$n" && t_sink_jeq "d['rcpt_accepted']" $((200 - n))
 }
 
 case_first_n() {
 	local m=("MAIL FROM:<a@x>" "RCPT TO:<b@y>" DATA '@body:hi\r\n.\r\n')
-	start_sink first --reply 'dot=451@first:2' || return 1
+	t_sink_start first --reply 'dot=451@first:2' || return 1
 	[ "$(smtpc 127.0.0.1 "$PORT" "EHLO c" "${m[@]}" "${m[@]}" "${m[@]}" \
 		"${m[@]}")" = "220 250 250 250 354 451 250 250 354 451 250 250 354 250 250 250 354 250" ] ||
 		return 1
-	stop_sink && jeq "d['messages']" 2 && jeq "d['messages_rejected']" 2
+	t_sink_stop && t_sink_jeq "d['messages']" 2 && t_sink_jeq "d['messages_rejected']" 2
 }
 
 case_rcpt_patterns() {
-	start_sink patterns --rcpt 'bad*=550:5.1.1 no such user' \
+	t_sink_start patterns --rcpt 'bad*=550:5.1.1 no such user' \
 		--rcpt 'slow*=452' || return 1
 	[ "$(smtpc 127.0.0.1 "$PORT" "EHLO c" "MAIL FROM:<a@x>" \
 		"RCPT TO:<bad1@y>" "RCPT TO:<good@y>" "RCPT TO:<slowpoke@y>" \
 		"RCPT TO:<t451@y>" "RCPT TO:<t550-x@y>" "RCPT TO:<t421@y>" \
 		NOOP)" = "220 250 250 550 250 452 451 550 421 EOF" ] || return 1
-	stop_sink && jeq "d['replies']['550']" 2 && jeq "d['rcpt_accepted']" 1
+	t_sink_stop && t_sink_jeq "d['replies']['550']" 2 && t_sink_jeq "d['rcpt_accepted']" 1
 }
 
 case_no_conventions() {
-	start_sink noconv --no-conventions || return 1
+	t_sink_start noconv --no-conventions || return 1
 	[ "$(smtpc 127.0.0.1 "$PORT" "EHLO c" "MAIL FROM:<a@x>" \
 		"RCPT TO:<t451@y>")" = "220 250 250 250" ] || return 1
-	stop_sink
+	t_sink_stop
 }
 
 case_script_sequence() {
@@ -267,14 +227,14 @@ case_script_sequence() {
 sequence rcpt/retry* per rcpt = 451:4.3.0 try again; 250
 reply rcpt/never*=550:5.1.1 never
 EOF
-	start_sink script --script "$T_DIR/faults.rules" || return 1
+	t_sink_start script --script "$T_DIR/faults.rules" || return 1
 	send_swaks --to retry1@y.test && return 1
 	send_swaks --to retry2@y.test && return 1
 	send_swaks --to retry1@y.test || return 1
 	send_swaks --to never@y.test && return 1
 	send_swaks --to retry2@y.test || return 1
-	stop_sink && jeq "d['messages']" 2 && jeq "d['connections']" 5 &&
-		jeq "d['replies']['451']" 2
+	t_sink_stop && t_sink_jeq "d['messages']" 2 && t_sink_jeq "d['connections']" 5 &&
+		t_sink_jeq "d['replies']['451']" 2
 }
 
 case_script_error() {
@@ -291,7 +251,7 @@ case_script_error() {
 }
 
 case_max_connections() {
-	start_sink maxconn --max-connections 2 || return 1
+	t_sink_start maxconn --max-connections 2 || return 1
 	"$PY" - "$PORT" <<'PY' || return 1
 import socket, sys
 p = int(sys.argv[1])
@@ -303,17 +263,17 @@ r = x.recv(200)
 assert r.startswith(b'421 4.7.0'), r
 assert x.recv(100) == b'', 'not closed'
 PY
-	stop_sink && jeq "d['rejected_connections']" 1 &&
-		jeq "d['replies']['421']" 1 && jeq "d['max_concurrent']" 2
+	t_sink_stop && t_sink_jeq "d['rejected_connections']" 1 &&
+		t_sink_jeq "d['replies']['421']" 1 && t_sink_jeq "d['max_concurrent']" 2
 }
 
 case_max_messages() {
 	local m=("MAIL FROM:<a@x>" "RCPT TO:<b@y>" DATA '@body:hi\r\n.\r\n')
-	start_sink maxmsg --max-messages-per-connection 2 || return 1
+	t_sink_start maxmsg --max-messages-per-connection 2 || return 1
 	[ "$(smtpc 127.0.0.1 "$PORT" "EHLO c" "${m[@]}" "${m[@]}" \
 		"MAIL FROM:<a@x>" NOOP)" = "220 250 250 250 354 250 250 250 354 250 421 EOF" ] ||
 		return 1
-	stop_sink && jeq "d['messages']" 2
+	t_sink_stop && t_sink_jeq "d['messages']" 2
 }
 
 anomaly_session() {
@@ -322,29 +282,29 @@ anomaly_session() {
 }
 
 case_anomalies() {
-	start_sink anomalies || return 1
+	t_sink_start anomalies || return 1
 	[ "$(anomaly_session)" = "220 250 250 250 354 250 221" ] || return 1
-	stop_sink && jeq "d['messages']" 1 && jeq "d['smuggling']" 2 &&
-		jeq "d['anomalies']['lf_dot_lf']" 1 &&
-		jeq "d['anomalies']['cr_dot_cr']" 1 &&
-		jeq "d['bare_lf'] >= 2" True && jeq "d['bare_cr'] >= 2" True &&
-		jeq "d['messages_anomalous']" 1 || return 1
-	start_sink strict --strict-data || return 1
+	t_sink_stop && t_sink_jeq "d['messages']" 1 && t_sink_jeq "d['smuggling']" 2 &&
+		t_sink_jeq "d['anomalies']['lf_dot_lf']" 1 &&
+		t_sink_jeq "d['anomalies']['cr_dot_cr']" 1 &&
+		t_sink_jeq "d['bare_lf'] >= 2" True && t_sink_jeq "d['bare_cr'] >= 2" True &&
+		t_sink_jeq "d['messages_anomalous']" 1 || return 1
+	t_sink_start strict --strict-data || return 1
 	[ "$(anomaly_session)" = "220 250 250 250 354 550 221" ] || return 1
-	stop_sink && jeq "d['messages']" 0 && jeq "d['messages_rejected']" 1 &&
-		jeq "d['smuggling']" 2
+	t_sink_stop && t_sink_jeq "d['messages']" 0 && t_sink_jeq "d['messages_rejected']" 1 &&
+		t_sink_jeq "d['smuggling']" 2
 }
 
 case_signals() {
-	start_sink signals || return 1
+	t_sink_start signals || return 1
 	send_swaks --to b@y.test || return 1
 	rm -f "$SD/summary.json"
 	kill -USR1 "$SP"
 	wait_file "$SD/summary.json" 5 || return 1
 	kill -0 "$SP" || return 1
-	jeq "d['messages']" 1 || return 1
+	t_sink_jeq "d['messages']" 1 || return 1
 	send_swaks --to b@y.test || return 1
-	stop_sink && jeq "d['messages']" 2 &&
+	t_sink_stop && t_sink_jeq "d['messages']" 2 &&
 		[ "$(grep -c '"connections"' "$SD/stdout")" -eq 2 ]
 }
 
@@ -365,7 +325,7 @@ case_ipv6_and_caps() {
 	grep -q "220 sink.example ESMTP" "$SD/swaks.log" &&
 		grep -q "250-SIZE 5000" "$SD/swaks.log" &&
 		! grep -q PIPELINING "$SD/swaks.log" || return 1
-	stop_sink && jeq "d['clients']['::1']['messages']" 1
+	t_sink_stop && t_sink_jeq "d['clients']['::1']['messages']" 1
 }
 
 t_check "basic swaks session, summary counts" case_basic

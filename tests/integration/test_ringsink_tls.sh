@@ -85,44 +85,6 @@ tlsc() { "$PY" "$T_DIR/tlsc.py" 127.0.0.1 "$PORT" "$CERTS/ca.crt" "$@"; }
 
 TLSARGS=(--tls-cert "$CERTS/mx-chain.crt" --tls-key "$CERTS/mx.key")
 
-# start_sink NAME ARGS...: sets SD (its dir), SP (pid), PORT.
-start_sink() {
-	SD=$T_DIR/$1
-	shift
-	mkdir -p "$SD"
-	"$SINK" --listen 127.0.0.1:0 --port-file "$SD/ports" \
-		--summary "$SD/summary.json" --quiet "$@" \
-		>"$SD/stdout" 2>"$SD/stderr" &
-	SP=$!
-	t_daemon "$SP"
-	if ! wait_file "$SD/ports" 10; then
-		wait "$SP"
-		[ $? -eq 77 ] && t_skip "io_uring unavailable"
-		cat "$SD/stderr"
-		return 1
-	fi
-	PORT=$(head -1 "$SD/ports" | sed 's/.*://')
-}
-
-# stop_sink: SIGTERM, expect exit 0 and a summary.
-stop_sink() {
-	local st
-	kill -TERM "$SP"
-	wait "$SP"
-	st=$?
-	[ "$st" -eq 0 ] || { echo "ringsink exit $st"; cat "$SD/stderr"; return 1; }
-	[ -s "$SD/summary.json" ]
-}
-
-j() {
-	"$PY" -c 'import json,sys,glob,os; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
-		"$SD/summary.json" "$1"
-}
-jeq() {
-	local v
-	v=$(j "$1")
-	[ "$v" = "$2" ] || { echo "summary: $1 = $v, want $2"; return 1; }
-}
 # expect WANT COMMAND...: COMMAND prints WANT.
 expect() {
 	local want=$1 got
@@ -146,21 +108,21 @@ lines = [b'Subject: dots over tls', b'', b'.', b'..', b'.x', b'x' * 998,
          bytes(range(128, 256)), b'', b'.']
 open(sys.argv[1], 'wb').write(b'\r\n'.join(lines) + b'\r\n')
 PY
-	start_sink swaks "${TLSARGS[@]}" --maildir "$T_DIR/swaks/md" || return 1
+	t_sink_start swaks "${TLSARGS[@]}" --maildir "$T_DIR/swaks/md" || return 1
 	send_swaks -tls --to b@y.test || return 1
 	send_swaks --to c@y.test || return 1 # plaintext, same sink
 	expect "220 250 220 TLSv1.3 250 250 250 354 250 221" \
 		tlsc "EHLO client.test" STARTTLS @tls "EHLO client.test" \
 		"MAIL FROM:<a@x>" "RCPT TO:<d@y>" DATA "@data:$body" QUIT ||
 		return 1
-	stop_sink || return 1
-	jeq "d['connections']" 3 && jeq "d['messages']" 3 &&
-		jeq "d['tls_starttls']" 2 && jeq "d['tls_sessions']" 2 &&
-		jeq "d['tls_protocols']" "{'TLSv1.2': 0, 'TLSv1.3': 2, 'other': 0}" &&
-		jeq "d['tls_messages']" 2 && jeq "d['tls_handshake_failures']" 0 &&
-		jeq "d['tls_injected_bytes']" 0 &&
-		jeq "d['helo']['client.test']['connections']" 3 &&
-		jeq "d['closes']['quit']" 3 || return 1
+	t_sink_stop || return 1
+	t_sink_jeq "d['connections']" 3 && t_sink_jeq "d['messages']" 3 &&
+		t_sink_jeq "d['tls_starttls']" 2 && t_sink_jeq "d['tls_sessions']" 2 &&
+		t_sink_jeq "d['tls_protocols']" "{'TLSv1.2': 0, 'TLSv1.3': 2, 'other': 0}" &&
+		t_sink_jeq "d['tls_messages']" 2 && t_sink_jeq "d['tls_handshake_failures']" 0 &&
+		t_sink_jeq "d['tls_injected_bytes']" 0 &&
+		t_sink_jeq "d['helo']['client.test']['connections']" 3 &&
+		t_sink_jeq "d['closes']['quit']" 3 || return 1
 	for f in "$SD"/md/env/*; do
 		if grep -q '"c@y.test"' "$f"; then
 			grep -q '"tls":null' "$f" || return 1
@@ -172,20 +134,20 @@ PY
 			cmp "$body" "$SD/md/new/$(basename "$f")" || return 1
 		fi
 	done
-	jeq "len(os.listdir('$SD/md/new'))" 3
+	t_sink_jeq "len(os.listdir('$SD/md/new'))" 3
 }
 
 case_tls12() {
-	start_sink tls12 "${TLSARGS[@]}" --tls-max-version 1.2 || return 1
+	t_sink_start tls12 "${TLSARGS[@]}" --tls-max-version 1.2 || return 1
 	send_swaks -tls --to b@y.test || return 1
 	send_swaks -tls --to b@y.test --pipeline || return 1
-	stop_sink || return 1
-	jeq "d['tls_protocols']['TLSv1.2']" 2 && jeq "d['tls_sessions']" 2 &&
-		jeq "d['tls_messages']" 2
+	t_sink_stop || return 1
+	t_sink_jeq "d['tls_protocols']['TLSv1.2']" 2 && t_sink_jeq "d['tls_sessions']" 2 &&
+		t_sink_jeq "d['tls_messages']" 2
 }
 
 case_require_tls() {
-	start_sink req "${TLSARGS[@]}" --require-tls || return 1
+	t_sink_start req "${TLSARGS[@]}" --require-tls || return 1
 	! send_swaks --to b@y.test || return 1
 	grep -q "530 5.7.0 Must issue a STARTTLS command first" "$SD"/swaks.*.log ||
 		return 1
@@ -193,72 +155,72 @@ case_require_tls() {
 	expect "220 250 530 220 TLSv1.3 250 250 250 221" \
 		tlsc "EHLO c" "MAIL FROM:<a@x>" STARTTLS @tls "EHLO c" \
 		"MAIL FROM:<a@x>" "RCPT TO:<b@y>" QUIT || return 1
-	stop_sink || return 1
-	jeq "d['replies']['530']" 2 && jeq "d['messages']" 1 &&
-		jeq "d['tls_sessions']" 2 && jeq "d['mail']" 2
+	t_sink_stop || return 1
+	t_sink_jeq "d['replies']['530']" 2 && t_sink_jeq "d['messages']" 1 &&
+		t_sink_jeq "d['tls_sessions']" 2 && t_sink_jeq "d['mail']" 2
 }
 
 # CVE-2011-0411: a MAIL in the same write as STARTTLS must not count.
 case_injection_discarded() {
-	start_sink inj "${TLSARGS[@]}" || return 1
+	t_sink_start inj "${TLSARGS[@]}" || return 1
 	expect "220 250 220 TLSv1.3 250 503 250 250 221" \
 		tlsc "EHLO c" '@raw:STARTTLS\r\nMAIL FROM:<a@b>\r\n' @tls \
 		"EHLO c" "RCPT TO:<x@y>" "MAIL FROM:<c@d>" "RCPT TO:<x@y>" \
 		QUIT || return 1
-	stop_sink || return 1
-	jeq "d['tls_injected_bytes']" 17 && jeq "d['tls_injected_sessions']" 1 &&
-		jeq "d['mail']" 1 && jeq "d['rcpt']" 1 && jeq "d['tls_sessions']" 1
+	t_sink_stop || return 1
+	t_sink_jeq "d['tls_injected_bytes']" 17 && t_sink_jeq "d['tls_injected_sessions']" 1 &&
+		t_sink_jeq "d['mail']" 1 && t_sink_jeq "d['rcpt']" 1 && t_sink_jeq "d['tls_sessions']" 1
 }
 
 case_handshake_failure() {
-	start_sink hsfail "${TLSARGS[@]}" --idle-timeout 1s || return 1
+	t_sink_start hsfail "${TLSARGS[@]}" --idle-timeout 1s || return 1
 	expect "220 220 CLOSED" tlsc STARTTLS '@hsfail:EHLO plain\r\n' ||
 		return 1
 	expect "220 220 CLOSED" tlsc STARTTLS '@hsfail:' || return 1 # timeout
 	send_swaks -tls --to b@y.test || return 1 # still serving
-	stop_sink || return 1
-	jeq "d['tls_handshake_failures']" 2 && jeq "d['closes']['tls']" 2 &&
-		jeq "d['tls_starttls']" 3 && jeq "d['tls_sessions']" 1 &&
-		jeq "d['messages']" 1
+	t_sink_stop || return 1
+	t_sink_jeq "d['tls_handshake_failures']" 2 && t_sink_jeq "d['closes']['tls']" 2 &&
+		t_sink_jeq "d['tls_starttls']" 3 && t_sink_jeq "d['tls_sessions']" 1 &&
+		t_sink_jeq "d['messages']" 1
 }
 
 case_fault_inject() {
-	start_sink finj "${TLSARGS[@]}" --tls-fault inject || return 1
+	t_sink_start finj "${TLSARGS[@]}" --tls-fault inject || return 1
 	expect "220 250 b'220 Ready\\r\\n250 injected\\r\\n'" \
 		tlsc "EHLO c" '@rawreply:STARTTLS\r\n' || return 1
-	stop_sink || return 1
-	jeq "d['replies']['220']" 2
+	t_sink_stop || return 1
+	t_sink_jeq "d['replies']['220']" 2
 }
 
 case_fault_no_reply() {
-	start_sink fnr "${TLSARGS[@]}" --tls-fault no-reply || return 1
+	t_sink_start fnr "${TLSARGS[@]}" --tls-fault no-reply || return 1
 	expect "220 250 b''" tlsc "EHLO c" '@rawreply:STARTTLS\r\n' ||
 		return 1
-	stop_sink || return 1
-	jeq "d['tls_starttls']" 0
+	t_sink_stop || return 1
+	t_sink_jeq "d['tls_starttls']" 0
 }
 
 case_script_starttls() {
-	start_sink scr "${TLSARGS[@]}" \
+	t_sink_start scr "${TLSARGS[@]}" \
 		--reply 'starttls=454:4.7.0 not now@first:1' || return 1
 	expect "220 250 454 250 250 221" tlsc "EHLO c" STARTTLS \
 		"MAIL FROM:<a@x>" "RCPT TO:<b@y>" QUIT || return 1
 	send_swaks -tls --to b@y.test || return 1
-	stop_sink || return 1
-	jeq "d['replies']['454']" 1 && jeq "d['tls_sessions']" 1
+	t_sink_stop || return 1
+	t_sink_jeq "d['replies']['454']" 1 && t_sink_jeq "d['tls_sessions']" 1
 }
 
 case_concurrent() {
 	local i pids=()
-	start_sink conc "${TLSARGS[@]}" || return 1
+	t_sink_start conc "${TLSARGS[@]}" || return 1
 	for i in $(seq 20); do
 		send_swaks -tls --to "r$i@y.test" &
 		pids+=($!)
 	done
 	for i in "${pids[@]}"; do wait "$i" || return 1; done
-	stop_sink || return 1
-	jeq "d['messages']" 20 && jeq "d['tls_sessions']" 20 &&
-		jeq "d['tls_messages']" 20 && jeq "d['current']" 0
+	t_sink_stop || return 1
+	t_sink_jeq "d['messages']" 20 && t_sink_jeq "d['tls_sessions']" 20 &&
+		t_sink_jeq "d['tls_messages']" 20 && t_sink_jeq "d['current']" 0
 }
 
 case_option_errors() {

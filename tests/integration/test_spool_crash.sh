@@ -19,7 +19,7 @@ SPOOLD=$T_DIR/spoold
 if ! gcc $CFLAGS -o "$SPOOLD" tests/integration/spoold.c store/spool.c \
 	store/spool_index.c store/spool_txn.c store/spool_commit.c \
 	store/spool_replay.c store/spool_stream.c \
-	store/record.c store/crc32c.c uring/ring.c uring/timer.c src/log.c \
+	store/record.c store/record_dec.c store/crc32c.c uring/ring.c uring/timer.c src/log.c \
 	src/compat.c -luring; then
 	t_case "build spoold"
 	t_fail "gcc failed"

@@ -31,6 +31,8 @@
 #include "smtp_client.h"
 #include "timer.h"
 
+#include "scripted_peer.h"
+
 /* ---- scripted peer ------------------------------------------------------ */
 
 enum pk {
@@ -53,32 +55,10 @@ struct pstep {
 };
 
 struct peer {
-	int lfd;
-	pthread_t th;
+	struct speer sp;
 	const struct pstep *script;
-	int failed;
-	char err[2048];
 	char peer_ip[INET6_ADDRSTRLEN];
 };
-
-static void
-peer_fail(struct peer *p, int step, const char *what, const char *got, size_t n)
-{
-	size_t o;
-
-	if (p->failed++)
-		return;
-	o = (size_t)snprintf(p->err, sizeof(p->err), "step %d: %s; got \"",
-			     step, what);
-	for (size_t i = 0; i < n && o + 8 < sizeof(p->err); i++) {
-		unsigned char c = (unsigned char)got[i];
-
-		o += (size_t)snprintf(p->err + o, sizeof(p->err) - o,
-				      c >= 0x20 && c < 0x7f ? "%c" : "\\x%02x",
-				      c);
-	}
-	snprintf(p->err + o, sizeof(p->err) - o, "\"");
-}
 
 /* Read exactly n bytes (5 s cap).  Returns bytes read. */
 static size_t
@@ -97,8 +77,9 @@ peer_read(int fd, char *buf, size_t n)
 }
 
 static void
-peer_step(struct peer *p, int fd, int i, const struct pstep *st)
+peer_step(struct peer *p, int i, const struct pstep *st)
 {
+	int fd = p->sp.fd;
 	static char buf[1 << 16];
 	size_t n = st->s ? strlen(st->s) : 0, got;
 	struct linger lg = {1, 0};
@@ -108,14 +89,14 @@ peer_step(struct peer *p, int fd, int i, const struct pstep *st)
 	switch (st->k) {
 	case P_SEND:
 		if (send(fd, st->s, n, MSG_NOSIGNAL) != (ssize_t)n)
-			peer_fail(p, i, "send", "", 0);
+			speer_fail(&p->sp, i, "send", "", 0);
 		break;
 	case P_SPLIT:
 	case P_DRIBBLE:
 		for (size_t j = 0; j < n; j++) {
 			if (send(fd, st->s + j, 1, MSG_NOSIGNAL) != 1) {
 				if (st->k == P_SPLIT)
-					peer_fail(p, i, "send", "", 0);
+					speer_fail(&p->sp, i, "send", "", 0);
 				break;
 			}
 			usleep(st->k == P_SPLIT ? 2000 : st->ms * 1000);
@@ -130,20 +111,21 @@ peer_step(struct peer *p, int fd, int i, const struct pstep *st)
 			got = peer_read(fd, buf, want);
 			if (got != want ||
 			    memcmp(buf, st->s + off, want) != 0) {
-				peer_fail(p, i, n > 200 ? "large" : st->s, buf,
-					  got < 200 ? got : 200);
+				speer_fail(&p->sp, i, n > 200 ? "large" : st->s,
+					   buf, got < 200 ? got : 200);
 				break;
 			}
 		}
 		break;
 	case P_EXPECT_1:
 		if (poll(&pfd, 1, 5000) != 1) {
-			peer_fail(p, i, "poll", "", 0);
+			speer_fail(&p->sp, i, "poll", "", 0);
 			break;
 		}
 		r = recv(fd, buf, sizeof(buf), 0);
 		if (r != (ssize_t)n || memcmp(buf, st->s, n) != 0)
-			peer_fail(p, i, st->s, buf, r > 0 ? (size_t)r : 0);
+			speer_fail(&p->sp, i, st->s, buf,
+				   r > 0 ? (size_t)r : 0);
 		break;
 	case P_SLEEP:
 		usleep(st->ms * 1000);
@@ -154,7 +136,8 @@ peer_step(struct peer *p, int fd, int i, const struct pstep *st)
 	case P_EOF:
 		r = recv(fd, buf, sizeof(buf), 0);
 		if (r != 0)
-			peer_fail(p, i, "EOF", buf, r > 0 ? (size_t)r : 0);
+			speer_fail(&p->sp, i, "EOF", buf,
+				   r > 0 ? (size_t)r : 0);
 		break;
 	case P_EOF_NODOT:
 		got = 0;
@@ -162,7 +145,8 @@ peer_step(struct peer *p, int fd, int i, const struct pstep *st)
 			got += (size_t)r;
 		buf[got] = '\0';
 		if (r != 0 || strstr(buf, "\r\n.\r\n") != NULL)
-			peer_fail(p, i, "EOF without end of data", buf, got);
+			speer_fail(&p->sp, i, "EOF without end of data", buf,
+				   got);
 		break;
 	case P_END:
 		break;
@@ -173,30 +157,17 @@ static void *
 peer_main(void *arg)
 {
 	struct peer *p = arg;
-	struct pollfd pfd = {.fd = p->lfd, .events = POLLIN};
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	struct timeval tv = {5, 0};
-	int fd, i;
 
-	if (poll(&pfd, 1, 5000) != 1) {
-		peer_fail(p, -1, "no connection", "", 0);
+	if (speer_accept(&p->sp, p->peer_ip, sizeof(p->peer_ip)) < 0) {
+		speer_fail(&p->sp, -1, "no connection", "", 0);
 		return NULL;
 	}
-	fd = accept(p->lfd, (struct sockaddr *)&ss, &sl);
-	if (fd < 0) {
-		peer_fail(p, -1, "accept", "", 0);
-		return NULL;
-	}
-	inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, p->peer_ip,
-		  sizeof(p->peer_ip));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	for (i = 0; p->script[i].k != P_END; i++) {
-		peer_step(p, fd, i, &p->script[i]);
+	for (int i = 0; p->script[i].k != P_END; i++) {
+		peer_step(p, i, &p->script[i]);
 		if (p->script[i].k == P_RESET)
 			break;
 	}
-	close(fd);
+	close(p->sp.fd);
 	return NULL;
 }
 
@@ -230,8 +201,7 @@ fx_next(struct smtpc *s, void *arg)
 	struct fx *f = arg;
 
 	(void)s;
-	f->next_calls++;
-	return f->qhead < f->nq ? f->q[f->qhead++] : NULL;
+	return speer_next(f->q, f->nq, &f->qhead, &f->next_calls);
 }
 
 static void
@@ -264,33 +234,13 @@ static const struct smtpc_ops fx_ops = {fx_next, fx_done, fx_close};
 static int
 setup(void **state)
 {
-	struct ring_opts ro = {.sq_entries = 64, .cq_entries = 256};
 	struct fx *f = calloc(1, sizeof(*f));
-	struct sockaddr_in *sin = (struct sockaddr_in *)&f->o.dst;
-	socklen_t sl = sizeof(*sin);
-	int err;
 
-	f->r = ring_new(&ro, &err);
+	f->r = speer_setup(&f->o, &f->peer.sp.lfd, "mx.test");
 	if (f->r == NULL) {
-		fprintf(stderr, "*** io_uring unavailable (%s): SKIPPING ***\n",
-			strerror(-err));
 		free(f);
-		*state = NULL;
-		return 0;
+		f = NULL;
 	}
-	f->peer.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(f->peer.lfd >= 0);
-	sin->sin_family = AF_INET;
-	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(f->peer.lfd, (struct sockaddr *)sin, sl), 0);
-	assert_int_equal(listen(f->peer.lfd, 4), 0);
-	assert_int_equal(getsockname(f->peer.lfd, (struct sockaddr *)sin, &sl),
-			 0);
-	f->o.dst_len = sl;
-	f->o.mx_host = "mx.test";
-	f->o.ehlo_name = "client.example";
-	smtpc_timeouts_default(&f->o.tmo);
-	f->o.tmo.idle = 100;
 	*state = f;
 	return 0;
 }
@@ -302,23 +252,12 @@ teardown(void **state)
 
 	if (f == NULL)
 		return 0;
-	assert_int_equal(ring_shutdown(f->r, 1000), 0);
-	ring_free(f->r);
-	close(f->peer.lfd);
-	for (unsigned i = 0; i < 4; i++) {
-		if (f->msgs[i].m.body_fd > 0)
-			close(f->msgs[i].m.body_fd);
-	}
+	speer_teardown(f->r, f->peer.sp.lfd);
+	for (unsigned i = 0; i < 4; i++)
+		speer_msg_close(&f->msgs[i].m);
 	free(f);
 	return 0;
 }
-
-#define FX_GET(f)                                                              \
-	struct fx *f = *state;                                                 \
-	if (f == NULL) {                                                       \
-		skip();                                                        \
-		return;                                                        \
-	}
 
 /* Queue message i: from, up to 48 recipients (NULL-terminated), body. */
 static struct smtpc_msg *
@@ -326,17 +265,9 @@ fx_msg(struct fx *f, unsigned i, const char *body, size_t len,
        const char *const *to)
 {
 	struct tmsg *t = &f->msgs[i];
-	int fd = memfd_create("body", MFD_CLOEXEC);
 
-	assert_true(fd >= 0);
 	/* a few bytes of junk first: the body is a byte range */
-	assert_int_equal(write(fd, "JUNK", 4), 4);
-	assert_int_equal(write(fd, body, len), (ssize_t)len);
-	t->m.from = "a@x";
-	t->m.body_fd = fd;
-	t->m.body_off = 4;
-	t->m.body_len = len;
-	t->m.rcpt = t->rc;
+	speer_msg_init(&t->m, t->rc, "JUNK", body, len);
 	for (t->m.nrcpt = 0; to[t->m.nrcpt] != NULL; t->m.nrcpt++)
 		t->rc[t->m.nrcpt].addr = to[t->m.nrcpt];
 	return &t->m;
@@ -352,35 +283,19 @@ fx_queue(struct fx *f, struct smtpc_msg *m)
 static void
 fx_run(struct fx *f, const struct pstep *script)
 {
-	struct timespec t0, t1;
-
 	f->peer.script = script;
-	assert_int_equal(pthread_create(&f->peer.th, NULL, peer_main, &f->peer),
-			 0);
+	speer_start(&f->peer.sp, peer_main, &f->peer);
 	f->s = smtpc_new(f->r, &f->o, &fx_ops, f);
 	(void)smtpc_start(f->s);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!f->closed) {
-		assert_true(ring_run_once(f->r, 50 * 1000000LL) >= 0);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if (t1.tv_sec - t0.tv_sec > 10)
-			fail_msg("session did not end");
-	}
-	pthread_join(f->peer.th, NULL);
-	if (f->peer.failed)
-		fail_msg("peer: %s", f->peer.err);
+	speer_pump(f->r, &f->closed);
+	speer_join(&f->peer.sp);
 }
 
 static void
 assert_rcpt(const struct smtpc_rcpt *rc, enum smtpc_status st, int code,
 	    enum smtpc_stage stage)
 {
-	if (rc->res.status != st || rc->res.code != code ||
-	    rc->res.stage != stage)
-		fail_msg("%s: %s %d %s, want %s %d %s (%s)", rc->addr,
-			 smtpc_status_str(rc->res.status), rc->res.code,
-			 smtpc_stage_str(rc->res.stage), smtpc_status_str(st),
-			 code, smtpc_stage_str(stage), rc->res.text);
+	speer_assert_res(rc->addr, &rc->res, st, code, stage);
 }
 
 #define BANNER_EHLO(caps)                                                      \
@@ -872,8 +787,8 @@ test_connect_refused(void **state)
 	FX_GET(f);
 
 	/* Nobody listens on the port once the listener is closed. */
-	close(f->peer.lfd);
-	f->peer.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	close(f->peer.sp.lfd);
+	f->peer.sp.lfd = socket(AF_INET, SOCK_STREAM, 0);
 	f->s = smtpc_new(f->r, &f->o, &fx_ops, f);
 	assert_int_equal(smtpc_start(f->s), 0);
 	while (!f->closed)
@@ -1191,8 +1106,8 @@ test_ipv6_loopback(void **state)
 	assert_int_equal(listen(fd, 4), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)sin6, &sl), 0);
 	f->o.dst_len = sl;
-	close(f->peer.lfd);
-	f->peer.lfd = fd;
+	close(f->peer.sp.lfd);
+	f->peer.sp.lfd = fd;
 	fx_run(f, script);
 	assert_int_equal(f->why.fail, SMTPC_FAIL_NONE);
 }

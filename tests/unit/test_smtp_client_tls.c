@@ -42,6 +42,8 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #include "timer.h"
 #include "tls.h"
 
+#include "scripted_peer.h"
+
 /*
  * wolfSSL keeps a per-thread ECC fixed-point cache (about 850 KB, built
  * at the first ECC operation) that leaks when a thread exits without
@@ -127,16 +129,12 @@ struct pstep {
 };
 
 struct peer {
-	int lfd, fd;
-	pthread_t th;
+	struct speer sp;
 	const struct pstep *script;
 	const char *cert, *key;
 	enum tls_version max;
 	struct tls_ctx *ctx; /* the thread's own, made and freed there */
 	struct tls_sess *t;
-	unsigned conn; /* connection index */
-	int failed;
-	char err[2048];
 	char sni[2][64];
 	char proto[2][16];
 	bool resumed[2];
@@ -144,26 +142,6 @@ struct peer {
 	size_t stash_len;
 	char stash[1 << 16]; /* plaintext received, not yet expected */
 };
-
-static void
-peer_fail(struct peer *p, int step, const char *what, const char *got, size_t n)
-{
-	size_t o;
-
-	if (p->failed++)
-		return;
-	o = (size_t)snprintf(p->err, sizeof(p->err),
-			     "conn %u step %d: %s; got \"", p->conn, step,
-			     what);
-	for (size_t i = 0; i < n && o + 8 < sizeof(p->err); i++) {
-		unsigned char c = (unsigned char)got[i];
-
-		o += (size_t)snprintf(p->err + o, sizeof(p->err) - o,
-				      c >= 0x20 && c < 0x7f ? "%c" : "\\x%02x",
-				      c);
-	}
-	snprintf(p->err + o, sizeof(p->err) - o, "\"");
-}
 
 /* Send every pending ciphertext byte. */
 static void
@@ -173,7 +151,7 @@ peer_out(struct peer *p)
 	size_t len;
 
 	while (tls_pending_out(p->t, &b, &len) == 1) {
-		ssize_t n = send(p->fd, b, len, MSG_NOSIGNAL);
+		ssize_t n = send(p->sp.fd, b, len, MSG_NOSIGNAL);
 
 		if (n <= 0)
 			return;
@@ -214,8 +192,8 @@ peer_fill(struct peer *p)
 
 	if (p->t != NULL && (r = peer_drain(p)) > 0)
 		return r;
-	n = recv(p->fd, buf, MIN(sizeof(buf), sizeof(p->stash) - p->stash_len),
-		 0);
+	n = recv(p->sp.fd, buf,
+		 MIN(sizeof(buf), sizeof(p->stash) - p->stash_len), 0);
 	if (n < 0)
 		return -1;
 	if (p->t == NULL) {
@@ -248,7 +226,7 @@ peer_handshake(struct peer *p)
 		peer_out(p);
 		if (rc != 0)
 			break;
-		n = recv(p->fd, buf, sizeof(buf), 0);
+		n = recv(p->sp.fd, buf, sizeof(buf), 0);
 		if (n < 0)
 			return -ETIMEDOUT;
 		if (n == 0)
@@ -256,14 +234,14 @@ peer_handshake(struct peer *p)
 		else
 			(void)tls_feed(p->t, buf, (size_t)n);
 	}
-	if (rc == 1 && p->conn < 2) {
+	if (rc == 1 && p->sp.conn < 2) {
 		const char *sni = tls_sess_sni(p->t);
 
-		snprintf(p->sni[p->conn], sizeof(p->sni[0]), "%s",
+		snprintf(p->sni[p->sp.conn], sizeof(p->sni[0]), "%s",
 			 sni ? sni : "");
-		snprintf(p->proto[p->conn], sizeof(p->proto[0]), "%s",
+		snprintf(p->proto[p->sp.conn], sizeof(p->proto[0]), "%s",
 			 tls_sess_protocol(p->t));
-		p->resumed[p->conn] = tls_sess_resumed(p->t);
+		p->resumed[p->sp.conn] = tls_sess_resumed(p->t);
 	}
 	return rc;
 }
@@ -273,10 +251,10 @@ peer_send(struct peer *p, int i, const char *s, size_t n, bool raw)
 {
 	if (p->t != NULL && !raw) {
 		if (tls_write(p->t, s, n) != (int)n)
-			peer_fail(p, i, "tls_write", "", 0);
+			speer_fail(&p->sp, i, "tls_write", "", 0);
 		peer_out(p);
-	} else if (send(p->fd, s, n, MSG_NOSIGNAL) != (ssize_t)n) {
-		peer_fail(p, i, "send", "", 0);
+	} else if (send(p->sp.fd, s, n, MSG_NOSIGNAL) != (ssize_t)n) {
+		speer_fail(&p->sp, i, "send", "", 0);
 	}
 }
 
@@ -286,26 +264,28 @@ peer_expect(struct peer *p, int i, const char *s, bool one)
 	size_t n = strlen(s);
 
 	if (one) {
-		struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+		struct pollfd pfd = {.fd = p->sp.fd, .events = POLLIN};
 
 		if (p->stash_len != 0 || poll(&pfd, 1, 5000) != 1 ||
 		    peer_fill(p) <= 0)
-			peer_fail(p, i, "one read", p->stash, p->stash_len);
+			speer_fail(&p->sp, i, "one read", p->stash,
+				   p->stash_len);
 	}
 	if (one && p->stash_len != n) {
-		peer_fail(p, i, s, p->stash, MIN(p->stash_len, 200));
+		speer_fail(&p->sp, i, s, p->stash, MIN(p->stash_len, 200));
 		return;
 	}
 	/* in pieces: bodies are larger than the stash */
 	for (size_t off = 0, k; off < n; off += k) {
 		if (p->stash_len == 0 && peer_fill(p) <= 0) {
-			peer_fail(p, i, n > 200 ? "large: short" : s, "", 0);
+			speer_fail(&p->sp, i, n > 200 ? "large: short" : s, "",
+				   0);
 			return;
 		}
 		k = MIN(p->stash_len, n - off);
 		if (memcmp(p->stash, s + off, k) != 0) {
-			peer_fail(p, i, n > 200 ? "large" : s, p->stash,
-				  MIN(p->stash_len, 200));
+			speer_fail(&p->sp, i, n > 200 ? "large" : s, p->stash,
+				   MIN(p->stash_len, 200));
 			return;
 		}
 		p->stash_len -= k;
@@ -318,26 +298,11 @@ peer_conn_end(struct peer *p)
 {
 	tls_sess_free(p->t);
 	p->t = NULL;
-	if (p->fd >= 0)
-		close(p->fd);
-	p->fd = -1;
+	if (p->sp.fd >= 0)
+		close(p->sp.fd);
+	p->sp.fd = -1;
 	p->stash_len = 0;
 	p->close_notify = false;
-}
-
-static int
-peer_accept(struct peer *p)
-{
-	struct pollfd pfd = {.fd = p->lfd, .events = POLLIN};
-	struct timeval tv = {5, 0};
-
-	if (poll(&pfd, 1, 5000) != 1)
-		return -1;
-	p->fd = accept(p->lfd, NULL, NULL);
-	if (p->fd < 0)
-		return -1;
-	setsockopt(p->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return 0;
 }
 
 static void
@@ -365,18 +330,18 @@ peer_step(struct peer *p, int i, const struct pstep *st)
 		break;
 	case P_TLS:
 		if (peer_handshake(p) != 1)
-			peer_fail(p, i, "handshake",
-				  tls_sess_error(p->t) ? tls_sess_error(p->t)
-						       : "?",
-				  0);
+			speer_fail(&p->sp, i, "handshake",
+				   tls_sess_error(p->t) ? tls_sess_error(p->t)
+							: "?",
+				   0);
 		break;
 	case P_TLS_FAIL:
 		if (peer_handshake(p) >= 0)
-			peer_fail(p, i, "handshake should fail", "", 0);
+			speer_fail(&p->sp, i, "handshake should fail", "", 0);
 		break;
 	case P_CLOSE_NOTIFY:
 		if (tls_shutdown(p->t) != 0)
-			peer_fail(p, i, "tls_shutdown", "", 0);
+			speer_fail(&p->sp, i, "tls_shutdown", "", 0);
 		peer_out(p);
 		if (st->s != NULL)
 			peer_send(p, i, st->s, strlen(st->s), true);
@@ -385,9 +350,9 @@ peer_step(struct peer *p, int i, const struct pstep *st)
 		while (peer_fill(p) > 0)
 			;
 		if (p->stash_len != 0 || (p->t != NULL && !p->close_notify))
-			peer_fail(p, i,
-				  p->t ? "close_notify, EOF" : "EOF, no bytes",
-				  p->stash, p->stash_len);
+			speer_fail(&p->sp, i,
+				   p->t ? "close_notify, EOF" : "EOF, no bytes",
+				   p->stash, p->stash_len);
 		break;
 	case P_DRAIN:
 		while (peer_fill(p) > 0)
@@ -395,9 +360,9 @@ peer_step(struct peer *p, int i, const struct pstep *st)
 		break;
 	case P_NEXT_CONN:
 		peer_conn_end(p);
-		p->conn++;
-		if (peer_accept(p) < 0)
-			peer_fail(p, i, "no second connection", "", 0);
+		p->sp.conn++;
+		if (speer_accept(&p->sp, NULL, 0) < 0)
+			speer_fail(&p->sp, i, "no second connection", "", 0);
 		break;
 	case P_END:
 		break;
@@ -416,13 +381,13 @@ peer_main(void *arg)
 	char err[256];
 
 	if (tls_ctx_new_server(&so, &p->ctx, err, sizeof(err)) != 0) {
-		peer_fail(p, -1, err, "", 0);
+		speer_fail(&p->sp, -1, err, "", 0);
 		return NULL;
 	}
-	if (peer_accept(p) < 0) {
-		peer_fail(p, -1, "no connection", "", 0);
+	if (speer_accept(&p->sp, NULL, 0) < 0) {
+		speer_fail(&p->sp, -1, "no connection", "", 0);
 	} else {
-		for (int i = 0; p->script[i].k != P_END && !p->failed; i++)
+		for (int i = 0; p->script[i].k != P_END && !p->sp.failed; i++)
 			peer_step(p, i, &p->script[i]);
 	}
 	peer_conn_end(p);
@@ -485,23 +450,13 @@ tinfo_copy(const struct smtpc *s, struct tinfo *ti)
 	snprintf(ti->error, sizeof(ti->error), "%s", nz(in.error));
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static struct smtpc_msg *
 fx_next(struct smtpc *s, void *arg)
 {
 	struct fx *f = arg;
 
 	(void)s;
-	f->next_calls++;
-	return f->qhead < f->nq ? f->q[f->qhead++] : NULL;
+	return speer_next(f->q, f->nq, &f->qhead, &f->next_calls);
 }
 
 static void
@@ -521,7 +476,7 @@ fx_close(struct smtpc *s, const struct smtpc_result *why, void *arg)
 
 	assert_false(f->closed);
 	f->closed = true;
-	f->closed_ms = mono_ms();
+	f->closed_ms = speer_mono_ms();
 	f->why = *why;
 	tinfo_copy(s, &f->close_info);
 	f->s = NULL;
@@ -532,34 +487,15 @@ static const struct smtpc_ops fx_ops = {fx_next, fx_done, fx_close};
 static int
 setup(void **state)
 {
-	struct ring_opts ro = {.sq_entries = 64, .cq_entries = 256};
 	struct fx *f = calloc(1, sizeof(*f));
-	struct sockaddr_in *sin = (struct sockaddr_in *)&f->o.dst;
-	socklen_t sl = sizeof(*sin);
-	int err;
 
-	f->r = ring_new(&ro, &err);
+	f->r = speer_setup(&f->o, &f->peer.sp.lfd, "mx.test.example");
 	if (f->r == NULL) {
-		fprintf(stderr, "*** io_uring unavailable (%s): SKIPPING ***\n",
-			strerror(-err));
 		free(f);
 		*state = NULL;
 		return 0;
 	}
-	f->peer.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	f->peer.fd = -1;
-	assert_true(f->peer.lfd >= 0);
-	sin->sin_family = AF_INET;
-	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(f->peer.lfd, (struct sockaddr *)sin, sl), 0);
-	assert_int_equal(listen(f->peer.lfd, 4), 0);
-	assert_int_equal(getsockname(f->peer.lfd, (struct sockaddr *)sin, &sl),
-			 0);
-	f->o.dst_len = sl;
-	f->o.mx_host = "mx.test.example";
-	f->o.ehlo_name = "client.example";
-	smtpc_timeouts_default(&f->o.tmo);
-	f->o.tmo.idle = 100;
+	f->peer.sp.fd = -1;
 	f->o.tls = SMTPC_TLS_POLICY_OPPORTUNISTIC;
 	f->peer.cert = tc_mx;
 	f->peer.key = tc_mx_key;
@@ -574,25 +510,14 @@ teardown(void **state)
 
 	if (f == NULL)
 		return 0;
-	assert_int_equal(ring_shutdown(f->r, 1000), 0);
-	ring_free(f->r);
-	close(f->peer.lfd);
-	for (unsigned i = 0; i < 4; i++) {
-		if (f->msgs[i].m.body_fd > 0)
-			close(f->msgs[i].m.body_fd);
-	}
+	speer_teardown(f->r, f->peer.sp.lfd);
+	for (unsigned i = 0; i < 4; i++)
+		speer_msg_close(&f->msgs[i].m);
 	tls_cache_free(f->cache);
 	tls_ctx_free(f->cctx);
 	free(f);
 	return 0;
 }
-
-#define FX_GET(f)                                                              \
-	struct fx *f = *state;                                                 \
-	if (f == NULL) {                                                       \
-		skip();                                                        \
-		return;                                                        \
-	}
 
 /* The client policy context (made here, in the main thread). */
 static void
@@ -610,16 +535,8 @@ static struct smtpc_msg *
 fx_msg(struct fx *f, unsigned i, const char *body)
 {
 	struct tmsg *t = &f->msgs[i];
-	size_t len = strlen(body);
-	int fd = memfd_create("body", MFD_CLOEXEC);
 
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, body, len), (ssize_t)len);
-	t->m.from = "a@x";
-	t->m.body_fd = fd;
-	t->m.body_off = 0;
-	t->m.body_len = len;
-	t->m.rcpt = t->rc;
+	speer_msg_init(&t->m, t->rc, "", body, strlen(body));
 	t->m.nrcpt = 1;
 	t->rc[0].addr = "b@y";
 	f->q[f->nq++] = &t->m;
@@ -630,32 +547,23 @@ static void
 fx_peer_start(struct fx *f, const struct pstep *script)
 {
 	f->peer.script = script;
-	assert_int_equal(pthread_create(&f->peer.th, NULL, peer_main, &f->peer),
-			 0);
+	speer_start(&f->peer.sp, peer_main, &f->peer);
 }
 
 /* One session, from start to on_close. */
 static void
 fx_session(struct fx *f)
 {
-	int64_t t0 = mono_ms();
-
 	f->closed = false;
 	f->s = smtpc_new(f->r, &f->o, &fx_ops, f);
 	(void)smtpc_start(f->s);
-	while (!f->closed) {
-		assert_true(ring_run_once(f->r, 50 * 1000000LL) >= 0);
-		if (mono_ms() - t0 > 10000)
-			fail_msg("session did not end");
-	}
+	speer_pump(f->r, &f->closed);
 }
 
 static void
 fx_peer_join(struct fx *f)
 {
-	pthread_join(f->peer.th, NULL);
-	if (f->peer.failed)
-		fail_msg("peer: %s", f->peer.err);
+	speer_join(&f->peer.sp);
 }
 
 static void
@@ -664,17 +572,6 @@ fx_run(struct fx *f, const struct pstep *script)
 	fx_peer_start(f, script);
 	fx_session(f);
 	fx_peer_join(f);
-}
-
-static void
-assert_res(const struct smtpc_result *r, enum smtpc_status st, int code,
-	   enum smtpc_stage stage)
-{
-	if (r->status != st || r->code != code || r->stage != stage)
-		fail_msg("%s %d %s, want %s %d %s (%s)",
-			 smtpc_status_str(r->status), r->code,
-			 smtpc_stage_str(r->stage), smtpc_status_str(st), code,
-			 smtpc_stage_str(stage), r->text);
 }
 
 /* ---- scripts ------------------------------------------------------------ */
@@ -751,7 +648,8 @@ delivery_over(void **state, enum tls_version max, const char *caps_post,
 	m->eightbit = true;
 	fx_run(f, script);
 	assert_int_equal(f->ndone, 1);
-	assert_res(&m->rcpt[0].res, SMTPC_R_DELIVERED, 250, SMTPC_STAGE_DOT);
+	speer_assert_res("b@y", &m->rcpt[0].res, SMTPC_R_DELIVERED, 250,
+			 SMTPC_STAGE_DOT);
 	assert_int_equal(f->done_info[0].state, SMTPC_TLS_S_ON);
 	assert_int_equal(f->done_info[0].code, 220);
 	assert_string_equal(f->done_info[0].proto, proto);
@@ -854,8 +752,8 @@ test_opportunistic_untrusted_delivers(void **state)
 	(void)fx_msg(f, 0, B1);
 	fx_run(f, script);
 	assert_int_equal(f->ndone, 1);
-	assert_res(&f->msgs[0].rc[0].res, SMTPC_R_DELIVERED, 250,
-		   SMTPC_STAGE_DOT);
+	speer_assert_res("b@y", &f->msgs[0].rc[0].res, SMTPC_R_DELIVERED, 250,
+			 SMTPC_STAGE_DOT);
 	assert_int_equal(f->done_info[0].state, SMTPC_TLS_S_ON);
 	assert_false(f->done_info[0].verified);
 	assert_true(strlen(f->done_info[0].verr) > 0);
@@ -912,8 +810,8 @@ test_pipelined_reuse_over_tls(void **state)
 	for (unsigned i = 0; i < 3; i++) {
 		static const char *const want[] = {"one", "two", "three"};
 
-		assert_res(&f->msgs[i].rc[0].res, SMTPC_R_DELIVERED, 250,
-			   SMTPC_STAGE_DOT);
+		speer_assert_res("b@y", &f->msgs[i].rc[0].res,
+				 SMTPC_R_DELIVERED, 250, SMTPC_STAGE_DOT);
 		assert_string_equal(f->msgs[i].rc[0].res.text, want[i]);
 		assert_int_equal(f->done_info[i].state, SMTPC_TLS_S_ON);
 	}
@@ -1028,8 +926,8 @@ test_454_opportunistic_plaintext(void **state)
 	(void)fx_msg(f, 0, B1);
 	fx_run(f, script);
 	assert_int_equal(f->ndone, 1);
-	assert_res(&f->msgs[0].rc[0].res, SMTPC_R_DELIVERED, 250,
-		   SMTPC_STAGE_DOT);
+	speer_assert_res("b@y", &f->msgs[0].rc[0].res, SMTPC_R_DELIVERED, 250,
+			 SMTPC_STAGE_DOT);
 	assert_int_equal(f->done_info[0].state, SMTPC_TLS_S_REFUSED);
 	assert_int_equal(f->done_info[0].code, 454);
 	assert_string_equal(f->done_info[0].proto, "");
@@ -1085,7 +983,7 @@ test_handshake_deadline(void **state)
 	    {P_SLEEP, NULL, 900}, /* the ClientHello is never answered */
 	    {P_END, NULL, 0},
 	};
-	int64_t t0 = mono_ms();
+	int64_t t0 = speer_mono_ms();
 
 	f->o.tmo.starttls = 300;
 	fx_client_ctx(f, TLS_VERIFY_NONE);
@@ -1193,8 +1091,8 @@ test_split_records_and_large_body(void **state)
 	free(body);
 	free(wire);
 	assert_int_equal(f->ndone, 1);
-	assert_res(&f->msgs[0].rc[0].res, SMTPC_R_DELIVERED, 250,
-		   SMTPC_STAGE_DOT);
+	speer_assert_res("b@y", &f->msgs[0].rc[0].res, SMTPC_R_DELIVERED, 250,
+			 SMTPC_STAGE_DOT);
 	assert_non_null(strstr(f->msgs[0].rc[0].res.text, "as Z"));
 	assert_int_equal(f->why.fail, SMTPC_FAIL_NONE);
 }

@@ -27,6 +27,7 @@
 
 #include "ring.h"
 #include "smtp_server.h"
+#include "smtps_fixture.h"
 #include "timer.h"
 
 /* The owner: records what the engine asks and answers as told. */
@@ -192,21 +193,15 @@ static const struct smtps_ops tst_ops = {
 static int
 setup(void **state)
 {
-	int err;
-	struct ring_opts o = {.sq_entries = 256, .cq_entries = 4096};
 	struct tst *x = calloc(1, sizeof(*x));
 
-	x->r = ring_new(&o, &err);
+	x->r = sfx_ring_new();
 	if (x->r == NULL) {
-		fprintf(stderr, "*** io_uring unavailable (%s): SKIPPING ***\n",
-			strerror(-err));
 		free(x);
 		*state = NULL;
 		return 0;
 	}
-	x->cfg.hostname = "test.host";
-	x->cfg.caps = SMTPS_CAP_DEFAULT;
-	x->cfg.idle_timeout_ms = 5000;
+	sfx_config(&x->cfg);
 	x->cfd = -1;
 	timer_init(&x->tm, tst_timer);
 	*state = x;
@@ -216,10 +211,7 @@ setup(void **state)
 static void
 tst_drain(struct tst *x, int ms)
 {
-	int64_t end = ring_now_update(x->r) + (int64_t)ms * 1000000;
-
-	while (ring_now_update(x->r) < end)
-		assert_true(ring_run_once(x->r, 5000000) >= 0);
+	sfx_drain(x->r, ms);
 }
 
 static int
@@ -229,20 +221,7 @@ teardown(void **state)
 
 	if (x == NULL)
 		return 0;
-	if (x->cfd >= 0)
-		close(x->cfd);
-	x->cfd = -1;
-	if (x->srv) {
-		smtps_server_stop(x->srv);
-		for (int i = 0; i < 200 && !smtps_server_idle(x->srv); i++)
-			tst_drain(x, 10);
-		assert_true(smtps_server_idle(x->srv));
-		smtps_server_free(x->srv);
-	}
-	if (x->cfd >= 0)
-		close(x->cfd);
-	assert_int_equal(ring_shutdown(x->r, 2000), 0);
-	ring_free(x->r);
+	sfx_teardown(x->r, x->srv, x->cfd);
 	free(x);
 	return 0;
 }
@@ -256,14 +235,7 @@ teardown(void **state)
 static void
 tst_start(struct tst *x)
 {
-	int sv[2];
-
-	x->srv = smtps_server_new(x->r, &x->cfg, &tst_ops, x);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-			 0);
-	x->cfd = sv[1];
-	assert_int_equal(fcntl(x->cfd, F_SETFL, O_NONBLOCK), 0);
-	assert_int_equal(smtps_adopt(x->srv, sv[0], 0), 0);
+	x->cfd = sfx_start(x->r, &x->cfg, &tst_ops, x, &x->srv);
 }
 
 static void

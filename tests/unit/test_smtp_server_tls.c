@@ -27,6 +27,7 @@
 
 #include "ring.h"
 #include "smtp_server.h"
+#include "smtps_fixture.h"
 #include "timer.h"
 #include "tls.h"
 
@@ -265,23 +266,17 @@ group_teardown(void **state)
 static int
 setup(void **state)
 {
-	int err;
-	struct ring_opts o = {.sq_entries = 256, .cq_entries = 4096};
 	struct tc *x = calloc(1, sizeof(*x));
 
-	x->r = ring_new(&o, &err);
+	x->r = sfx_ring_new();
 	if (x->r == NULL) {
-		fprintf(stderr, "*** io_uring unavailable (%s): SKIPPING ***\n",
-			strerror(-err));
 		free(x);
 		*state = NULL;
 		return 0;
 	}
 	x->body = malloc(TC_BODY_MAX);
-	x->cfg.hostname = "test.host";
-	x->cfg.caps = SMTPS_CAP_DEFAULT;
-	x->cfg.idle_timeout_ms = 5000;
 	x->cfg.tls = tt_srv_ctx;
+	sfx_config(&x->cfg);
 	x->cfd = -1;
 	timer_init(&x->tm, tc_timer);
 	*state = x;
@@ -291,10 +286,7 @@ setup(void **state)
 static void
 tc_drain(struct tc *x, int ms)
 {
-	int64_t end = ring_now_update(x->r) + (int64_t)ms * 1000000;
-
-	while (ring_now_update(x->r) < end)
-		assert_true(ring_run_once(x->r, 5000000) >= 0);
+	sfx_drain(x->r, ms);
 }
 
 static int
@@ -304,19 +296,9 @@ teardown(void **state)
 
 	if (x == NULL)
 		return 0;
-	if (x->cfd >= 0)
-		close(x->cfd);
-	if (x->srv) {
-		smtps_server_stop(x->srv);
-		for (int i = 0; i < 200 && !smtps_server_idle(x->srv); i++)
-			tc_drain(x, 10);
-		assert_true(smtps_server_idle(x->srv));
-		smtps_server_free(x->srv);
-	}
+	sfx_teardown(x->r, x->srv, x->cfd);
 	tls_sess_free(x->ct);
 	tls_ctx_free(x->cctx);
-	assert_int_equal(ring_shutdown(x->r, 2000), 0);
-	ring_free(x->r);
 	free(x->body);
 	free(x);
 	return 0;
@@ -333,14 +315,7 @@ teardown(void **state)
 static void
 tc_start(struct tc *x)
 {
-	int sv[2];
-
-	x->srv = smtps_server_new(x->r, &x->cfg, &tc_ops, x);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-			 0);
-	x->cfd = sv[1];
-	assert_int_equal(fcntl(x->cfd, F_SETFL, O_NONBLOCK), 0);
-	assert_int_equal(smtps_adopt(x->srv, sv[0], 0), 0);
+	x->cfd = sfx_start(x->r, &x->cfg, &tc_ops, x, &x->srv);
 }
 
 /* Move bytes: client ciphertext out, server bytes in (decrypted). */
