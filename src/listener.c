@@ -69,6 +69,7 @@ struct lst_sess {
 	char refuse[160];          /* a policy refusal decided during DATA */
 	uint64_t size;             /* bytes written to the transaction */
 	struct lst_commit *commit; /* commit in flight, NULL if none */
+	struct spool_hint hint;    /* MAIL .. commit: "a commit is coming" */
 };
 
 /* Outlives its session: the spool calls back even if the client left, and
@@ -115,6 +116,7 @@ lst_txn_idstr(const struct lst_sess *ls)
 static void
 lst_txn_reset(struct lst_sess *ls)
 {
+	spool_hint_end(ls->l->sp, &ls->hint);
 	if (ls->txn_open)
 		spool_txn_abort(ls->txn);
 	free(ls->txn); /* idle now, or handed to a commit context (NULL) */
@@ -203,6 +205,8 @@ lst_on_mail(struct smtps_session *s, const struct smtpp_cmd *cmd)
 	ls->envid[cmd->mail.envid_len] = '\0';
 	ls->smtputf8 = cmd->mail.smtputf8;
 	ls->body8bit = cmd->mail.body == SMTPP_BODY_8BITMIME;
+	/* A commit is coming: the group commit may wait for it. */
+	spool_hint_begin(ls->l->sp, &ls->hint);
 	smtps_reply(s, 0, NULL);
 }
 
@@ -723,11 +727,21 @@ lst_on_data_end(struct smtps_session *s, const struct smtps_data_info *info)
 	lst_txn_reset(ls);
 }
 
+/* RSET and HELO/EHLO end any transaction (and its commit hint); QUIT
+ * ends the session (lst_on_close). */
 static void
 lst_on_rset(struct smtps_session *s)
 {
 	lst_txn_reset(lst_sess(s));
 	smtps_reply(s, 0, NULL);
+}
+
+static void
+lst_on_helo(struct smtps_session *s, bool ehlo, const char *name)
+{
+	(void)ehlo;
+	(void)name;
+	lst_on_rset(s);
 }
 
 static void
@@ -756,6 +770,7 @@ static const struct smtps_ops lst_ops = {
     .on_body = lst_on_body,
     .on_data_end = lst_on_data_end,
     .on_rset = lst_on_rset,
+    .on_helo = lst_on_helo,
     .on_close = lst_on_close,
 };
 

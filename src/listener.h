@@ -14,7 +14,9 @@
  * The acknowledgement rule: "250" to the end of data only from the spool's
  * commit callback with 0, i.e. after the fdatasync covering the message;
  * -ENOSPC gives 452 4.3.1, any other error 451 4.3.0, never 250.  While the
- * spool is unhealthy new sessions are greeted with 421.
+ * spool is unhealthy new sessions are greeted with 421.  From an accepted
+ * MAIL to the end of its transaction a session holds a spool commit hint
+ * (spool_hint_begin/_end), so the group commit can wait for it.
  *
  * Lifetime: listener_new() .. listener_stop() .. (ring turns until
  * listener_idle()) .. listener_free().  A session's state is freed in the

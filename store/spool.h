@@ -91,6 +91,21 @@ struct spool_txn {
 	struct spool_in *in; /* NULL when idle */
 };
 
+/*
+ * Commit hint, embedded in a listener session: "this session is in a
+ * transaction (MAIL accepted) and will probably commit soon".  The group
+ * commit's wait (commit_delay, docs/SPOOL.md 11) also waits for hinted
+ * sessions, which a message that arrives in one piece would otherwise hide
+ * until its end of data.  Plain numbers only: the spool keeps no pointer
+ * to it, and a hint never ended (a leak) stops counting after
+ * SPOOL_HINT_TTL_MS to 2 * SPOOL_HINT_TTL_MS, as does a slow session.
+ */
+struct spool_hint {
+	uint64_t gen;  /* begin order; 0: not active */
+	int64_t epoch; /* ring_now() / the hint epoch, at begin */
+};
+#define SPOOL_HINT_TTL_MS 100u
+
 /* Called with 0 once the message is durable, else -errno (never both). */
 typedef void spool_commit_fn(void *arg, int err);
 /* Called when a "busy" txn may take body bytes again. */
@@ -214,6 +229,17 @@ void spool_txn_commit(struct spool_txn *txn, spool_commit_fn *cb, void *arg);
  * committed, detach from it.  Safe on an idle handle.  No callback runs
  * afterwards; the session may free the handle's memory at once. */
 void spool_txn_abort(struct spool_txn *txn);
+
+/*
+ * Start a commit hint (idle h: zero it first; an active one is left as
+ * it is).  The listener calls it when MAIL is accepted.  Never fails.
+ */
+void spool_hint_begin(struct spool *sp, struct spool_hint *h);
+/* End a hint (committed, aborted, RSET, QUIT, session gone); safe on an
+ * idle one.  Must run before the spool is closed. */
+void spool_hint_end(struct spool *sp, struct spool_hint *h);
+/* Hints active and not yet expired (tests, statistics). */
+unsigned spool_hints(struct spool *sp);
 
 /*
  * Record new state for recipients index .. index + count - 1 of id: the

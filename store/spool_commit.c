@@ -12,8 +12,13 @@
  * fate) and seq order must equal file order (seal before advance); the
  * next batch simply grows meanwhile, which is what group commit wants.
  *
+ * A small batch may wait up to commit_delay for transactions already open
+ * and for sessions that hinted a commit is coming (spool_hint_*: counters
+ * by epoch, so a leaked hint expires).
+ *
  * Owns: the batch in flight, the segment being created, the segment being
- * reclaimed.  Never reads records back; never acknowledges a failed batch.
+ * reclaimed, the hint counters.  Never reads records back; never
+ * acknowledges a failed batch.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -645,6 +650,64 @@ spool_commit_txn_closed(struct spool *sp, struct spool_in *in)
 		sp->wait_left--;
 }
 
+/* --- commit hints --- */
+
+#define SPOOL_HINT_EPOCH_NS ((int64_t)SPOOL_HINT_TTL_MS * 1000000)
+
+/* Move to the current epoch; hints two epochs old expire (their counts
+ * are dropped, so a leaked hint cannot hold commits back for long). */
+static void
+spool_hint_roll(struct spool *sp)
+{
+	int64_t e = ring_now(sp->r) / SPOOL_HINT_EPOCH_NS;
+
+	if (e == sp->hint_epoch)
+		return;
+	if (e == sp->hint_epoch + 1)
+		sp->hints[e & 1] = 0;
+	else
+		sp->hints[0] = sp->hints[1] = 0;
+	sp->hint_epoch = e;
+}
+
+/* See spool.h. */
+void
+spool_hint_begin(struct spool *sp, struct spool_hint *h)
+{
+	if (h->gen != 0)
+		return;
+	spool_hint_roll(sp);
+	h->gen = ++sp->gen;
+	h->epoch = sp->hint_epoch;
+	sp->hints[h->epoch & 1]++;
+}
+
+/* See spool.h.  A wait in progress ends early once every transaction and
+ * hint it waits for has closed. */
+void
+spool_hint_end(struct spool *sp, struct spool_hint *h)
+{
+	if (h->gen == 0)
+		return;
+	spool_hint_roll(sp);
+	if (h->epoch >= sp->hint_epoch - 1) {
+		BUG_ON(sp->hints[h->epoch & 1] == 0);
+		sp->hints[h->epoch & 1]--;
+		if (sp->wait_end != 0 && h->gen <= sp->wait_gen &&
+		    sp->wait_left > 0)
+			sp->wait_left--;
+	}
+	h->gen = 0;
+}
+
+/* See spool.h. */
+unsigned
+spool_hints(struct spool *sp)
+{
+	spool_hint_roll(sp);
+	return sp->hints[0] + sp->hints[1];
+}
+
 static void
 spool_wait_stop(struct spool *sp)
 {
@@ -655,13 +718,13 @@ spool_wait_stop(struct spool *sp)
 /*
  * Group-commit wait: should the batch about to start (pend non-empty, no
  * batch in flight) wait for more commits?  Only a small batch (under
- * max_batch) waits, only while transactions begun before the wait are
- * still open (they are mid-body and usually commit within a few loop
- * turns: each would otherwise take the next batch and fdatasync of its
- * own), and at most commit_delay_us.  A lone injector never waits: with
- * no other transaction open there is nothing to wait for.  Transactions
- * begun during the wait are not waited for, so steady load cannot stretch
- * it.  Returns true to hold the batch back.
+ * max_batch) waits, only while transactions or commit hints begun before
+ * the wait are still open (mid-body, or sessions between MAIL and their
+ * end of data: each would otherwise take the next batch and fdatasync of
+ * its own), and at most commit_delay_us.  A lone injector never waits:
+ * with no other transaction or hint open there is nothing to wait for.
+ * Those begun during the wait are not waited for, so steady load cannot
+ * stretch it.  Returns true to hold the batch back.
  */
 static bool
 spool_commit_wait(struct spool *sp)
@@ -674,12 +737,14 @@ spool_commit_wait(struct spool *sp)
 		return false;
 	}
 	if (sp->wait_end == 0) {
-		if (sp->o.commit_delay_us == SPOOL_DELAY_OFF || sp->open == 0 ||
+		unsigned coming = sp->open + spool_hints(sp);
+
+		if (sp->o.commit_delay_us == SPOOL_DELAY_OFF || coming == 0 ||
 		    sp->pend.n >= sp->o.max_batch)
 			return false;
 		sp->wait_end = now + (int64_t)sp->o.commit_delay_us * 1000;
 		sp->wait_gen = sp->gen;
-		sp->wait_left = sp->open;
+		sp->wait_left = coming;
 		sp->st.waits++;
 		timer_arm(th, &sp->wait, sp->wait_end);
 		return true;

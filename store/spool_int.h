@@ -160,6 +160,8 @@ struct spool {
 	unsigned wait_left; /* of those, still open */
 	int64_t wait_end;   /* ring_now() end of the wait; 0: not waiting */
 	struct timer wait;  /* wakes the loop at wait_end */
+	unsigned hints[2];  /* live hints begun in epoch e, at [e & 1] */
+	int64_t hint_epoch; /* the current hint epoch */
 	unsigned streams;   /* spool_stream objects alive */
 	int err;            /* storage error: unhealthy until healed */
 	bool low_space;
