@@ -77,8 +77,15 @@ backoff_policy_init(struct backoff_policy *p, int64_t retry_interval_ms,
 				       : BACKOFF_MESSAGE_EXPIRATION_MS;
 	p->domain_interval_ms = BACKOFF_DOMAIN_INTERVAL_MS;
 	p->domain_max_ms = MIN(p->retry_interval_ms, p->max_retry_interval_ms);
+	/* A host is never skipped longer than its domain would wait: every
+	 * host is eligible again when the domain retries. */
 	p->host_penalty_ms = BACKOFF_HOST_PENALTY_MS;
 	p->host_penalty_max_ms = BACKOFF_HOST_PENALTY_MAX_MS;
+	if (p->domain_max_ms > 0) {
+		p->host_penalty_ms = MIN(p->host_penalty_ms, p->domain_max_ms);
+		p->host_penalty_max_ms =
+		    MIN(p->host_penalty_max_ms, p->domain_max_ms);
+	}
 	p->jitter_pct = BACKOFF_JITTER_PCT;
 }
 
@@ -139,6 +146,23 @@ backoff_host_until(const struct backoff_policy *p, unsigned strikes,
 	return backoff_add(now_ms, backoff_delay(p->host_penalty_ms,
 						 p->host_penalty_max_ms,
 						 strikes, rnd, p->jitter_pct));
+}
+
+/* One strike per attempt window; see backoff.h. */
+int64_t
+backoff_host_fail(const struct backoff_policy *p, struct backoff_host *h,
+		  int64_t started_ms, uint64_t rnd, int64_t now_ms)
+{
+	/* Sessions started before the last strike was counted were opened
+	 * in the same window (before the host was known to be failing): they
+	 * share that strike and its penalty. */
+	if (h->strikes > 0 && started_ms <= h->window_ms)
+		return h->until_ms;
+	if (h->strikes < UINT32_MAX)
+		h->strikes++;
+	h->window_ms = now_ms;
+	h->until_ms = backoff_host_until(p, h->strikes, rnd, now_ms);
+	return h->until_ms;
 }
 
 /* received + expiration, saturated at both ends. */

@@ -10,8 +10,10 @@
  *  - a domain whose every MX host failed (DEFER_DOMAIN): 1 min doubling up
  *    to retry_interval, so a dead domain is probed at least as often as
  *    its messages would be retried;
- *  - a host penalty (penalize_host): 30 s doubling up to 15 min, shorter
- *    than the domain cap so every host is eligible again by then.
+ *  - a host penalty (penalize_host): 30 s doubling up to 15 min, both
+ *    bounded by the domain cap so every host is eligible again by then;
+ *    one step per failed attempt window (backoff_host_fail), not per
+ *    failed session.
  *
  * Pure: no clock and no randomness of its own; the caller passes now and a
  * random number, so tests are deterministic.  Times are milliseconds on
@@ -91,9 +93,28 @@ int64_t backoff_next_msg(const struct backoff_policy *p, unsigned attempts,
 int64_t backoff_domain_next(const struct backoff_policy *p, unsigned failures,
 			    uint64_t rnd, int64_t now_ms);
 
-/* Until when a host is skipped after its strikes-th penalised failure. */
+/* Until when a host is skipped after its strikes-th penalised window. */
 int64_t backoff_host_until(const struct backoff_policy *p, unsigned strikes,
 			   uint64_t rnd, int64_t now_ms);
+
+/* One host's penalty state (a struct dom_addr's, copied in and out). */
+struct backoff_host {
+	uint32_t strikes;  /* failed attempt windows in a row (0: healthy) */
+	int64_t window_ms; /* when the current window's strike was counted */
+	int64_t until_ms;  /* skipped until */
+};
+/*
+ * A penalised failure of a session to host h that started at started_ms.
+ * Failures are counted per attempt window: the first failure after a
+ * success (strikes 0), or of a session started after the last strike was
+ * counted, is a new strike (strikes + 1, window_ms = now_ms, until_ms =
+ * backoff_host_until()); a failure of a session started at or before
+ * window_ms belongs to that window and changes nothing.  So 20 sessions
+ * refused at once cost one strike, not 20.  Returns h->until_ms.
+ */
+int64_t backoff_host_fail(const struct backoff_policy *p,
+			  struct backoff_host *h, int64_t started_ms,
+			  uint64_t rnd, int64_t now_ms);
 
 /*
  * True once now_ms - received_ms >= message_expiration_ms: the message

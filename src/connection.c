@@ -146,6 +146,7 @@ conn_opts(struct dlv *d, struct conn *c, const struct domain_policy *pol,
 	  const struct dom_addr *a, int64_t now_ms, struct smtpc_opts *o)
 {
 	struct binding *b = bnd_get(d->bnds, c->bslot);
+	bool dr_tight = c->dr->srv_tight;
 
 	memset(o, 0, sizeof(*o));
 	memcpy(&o->dst, &a->sa, a->len);
@@ -154,6 +155,8 @@ conn_opts(struct dlv *d, struct conn *c, const struct domain_policy *pol,
 	o->mx_host = a->host;
 	o->ehlo_name = b->ehlo ? b->ehlo : d->cfg->server.hostname;
 	conn_timeouts(pol, &o->tmo);
+	if (dr_tight)
+		o->tmo.idle = 0; /* server slots are scarce: QUIT when idle */
 	o->max_deliveries = pol->max_deliveries_per_connection;
 	o->tls = SMTPC_TLS_POLICY_NONE;
 	if (pol->tls != CONFIG_TLS_NONE && a->plaintext_until_ms <= now_ms) {
@@ -211,6 +214,7 @@ initiate_connection(domain_record *dr, int binding, struct timeval *now,
 	c->timeout = timeout;
 	c->udata = user_data;
 	c->t0_ns = ring_now(d->ring);
+	c->t0_ms = now_ms;
 	memcpy(&c->dst, &dr->addrs[idx].sa, dr->addrs[idx].len);
 	c->dst_len = dr->addrs[idx].len;
 	snprintf(c->host, sizeof(c->host), "%s", dr->addrs[idx].host);

@@ -128,6 +128,7 @@ struct conn {
 	conn_timeout_fn *timeout; /* connect deadline hit */
 	void *udata;
 	int64_t t0_ns;     /* staged at */
+	int64_t t0_ms;     /* staged at, wall clock (penalty windows) */
 	bool connected;    /* finish() was called */
 	bool waiting;      /* counted in bind[].waiting */
 	bool idle;         /* next_msg returned NULL: smtpc_kick wakes it */
@@ -137,6 +138,7 @@ struct conn {
 	unsigned msgs;     /* messages in flight */
 	unsigned taken;    /* messages taken */
 	bool no_reuse;     /* an outcome said: no more messages */
+	bool reclaimed;    /* closed idle to free a server-wide slot */
 };
 
 /*

@@ -117,6 +117,7 @@ dlv_new(const struct dlv_opts *o, struct dlv **d_r)
 		return err;
 	}
 	d->tls_cache = tls_cache_new(4096, 3600 * (int64_t)1000000000);
+	dom_waitq_init(&d->srv_waitq);
 	*d_r = d;
 	return 0;
 }
@@ -144,6 +145,8 @@ dlv_free(struct dlv *d)
 		ring_run_once(d->ring, 100000000);
 	if (d->conns)
 		log_warn("delivery: sessions still open after 5 s");
+	while (d->reclaim_task.queued) /* it must not run after free */
+		ring_run_once(d->ring, 0);
 	dlv_dsn_abort_all(d);
 	dns_free(d->dns);
 	for (size_t i = 0; i < d->ntls; i++) {
@@ -334,6 +337,9 @@ dlv_conn_unlink(struct dlv *d, struct conn *c)
 	bnd_get(d->bnds, c->bslot)->nconn--;
 	if (a && a->nconn)
 		a->nconn--;
+	if (c->reclaimed)
+		d->nreclaim--;
+	maint_srv_release(d); /* the slot goes to the oldest waiter */
 }
 
 struct dom_addr *
@@ -457,6 +463,8 @@ dlv_take(struct dlv *d, struct conn *c, int64_t now_ms)
 		struct spool_msg_info mi;
 		struct dlv_msg *dm;
 
+		if (dr->nactive == 0) /* no longer waits for a server slot */
+			dom_waitq_remove(&d->srv_waitq, dr);
 		if (m == NULL) {
 			dom_unit_free(u); /* delivered or deleted meanwhile */
 			continue;
@@ -552,6 +560,7 @@ dlv_on_next_msg(struct smtpc *s, void *arg)
 	return &dm->msg;
 idle:
 	c->idle = true;
+	maint_reclaim_soon(d);
 	/* A session that must not take more (an outcome said so) is not
 	 * counted as waiting, so the goal may replace it at once. */
 	if (!c->waiting && !c->no_reuse) {
@@ -582,6 +591,8 @@ dlv_on_msg_done(struct smtpc *s, struct smtpc_msg *msg, void *arg)
 	c->msgs--;
 	dlv_msg_free(dm);
 	maint_poke(c->dr);
+	if (c->msgs == 0 && c->idle)
+		maint_reclaim_soon(c->dlv); /* idle once its last reply is in */
 }
 
 /* Apply a session-level decision to the address and the domain. */
@@ -621,10 +632,14 @@ dlv_session_outcome(struct dlv *d, struct conn *c, const struct smtpc_result *r)
 	log_info("%s: session %s: %s (rule %s)", dr->name, why,
 		 outcome_action_str(o.action), o.rule);
 	if (a && o.penalize_host) {
+		struct backoff_host h = {a->strikes, a->strike_ms,
+					 a->penalty_until_ms};
+
 		a->failures++;
-		a->strikes++;
 		a->penalty_until_ms =
-		    backoff_host_until(&bp, a->strikes, dlv_rand(d), now_ms);
+		    backoff_host_fail(&bp, &h, c->t0_ms, dlv_rand(d), now_ms);
+		a->strikes = h.strikes;
+		a->strike_ms = h.window_ms;
 		dlv_strcpy(a->last_error, sizeof(a->last_error), why);
 	}
 	dlv_strcpy(dr->last_error, sizeof(dr->last_error), why);
@@ -658,7 +673,7 @@ dlv_on_close(struct smtpc *s, const struct smtpc_result *why, void *arg)
 	domain_record *dr = c->dr;
 
 	(void)s;
-	if (!c->start_failed) {
+	if (!c->start_failed && !c->reclaimed) {
 		if (why->fail == SMTPC_FAIL_TIMEOUT &&
 		    why->stage == SMTPC_STAGE_CONNECT && c->timeout)
 			c->timeout(c, c->udata);

@@ -65,6 +65,13 @@ struct dlv {
 	struct conn *conns; /* every session, for shutdown */
 	void *dsn_jobs;     /* DSNs being committed (delivery_dsn.c) */
 	unsigned nconn;     /* server-wide */
+	/* [delivery] max_connections: domains waiting for a slot (FIFO,
+	 * maintainer.c), slots promised to popped waiters, idle sessions
+	 * being closed to free slots, and the task that closes them. */
+	struct dom_waitq srv_waitq;
+	unsigned srv_reserved;
+	unsigned nreclaim;
+	struct ring_task reclaim_task;
 	uint64_t rng;
 	bool stopping;
 	struct dlv_stats st;

@@ -469,26 +469,132 @@ dom_rate_take(const struct value_rate *r, int64_t *tat_us, int64_t now_us)
 	return 0;
 }
 
+void
+dom_waitq_init(struct dom_waitq *q)
+{
+	q->head = NULL;
+	q->tail = &q->head;
+	q->n = 0;
+}
+
+bool
+dom_waitq_push(struct dom_waitq *q, domain_record *dr)
+{
+	if (dr->srv_waiting)
+		return false;
+	dr->srv_waiting = true;
+	dr->srv_wnext = NULL;
+	dr->srv_wprev = q->tail;
+	*q->tail = dr;
+	q->tail = &dr->srv_wnext;
+	q->n++;
+	return true;
+}
+
+void
+dom_waitq_remove(struct dom_waitq *q, domain_record *dr)
+{
+	if (!dr->srv_waiting)
+		return;
+	*dr->srv_wprev = dr->srv_wnext;
+	if (dr->srv_wnext)
+		dr->srv_wnext->srv_wprev = dr->srv_wprev;
+	else
+		q->tail = dr->srv_wprev;
+	dr->srv_wnext = NULL;
+	dr->srv_wprev = NULL;
+	dr->srv_waiting = false;
+	q->n--;
+}
+
+domain_record *
+dom_waitq_pop(struct dom_waitq *q)
+{
+	domain_record *dr = q->head;
+
+	if (dr != NULL)
+		dom_waitq_remove(q, dr);
+	return dr;
+}
+
+static const char *const dom_goal_bound_names[] = {
+    [DOM_GOAL_QUEUE] = "queue",       [DOM_GOAL_BLOCKED] = "blocked",
+    [DOM_GOAL_DOMAIN] = "domain",     [DOM_GOAL_SERVER] = "server",
+    [DOM_GOAL_THROTTLE] = "throttle",
+};
+_Static_assert(nitems(dom_goal_bound_names) == DOM_GOAL__COUNT,
+	       "dom_goal_bound_names");
+
+const char *
+dom_goal_bound_str(enum dom_goal_bound b)
+{
+	return (unsigned)b < DOM_GOAL__COUNT ? dom_goal_bound_names[b] : "?";
+}
+
+/* Room under limit max (0: none) with used taken; saturates at 0. */
 static unsigned
-dom_room(unsigned max, unsigned used)
+dom_room(unsigned max, uint64_t used)
 {
 	if (max == 0)
 		return UINT32_MAX;
-	return used >= max ? 0 : max - used;
+	return used >= max ? 0 : (unsigned)(max - used);
+}
+
+static uint64_t
+dom_div_up(uint64_t a, uint64_t b)
+{
+	return a / b + (a % b != 0);
+}
+
+/* Sessions the queue asks for beyond those open (see domain.h). */
+static uint64_t
+dom_goal_need(const struct dom_goal_in *in)
+{
+	uint64_t batch = DOM_GOAL_BATCH, have, par, need = 0;
+
+	if (in->per_session > 0 && in->per_session < batch)
+		batch = in->per_session;
+	have = (uint64_t)in->waiting + in->busy;
+	par = dom_div_up(in->queued, batch);
+	if (par > have)
+		need = par - have;
+	if (in->per_session > 0 && in->queued > in->capacity)
+		need = MAX(need, dom_div_up(in->queued - in->capacity,
+					    in->per_session));
+	return need;
+}
+
+/* Bound *want by room; remember the bound if it cut. */
+static void
+dom_goal_cut(uint64_t *want, unsigned room, enum dom_goal_bound b,
+	     enum dom_goal_bound *bound)
+{
+	if (*want > room) {
+		*want = room;
+		*bound = b;
+	}
 }
 
 unsigned
-dom_conn_goal(const struct dom_goal_in *in)
+dom_conn_goal(const struct dom_goal_in *in, enum dom_goal_bound *bound_r)
 {
-	unsigned want;
+	enum dom_goal_bound bound = DOM_GOAL_QUEUE, unused;
+	uint64_t want;
 
-	if (in->suspended || in->backoff || in->no_route || in->msg_throttled)
+	if (bound_r == NULL)
+		bound_r = &unused;
+	if (in->suspended || in->backoff || in->no_route || in->msg_throttled) {
+		*bound_r = DOM_GOAL_BLOCKED;
 		return 0;
-	if (in->queued <= in->waiting)
-		return 0;
-	want = in->queued - in->waiting;
-	want = MIN(want, dom_room(in->max_dom, in->nconn_dom));
-	want = MIN(want, dom_room(in->max_srv, in->nconn_srv));
-	want = MIN(want, in->throttle_ok);
-	return want;
+	}
+	want = in->queued ? dom_goal_need(in) : 0;
+	dom_goal_cut(&want, dom_room(in->max_dom, in->nconn_dom),
+		     DOM_GOAL_DOMAIN, &bound);
+	dom_goal_cut(
+	    &want,
+	    dom_room(in->max_srv, (uint64_t)in->nconn_srv + in->reserved_srv),
+	    DOM_GOAL_SERVER, &bound);
+	dom_goal_cut(&want, in->throttle_ok, DOM_GOAL_THROTTLE, &bound);
+	*bound_r = bound;
+	return (unsigned)want;
 }

@@ -72,7 +72,8 @@ struct dom_addr {
 	uint16_t pref;
 	unsigned nconn;
 	uint32_t failures; /* consecutive failed sessions */
-	uint32_t strikes;  /* penalties in a row (backoff_host_until) */
+	uint32_t strikes;  /* penalty windows in a row (backoff_host_until) */
+	int64_t strike_ms; /* when the last strike was counted (its window) */
 	int64_t penalty_until_ms;
 	int64_t plaintext_until_ms; /* opportunistic TLS failed: no STARTTLS */
 	char last_error[DOM_ERR_MAX];
@@ -118,6 +119,16 @@ struct domain_record {
 	struct timer mt_timer;
 	void *ctx;   /* struct dlv: ring, config, resolver, spool */
 	void *conns; /* struct conn list (delivery.c) */
+	/* The server-wide waiters FIFO (struct dom_waitq, maintainer.c):
+	 * domains refused by [delivery] max_connections, each at most once;
+	 * srv_grants: freed slots handed to this domain, not used yet. */
+	domain_record *srv_wnext, **srv_wprev;
+	bool srv_waiting;
+	unsigned srv_grants;
+	/* Domains wait for server slots, or the server limit cut this
+	 * domain's goal: the sessions it opens now QUIT as soon as nothing
+	 * is queued for them (idle timeout 0), so their slots move on. */
+	bool srv_tight;
 	domain_record *hnext;
 	uint64_t split_gen; /* dom_split scratch: call that set split_slot */
 	uint32_t split_slot;
@@ -218,28 +229,78 @@ int64_t dom_rate_take(const struct value_rate *r, int64_t *tat_us,
 int64_t dom_rate_wait(const struct value_rate *r, int64_t tat_us,
 		      int64_t now_us);
 
+/*
+ * A FIFO of domain records, each at most once (the domains refused by the
+ * server-wide connection limit, in the order they were refused).  The
+ * links live in the records (srv_wnext, srv_waiting).
+ */
+struct dom_waitq {
+	domain_record *head, **tail;
+	unsigned n;
+};
+void dom_waitq_init(struct dom_waitq *q);
+/* Append dr unless it is already queued; true if it was appended. */
+bool dom_waitq_push(struct dom_waitq *q, domain_record *dr);
+/* Take the oldest record, or NULL when empty. */
+domain_record *dom_waitq_pop(struct dom_waitq *q);
+/* Take dr out wherever it is (no-op when it is not queued). */
+void dom_waitq_remove(struct dom_waitq *q, domain_record *dr);
+
+/*
+ * Units one session should be expected to carry before the connection
+ * goal opens another one for the same queue (docs/ROUTING.md, "The
+ * connection goal"; chosen by measurement, see the W2 drain).
+ */
+#define DOM_GOAL_BATCH 1 /* 4: +300 ms for 20 units at 100 ms a message */
+
 /* What the connection goal of one (domain, binding) depends on. */
 struct dom_goal_in {
 	uint32_t queued;      /* units on the binding's active queue */
-	unsigned waiting;     /* sessions that will take one (idle/opening) */
-	unsigned nconn_bind;  /* sessions of this (domain, binding) */
+	unsigned waiting;     /* sessions that take a unit now (opening/idle) */
+	unsigned busy;        /* sessions in a transaction that take more */
+	uint64_t capacity;    /* units waiting + busy sessions may still take */
+	unsigned per_session; /* max_deliveries_per_connection; 0: no limit */
 	unsigned nconn_dom;   /* sessions of the domain, every binding */
 	unsigned max_dom;     /* max_outbound_connections; 0: no limit */
 	unsigned nconn_srv;   /* sessions of the whole server */
 	unsigned max_srv;     /* [delivery] max_connections; 0: no limit */
-	unsigned throttle_ok; /* connections the throttle allows now */
-	bool suspended;       /* domain or binding suspended */
-	bool backoff;         /* the domain is backing off */
-	bool no_route;        /* every MX address is penalised */
-	bool msg_throttled;   /* message throttle and a session waiting */
+	unsigned reserved_srv; /* free server slots promised to other domains */
+	unsigned throttle_ok;  /* connections the throttle allows now */
+	bool suspended;        /* domain or binding suspended */
+	bool backoff;          /* the domain is backing off */
+	bool no_route;         /* every MX address is penalised */
+	bool msg_throttled;    /* message throttle and a session waiting */
 };
+
+/* What bounded a connection goal (the last bound that cut it). */
+enum dom_goal_bound {
+	DOM_GOAL_QUEUE = 0, /* the queue: nothing more is needed */
+	DOM_GOAL_BLOCKED,   /* suspended, backoff, no route, message throttle */
+	DOM_GOAL_DOMAIN,    /* max_outbound_connections */
+	DOM_GOAL_SERVER,    /* [delivery] max_connections (and reservations) */
+	DOM_GOAL_THROTTLE,  /* outbound_throttle_connections */
+	DOM_GOAL__COUNT     /* must stay last */
+};
+const char *dom_goal_bound_str(enum dom_goal_bound b);
+
 /*
- * How many connections to open now (Momentum's connection goal minus
- * what is open): one per queued unit no waiting session will take,
- * bounded by the domain and server limits and the connection throttle;
- * 0 when suspended, backing off, without a route, or while the message
- * throttle makes sessions wait (more sessions would only idle).
+ * How many connections to open now for one (domain, binding).  The queue
+ * asks for need = max(P, C) sessions more, where
+ *   B = min(per_session, DOM_GOAL_BATCH) (DOM_GOAL_BATCH if no limit),
+ *   P = ceil(queued / B) - (waiting + busy), at least 0: parallelism, one
+ *       session per B queued units, counting the sessions that will take
+ *       units anyway (a busy session takes the next unit as soon as its
+ *       transaction ends);
+ *   C = ceil((queued - capacity) / per_session) when queued > capacity,
+ *       else 0: capacity, because a session carries at most per_session
+ *       units over its life (0 when per_session is 0: no limit).
+ * need is then bounded by the domain's room (max_dom - nconn_dom), the
+ * server's room (max_srv - nconn_srv - reserved_srv) and throttle_ok; it
+ * is 0 when suspended, backing off, without a route, or while the message
+ * throttle makes sessions wait.  *bound_r (may be NULL) says which bound
+ * cut the result last (DOM_GOAL_QUEUE when none did).
  */
-unsigned dom_conn_goal(const struct dom_goal_in *in);
+unsigned dom_conn_goal(const struct dom_goal_in *in,
+		       enum dom_goal_bound *bound_r);
 
 #endif

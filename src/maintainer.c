@@ -14,6 +14,7 @@
 #include "connection.h"
 #include "delivery.h"
 #include "log.h"
+#include "smtp_client.h"
 #include "timer.h"
 
 static void
@@ -87,53 +88,174 @@ maint_next_wake(const struct maint_wake_in *in)
 	return when;
 }
 
+/* Sessions of (dr, slot) that will take units, and how many they may. */
+static void
+maint_sessions(const domain_record *dr, int slot, unsigned per_session,
+	       struct dom_goal_in *g)
+{
+	for (const struct conn *c = dr->conns; c; c = c->dnext) {
+		if (c->bslot != slot || c->no_reuse || c->reclaimed)
+			continue;
+		if (per_session > 0 && c->taken >= per_session)
+			continue; /* it QUITs after what it carries */
+		if (c->waiting)
+			g->waiting++;
+		else
+			g->busy++;
+		if (per_session > 0)
+			g->capacity += per_session - c->taken;
+	}
+}
+
+/* Whether the message throttle makes more sessions useless now. */
+static bool
+maint_msg_throttled(const domain_record *dr, int slot,
+		    const struct domain_policy *pol, int64_t now_ms)
+{
+	/* Under a message throttle a waiting session takes the next
+	 * permitted message, and none may go before the interval ends: more
+	 * sessions would only idle. */
+	return pol->throttle_messages.count > 0 &&
+	       (dr->bind[slot].waiting > 0 ||
+		(dr->nconn > 0 &&
+		 dom_rate_wait(&pol->throttle_messages, dr->thr_msg_tat_us,
+			       now_ms * 1000) > 0));
+}
+
+/* The goal's inputs for (dr, slot) that do not change while opening. */
+static void
+maint_goal_in(struct dlv *d, domain_record *dr, int slot,
+	      const struct domain_policy *pol, int64_t now_ms,
+	      struct dom_goal_in *g)
+{
+	struct binding *b = bnd_get(d->bnds, slot);
+
+	*g = (struct dom_goal_in){
+	    .queued = dr->bind[slot].active.count,
+	    .per_session = pol->max_deliveries_per_connection,
+	    .max_dom = pol->max_outbound_connections,
+	    .max_srv = d->cfg->delivery.max_connections,
+	    .suspended = pol->suspended || dr->suspended || (b && b->suspended),
+	    .backoff = dr->backoff_until_ms > now_ms,
+	    .msg_throttled = maint_msg_throttled(dr, slot, pol, now_ms),
+	    .no_route = dr->mx_state == DOM_MX_READY &&
+			dr->mx_expires_ms > now_ms &&
+			dom_mx_pick(dr, now_ms) < 0,
+	};
+	maint_sessions(dr, slot, g->per_session, g);
+}
+
+/* Refresh the parts of g that opening a connection changes. */
+static void
+maint_goal_now(struct dlv *d, domain_record *dr,
+	       const struct domain_policy *pol, int64_t now_ms,
+	       struct dom_goal_in *g)
+{
+	g->nconn_dom = dr->nconn;
+	g->nconn_srv = d->nconn;
+	/* Slots promised to other waiting domains are not ours. */
+	g->reserved_srv = d->srv_reserved - dr->srv_grants;
+	g->throttle_ok =
+	    pol->throttle_connections.count == 0 ? UINT32_MAX
+	    : dom_rate_wait(&pol->throttle_connections, dr->thr_conn_tat_us,
+			    now_ms * 1000) == 0
+		? 1
+		: 0;
+}
+
 /* Open what the goal of (dr, slot) says; returns the throttle's end. */
 static int64_t
 maint_open(struct dlv *d, domain_record *dr, int slot,
 	   const struct domain_policy *pol, struct timeval *tv, int64_t now_ms)
 {
-	struct binding *b = bnd_get(d->bnds, slot);
+	enum dom_goal_bound bound = DOM_GOAL_QUEUE;
+	struct dom_goal_in g;
 
+	maint_goal_in(d, dr, slot, pol, now_ms, &g);
 	for (;;) {
-		struct dom_goal_in g = {
-		    .queued = dr->bind[slot].active.count,
-		    .waiting = dr->bind[slot].waiting,
-		    .nconn_bind = dr->bind[slot].nconn,
-		    .nconn_dom = dr->nconn,
-		    .max_dom = pol->max_outbound_connections,
-		    .nconn_srv = d->nconn,
-		    .max_srv = d->cfg->delivery.max_connections,
-		    .throttle_ok =
-			dom_rate_wait(&pol->throttle_connections,
-				      dr->thr_conn_tat_us, now_ms * 1000) == 0,
-		    .suspended =
-			pol->suspended || dr->suspended || (b && b->suspended),
-		    .backoff = dr->backoff_until_ms > now_ms,
-		    /* Under a message throttle a waiting session takes the
-		     * next permitted message, and none may go before the
-		     * interval ends: more sessions would only idle. */
-		    .msg_throttled = pol->throttle_messages.count > 0 &&
-				     (dr->bind[slot].waiting > 0 ||
-				      (dr->nconn > 0 &&
-				       dom_rate_wait(&pol->throttle_messages,
-						     dr->thr_msg_tat_us,
-						     now_ms * 1000) > 0)),
-		    .no_route = dr->mx_state == DOM_MX_READY &&
-				dr->mx_expires_ms > now_ms &&
-				dom_mx_pick(dr, now_ms) < 0,
-		};
 		int rc;
 
-		if (dom_conn_goal(&g) == 0)
+		maint_goal_now(d, dr, pol, now_ms, &g);
+		if (dom_conn_goal(&g, &bound) == 0)
 			break;
+		dr->srv_tight = bound == DOM_GOAL_SERVER || d->srv_waitq.n > 0;
 		rc = initiate_connection_smtp(dr, slot, tv);
 		if (rc < 0) {
 			log_trace("%s: binding %d: %s", dr->name, slot,
 				  conn_err_str(conn_error_code(rc)));
 			break;
 		}
+		if (dr->srv_grants > 0) {
+			dr->srv_grants--;
+			d->srv_reserved--;
+		}
+		/* The new session takes a unit as soon as it is ready. */
+		g.waiting++;
+		g.capacity += g.per_session;
 	}
+	if (bound == DOM_GOAL_SERVER)
+		maint_srv_wait(d, dr);
 	return (dr->thr_conn_tat_us + 999) / 1000;
+}
+
+/* Close idle sessions with nothing queued while domains wait for slots. */
+static void
+maint_reclaim_run(struct ring_task *t)
+{
+	struct dlv *d = container_of(t, struct dlv, reclaim_task);
+
+	for (struct conn *c = d->conns;
+	     c && !d->stopping && d->nreclaim < d->srv_waitq.n; c = c->next) {
+		if (c->reclaimed || !c->idle || c->msgs > 0 ||
+		    c->dr->bind[c->bslot].active.count > 0 ||
+		    smtpc_get_state(c->s) != SMTPC_S_IDLE)
+			continue;
+		log_debug("%s: closing an idle session to %s (%s): %u domains "
+			  "wait for a connection slot",
+			  c->dr->name, c->host, c->ip, d->srv_waitq.n);
+		c->reclaimed = true;
+		c->no_reuse = true;
+		d->nreclaim++;
+		smtpc_cancel(c->s);
+	}
+}
+
+void
+maint_reclaim_soon(struct dlv *d)
+{
+	if (d->stopping || d->srv_waitq.n <= d->nreclaim)
+		return;
+	d->reclaim_task.fn = maint_reclaim_run;
+	ring_defer(d->ring, &d->reclaim_task);
+}
+
+void
+maint_srv_wait(struct dlv *d, domain_record *dr)
+{
+	if (dom_waitq_push(&d->srv_waitq, dr))
+		log_trace("%s: waits for a server connection slot (%u waiting)",
+			  dr->name, d->srv_waitq.n);
+	/* Idle sessions of drained domains give their slots up. */
+	maint_reclaim_soon(d);
+}
+
+void
+maint_srv_release(struct dlv *d)
+{
+	unsigned max = d->cfg->delivery.max_connections;
+
+	if (d->stopping)
+		return;
+	while (d->srv_waitq.n > 0 &&
+	       (max == 0 || d->nconn + d->srv_reserved < max)) {
+		domain_record *w = dom_waitq_pop(&d->srv_waitq);
+
+		if (w->nactive == 0)
+			continue; /* served meanwhile */
+		w->srv_grants++;
+		d->srv_reserved++;
+		maint_poke(w);
+	}
 }
 
 void
@@ -161,6 +283,14 @@ maint_tick(domain_record *dr)
 			continue;
 		dlv_kick(d, dr, (int)slot);
 		thr = MAX(thr, maint_open(d, dr, (int)slot, pol, &tv, now_ms));
+	}
+	if (dr->nactive == 0) /* nothing left to wait for a slot for */
+		dom_waitq_remove(&d->srv_waitq, dr);
+	if (dr->srv_grants > 0) {
+		/* Slots handed to this domain and not used: to the next. */
+		d->srv_reserved -= dr->srv_grants;
+		dr->srv_grants = 0;
+		maint_srv_release(d);
 	}
 	w = (struct maint_wake_in){
 	    .now_ms = now_ms,

@@ -34,6 +34,30 @@ void maint_stop(domain_record *dr);
 /* Run one tick of dr now (the timer's callback calls this). */
 void maint_tick(domain_record *dr);
 
+/*
+ * The server-wide limit ([delivery] max_connections): a domain whose
+ * connection goal was cut by it waits in d->srv_waitq (FIFO, once).
+ * maint_srv_wait() queues dr there and asks delivery.c to close idle
+ * sessions that have nothing queued (their slots go to the waiters).
+ * maint_srv_release() runs when a session ended (or a granted domain did
+ * not use its grant): while a slot is free beyond those already promised,
+ * it pops the oldest waiter, promises it one slot (dr->srv_grants,
+ * d->srv_reserved: no other domain may take it) and pokes it.  A domain
+ * that still wants more after its tick queues again at the tail, so
+ * domains take turns: one session each, held for at most
+ * max_deliveries_per_connection units (docs/ROUTING.md).
+ */
+void maint_srv_wait(struct dlv *d, domain_record *dr);
+void maint_srv_release(struct dlv *d);
+/*
+ * Domains wait for a server-wide slot: at the end of this loop turn,
+ * close (d->srv_waitq.n minus those already closing) idle sessions that
+ * have nothing queued for their (domain, binding), in d's session order;
+ * each end hands its slot to a waiter (maint_srv_release).  The engine
+ * has no graceful call for an idle session: they are cancelled.
+ */
+void maint_reclaim_soon(struct dlv *d);
+
 /* What the next wake-up of a domain depends on (wall-clock ms). */
 struct maint_wake_in {
 	int64_t now_ms;

@@ -87,6 +87,72 @@ test_defaults(void **state)
 	backoff_policy_init(&p, 30 * MINS, 10 * MINS, 0);
 	assert_int_equal(p.domain_max_ms, 10 * MINS);
 	assert_int_equal(p.message_expiration_ms, 0);
+	/* the host penalty never outlasts the domain cap */
+	backoff_policy_init(&p, 2 * SEC, 4 * SEC, -1);
+	assert_int_equal(p.domain_max_ms, 2 * SEC);
+	assert_int_equal(p.host_penalty_ms, 2 * SEC);
+	assert_int_equal(p.host_penalty_max_ms, 2 * SEC);
+	backoff_policy_init(&p, 5 * MINS, -1, -1);
+	assert_int_equal(p.host_penalty_ms, 30 * SEC);
+	assert_int_equal(p.host_penalty_max_ms, 5 * MINS);
+	/* a zero domain cap (tests) leaves the host schedule alone */
+	backoff_policy_init(&p, 0, 0, -1);
+	assert_int_equal(p.host_penalty_ms, 30 * SEC);
+	assert_int_equal(p.host_penalty_max_ms, 15 * MINS);
+}
+
+/* Host failures count once per attempt window. */
+static void
+test_host_windows(void **state)
+{
+	static const struct {
+		const char *what;
+		int64_t started, now; /* seconds after T */
+		uint32_t strikes;     /* after the failure */
+		int64_t until;        /* seconds after T */
+	} steps[] = {
+	    {"first failure: strike 1, 30 s", 0, 1, 1, 31},
+	    {"same burst (started before the strike)", 0, 2, 1, 31},
+	    {"started in the strike's millisecond", 1, 3, 1, 31},
+	    {"19 more of the burst change nothing", 0, 9, 1, 31},
+	    {"retry after the penalty: strike 2, 60 s", 31, 32, 2, 92},
+	    {"its siblings share it", 31, 33, 2, 92},
+	    {"next window: strike 3, 120 s", 92, 93, 3, 213},
+	};
+	struct backoff_policy p;
+	struct backoff_host h = {0};
+	const int64_t T = 1700000000 * SEC;
+
+	(void)state;
+	policy_nojitter(&p);
+	for (size_t i = 0; i < nitems(steps); i++) {
+		int64_t until =
+		    backoff_host_fail(&p, &h, T + steps[i].started * SEC, 7,
+				      T + steps[i].now * SEC);
+
+		if (h.strikes != steps[i].strikes ||
+		    until != T + steps[i].until * SEC || until != h.until_ms)
+			fail_msg("%s: strikes %u until T+%lld ms",
+				 steps[i].what, h.strikes,
+				 (long long)(until - T));
+	}
+	/* 20 sessions refused at once cost one strike, not 20 */
+	h = (struct backoff_host){0};
+	for (int i = 0; i < 20; i++)
+		(void)backoff_host_fail(&p, &h, T, 7, T + 100 + i);
+	assert_int_equal(h.strikes, 1);
+	assert_int_equal(h.until_ms, T + 100 + 30 * SEC);
+	/* a success (strikes reset by the caller) opens a new window even
+	 * for a session started before the old strike */
+	h.strikes = 0;
+	(void)backoff_host_fail(&p, &h, T, 7, T + 5 * SEC);
+	assert_int_equal(h.strikes, 1);
+	/* the schedule is capped */
+	h = (struct backoff_host){.strikes = 40, .window_ms = 0};
+	assert_int_equal(backoff_host_fail(&p, &h, T, 7, T), T + 15 * MINS);
+	h = (struct backoff_host){.strikes = UINT32_MAX, .window_ms = 0};
+	(void)backoff_host_fail(&p, &h, T, 7, T);
+	assert_int_equal(h.strikes, UINT32_MAX);
 }
 
 static void
@@ -378,6 +444,7 @@ main(void)
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_check),
 	    cmocka_unit_test(test_schedules),
+	    cmocka_unit_test(test_host_windows),
 	    cmocka_unit_test(test_monotonic),
 	    cmocka_unit_test(test_jitter),
 	    cmocka_unit_test(test_jitter_spread),

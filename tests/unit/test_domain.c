@@ -298,49 +298,168 @@ struct goal_case {
 	const char *name;
 	struct dom_goal_in in;
 	unsigned want;
+	enum dom_goal_bound bound;
 };
 
+#define GB      DOM_GOAL_BATCH
+/* ceil(n / DOM_GOAL_BATCH): the sessions n queued units ask for. */
+#define GPAR(n) (((n) + GB - 1) / GB)
+
 static const struct goal_case goal_cases[] = {
-    {"empty queue", {.queued = 0, .throttle_ok = 1}, 0},
-    {"one per unit", {.queued = 3, .max_dom = 20, .throttle_ok = 5}, 3},
+    {"empty queue", {.queued = 0, .throttle_ok = 1}, 0, DOM_GOAL_QUEUE},
+    {"empty queue, server full: not a waiter",
+     {.queued = 0, .nconn_srv = 10, .max_srv = 10, .throttle_ok = 1},
+     0,
+     DOM_GOAL_QUEUE},
+    {"one per unit when a session carries one",
+     {.queued = 3, .per_session = 1, .max_dom = 20, .throttle_ok = 5},
+     3,
+     DOM_GOAL_QUEUE},
+    {"queue depth over the batch",
+     {.queued = 40, .per_session = 100, .throttle_ok = UINT32_MAX},
+     GPAR(40),
+     DOM_GOAL_QUEUE},
+    {"one unit: one session",
+     {.queued = 1, .per_session = 100, .throttle_ok = UINT32_MAX},
+     1,
+     DOM_GOAL_QUEUE},
     {"waiting sessions take units",
      {.queued = 3,
+      .per_session = 1,
       .waiting = 2,
-      .nconn_bind = 2,
+      .capacity = 2,
       .nconn_dom = 2,
       .max_dom = 20,
       .throttle_ok = 9},
-     1},
-    {"more waiting than queued",
-     {.queued = 1, .waiting = 4, .throttle_ok = 9},
-     0},
+     1,
+     DOM_GOAL_QUEUE},
+    {"busy sessions take the next units",
+     {.queued = 4 * GB,
+      .per_session = 100,
+      .busy = 3,
+      .capacity = 300,
+      .nconn_dom = 3,
+      .throttle_ok = 99},
+     1,
+     DOM_GOAL_QUEUE},
+    {"more sessions than the queue asks for",
+     {.queued = 1,
+      .waiting = 4,
+      .capacity = 400,
+      .per_session = 100,
+      .throttle_ok = 9},
+     0,
+     DOM_GOAL_QUEUE},
+    {"capacity: sessions near their last message",
+     {.queued = 250,
+      .per_session = 100,
+      .busy = 250 / GB + 1,
+      .capacity = 10,
+      .throttle_ok = 99},
+     3,
+     DOM_GOAL_QUEUE},
+    {"capacity: no limit per session (0)",
+     {.queued = 5 * GB, .per_session = 0, .busy = 5, .throttle_ok = 99},
+     0,
+     DOM_GOAL_QUEUE},
     {"domain limit",
-     {.queued = 50, .nconn_dom = 18, .max_dom = 20, .throttle_ok = 99},
-     2},
+     {.queued = 50,
+      .per_session = 1,
+      .nconn_dom = 18,
+      .max_dom = 20,
+      .throttle_ok = 99},
+     2,
+     DOM_GOAL_DOMAIN},
     {"domain limit reached",
-     {.queued = 50, .nconn_dom = 20, .max_dom = 20, .throttle_ok = 99},
-     0},
+     {.queued = 50,
+      .per_session = 1,
+      .nconn_dom = 20,
+      .max_dom = 20,
+      .throttle_ok = 99},
+     0,
+     DOM_GOAL_DOMAIN},
     {"domain limit over (reload lowered it)",
-     {.queued = 50, .nconn_dom = 25, .max_dom = 20, .throttle_ok = 99},
-     0},
+     {.queued = 50,
+      .per_session = 1,
+      .nconn_dom = 25,
+      .max_dom = 20,
+      .throttle_ok = 99},
+     0,
+     DOM_GOAL_DOMAIN},
     {"server limit",
      {.queued = 50,
+      .per_session = 1,
       .max_dom = 20,
       .nconn_srv = 99,
       .max_srv = 100,
       .throttle_ok = 99},
-     1},
-    {"no limits configured", {.queued = 7, .throttle_ok = 99}, 7},
-    {"connection throttle", {.queued = 9, .max_dom = 20, .throttle_ok = 1}, 1},
+     1,
+     DOM_GOAL_SERVER},
+    {"server limit reached: a waiter",
+     {.queued = 50,
+      .per_session = 1,
+      .max_dom = 20,
+      .nconn_srv = 100,
+      .max_srv = 100,
+      .throttle_ok = 99},
+     0,
+     DOM_GOAL_SERVER},
+    {"server: free slots promised to other domains",
+     {.queued = 50,
+      .per_session = 1,
+      .nconn_srv = 95,
+      .max_srv = 100,
+      .reserved_srv = 4,
+      .throttle_ok = 99},
+     1,
+     DOM_GOAL_SERVER},
+    {"server: every free slot promised",
+     {.queued = 50,
+      .per_session = 1,
+      .nconn_srv = 95,
+      .max_srv = 100,
+      .reserved_srv = 5,
+      .throttle_ok = 99},
+     0,
+     DOM_GOAL_SERVER},
+    {"domain limit reached before the server's: not a waiter",
+     {.queued = 50,
+      .per_session = 1,
+      .nconn_dom = 2,
+      .max_dom = 2,
+      .nconn_srv = 10,
+      .max_srv = 10,
+      .throttle_ok = 99},
+     0,
+     DOM_GOAL_DOMAIN},
+    {"no limits configured",
+     {.queued = 7, .per_session = 1, .throttle_ok = 99},
+     7,
+     DOM_GOAL_QUEUE},
+    {"connection throttle",
+     {.queued = 9, .per_session = 1, .max_dom = 20, .throttle_ok = 1},
+     1,
+     DOM_GOAL_THROTTLE},
     {"connection throttle closed",
-     {.queued = 9, .max_dom = 20, .throttle_ok = 0},
-     0},
-    {"suspended", {.queued = 9, .throttle_ok = 9, .suspended = true}, 0},
-    {"backing off", {.queued = 9, .throttle_ok = 9, .backoff = true}, 0},
-    {"no route", {.queued = 9, .throttle_ok = 9, .no_route = true}, 0},
+     {.queued = 9, .per_session = 1, .max_dom = 20, .throttle_ok = 0},
+     0,
+     DOM_GOAL_THROTTLE},
+    {"suspended",
+     {.queued = 9, .throttle_ok = 9, .suspended = true},
+     0,
+     DOM_GOAL_BLOCKED},
+    {"backing off",
+     {.queued = 9, .throttle_ok = 9, .backoff = true},
+     0,
+     DOM_GOAL_BLOCKED},
+    {"no route",
+     {.queued = 9, .throttle_ok = 9, .no_route = true},
+     0,
+     DOM_GOAL_BLOCKED},
     {"message throttle with a waiting session",
      {.queued = 9, .waiting = 1, .throttle_ok = 9, .msg_throttled = true},
-     0},
+     0,
+     DOM_GOAL_BLOCKED},
 };
 
 static void
@@ -348,12 +467,68 @@ test_conn_goal(void **state)
 {
 	(void)state;
 	for (size_t k = 0; k < nitems(goal_cases); k++) {
-		unsigned got = dom_conn_goal(&goal_cases[k].in);
+		const struct goal_case *c = &goal_cases[k];
+		enum dom_goal_bound bound = DOM_GOAL__COUNT;
+		unsigned got = dom_conn_goal(&c->in, &bound);
 
-		if (got != goal_cases[k].want)
-			fail_msg("%s: got %u want %u", goal_cases[k].name, got,
-				 goal_cases[k].want);
+		if (got != c->want || bound != c->bound)
+			fail_msg("%s: got %u (%s) want %u (%s)", c->name, got,
+				 dom_goal_bound_str(bound), c->want,
+				 dom_goal_bound_str(c->bound));
+		assert_int_equal(dom_conn_goal(&c->in, NULL), got);
 	}
+	assert_string_equal(dom_goal_bound_str(DOM_GOAL_SERVER), "server");
+	assert_string_equal(dom_goal_bound_str(DOM_GOAL__COUNT), "?");
+}
+
+/* The server's waiters: FIFO, each domain at most once. */
+static void
+test_waitq(void **state)
+{
+	struct dom_table t;
+	struct dom_waitq q;
+	domain_record *a, *b, *c;
+
+	(void)state;
+	dom_table_init(&t, 1);
+	dom_waitq_init(&q);
+	a = dom_get(&t, "a.example");
+	b = dom_get(&t, "b.example");
+	c = dom_get(&t, "c.example");
+	assert_null(dom_waitq_pop(&q));
+	assert_true(dom_waitq_push(&q, b));
+	assert_true(dom_waitq_push(&q, a));
+	assert_false(dom_waitq_push(&q, b)); /* already waiting */
+	assert_true(dom_waitq_push(&q, c));
+	assert_int_equal(q.n, 3);
+	assert_ptr_equal(dom_waitq_pop(&q), b);
+	assert_false(b->srv_waiting);
+	assert_true(dom_waitq_push(&q, b)); /* again, at the tail */
+	assert_ptr_equal(dom_waitq_pop(&q), a);
+	assert_ptr_equal(dom_waitq_pop(&q), c);
+	assert_ptr_equal(dom_waitq_pop(&q), b);
+	assert_null(dom_waitq_pop(&q));
+	assert_int_equal(q.n, 0);
+	assert_true(dom_waitq_push(&q, c)); /* the tail was reset */
+	assert_ptr_equal(dom_waitq_pop(&q), c);
+	/* removal from the head, the middle and the tail keeps the order */
+	assert_true(dom_waitq_push(&q, a));
+	assert_true(dom_waitq_push(&q, b));
+	assert_true(dom_waitq_push(&q, c));
+	dom_waitq_remove(&q, b);
+	assert_false(b->srv_waiting);
+	dom_waitq_remove(&q, b); /* not queued: no-op */
+	assert_int_equal(q.n, 2);
+	dom_waitq_remove(&q, c);
+	assert_true(dom_waitq_push(&q, b)); /* appended after a */
+	dom_waitq_remove(&q, a);
+	assert_ptr_equal(q.head, b);
+	assert_ptr_equal(dom_waitq_pop(&q), b);
+	assert_null(dom_waitq_pop(&q));
+	assert_int_equal(q.n, 0);
+	assert_true(dom_waitq_push(&q, c));
+	assert_ptr_equal(dom_waitq_pop(&q), c);
+	dom_table_fini(&t);
 }
 
 static void
@@ -377,6 +552,7 @@ main(void)
 	    cmocka_unit_test(test_mx_set_keeps_history),
 	    cmocka_unit_test(test_rate),
 	    cmocka_unit_test(test_conn_goal),
+	    cmocka_unit_test(test_waitq),
 	    cmocka_unit_test(test_of_addr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_maintainer: when a domain's maintainer ticks next (table-driven:
- * delayed units, backoff, penalties, throttles, the scan interval), and
- * that ticks and pokes of a record without a routing context are no-ops.
+ * delayed units, backoff, penalties, throttles, the scan interval), that
+ * ticks and pokes of a record without a routing context are no-ops, and
+ * the server-wide waiters: FIFO hand-over of freed slots, promised slots
+ * that no other domain may take, stale waiters skipped (on a real ring,
+ * skipped loudly without io_uring).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +13,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "delivery.h"
+#include "log.h"
 #include "maintainer.h"
 
 #define NOW  1000000
@@ -128,12 +137,103 @@ test_no_context(void **state)
 	dom_table_fini(&t);
 }
 
+static const char srv_conf[] = "[server]\n"
+			       "hostname = mta.test\n"
+			       "[dns]\n"
+			       "servers = 127.0.0.1:9\n"
+			       "[delivery]\n"
+			       "suspended = true\n"
+			       "max_connections = 2\n";
+
+/* Slots freed by ending sessions go to the waiters, oldest first. */
+static void
+test_srv_waiters(void **state)
+{
+	struct ring_opts ro = {.sq_entries = 64, .cq_entries = 256};
+	struct config_err_list errs;
+	struct config *cfg;
+	struct dom_table doms;
+	struct bnd_table bnds;
+	domain_record *a, *b, *c;
+	struct ring *r;
+	struct dlv *d;
+	int err;
+
+	(void)state;
+	log_set_level(LOG_ERR);
+	r = ring_new(&ro, &err);
+	if (r == NULL) {
+		fprintf(stderr, "*** io_uring unavailable (%s): SKIPPING ***\n",
+			strerror(-err));
+		skip();
+	}
+	config_err_list_init(&errs);
+	assert_int_equal(config_load_string("t", srv_conf, &cfg, &errs), 0);
+	config_err_list_fini(&errs);
+	bnd_table_init(&bnds, cfg);
+	dom_table_init(&doms, (unsigned)bnds.n);
+	assert_int_equal(dlv_new(&(struct dlv_opts){.ring = r,
+						    .cfg = cfg,
+						    .doms = &doms,
+						    .bnds = &bnds},
+				 &d),
+			 0);
+	a = dom_get(&doms, "a.example");
+	b = dom_get(&doms, "b.example");
+	c = dom_get(&doms, "c.example");
+	a->ctx = b->ctx = c->ctx = d;
+	a->nactive = b->nactive = 5;
+	d->nconn = 2; /* the server is full */
+	maint_srv_wait(d, b);
+	maint_srv_wait(d, a);
+	maint_srv_wait(d, b); /* once */
+	assert_int_equal(d->srv_waitq.n, 2);
+	maint_srv_release(d); /* nothing free: nothing happens */
+	assert_int_equal(d->srv_waitq.n, 2);
+	assert_false(timer_armed(&b->mt_timer));
+	d->nconn = 1; /* a session ended: its slot goes to b, the oldest */
+	maint_srv_release(d);
+	assert_int_equal(b->srv_grants, 1);
+	assert_int_equal(d->srv_reserved, 1);
+	assert_true(timer_armed(&b->mt_timer));
+	assert_int_equal(a->srv_grants, 0);
+	assert_int_equal(d->srv_waitq.n, 1);
+	maint_srv_release(d); /* the free slot is b's: not a's */
+	assert_int_equal(a->srv_grants, 0);
+	/* a waiter served meanwhile is skipped, the slot goes on */
+	maint_srv_wait(d, c); /* c has nothing queued */
+	a->nactive = 0;
+	d->nconn = 0;
+	maint_srv_release(d);
+	assert_int_equal(a->srv_grants, 0);
+	assert_int_equal(c->srv_grants, 0);
+	assert_int_equal(d->srv_waitq.n, 0);
+	assert_int_equal(d->srv_reserved, 1);
+	/* a slot is never promised twice while stopping */
+	d->stopping = true;
+	maint_srv_wait(d, a);
+	maint_srv_release(d);
+	assert_int_equal(a->srv_grants, 0);
+	d->stopping = false;
+	maint_stop(a);
+	maint_stop(b);
+	maint_stop(c);
+	d->nconn = 0;
+	dlv_free(d);
+	dom_table_fini(&doms);
+	bnd_table_fini(&bnds);
+	config_free(cfg);
+	assert_int_equal(ring_shutdown(r, 2000), 0);
+	ring_free(r);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_next_wake),
 	    cmocka_unit_test(test_no_context),
+	    cmocka_unit_test(test_srv_waiters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
