@@ -250,7 +250,7 @@ smtpc_reap_task(struct ring_task *t)
 	uop_fini(&s->op_send);
 	uop_fini(&s->op_read);
 	tls_sess_free(s->tls);
-	free(s->chunk);
+	smtpc_io_fini(s);
 	free((char *)s->o.mx_host);
 	free((char *)s->o.ehlo_name);
 	free((char *)s->o.tls_binding);

@@ -43,13 +43,21 @@
  *    op is in flight).  The owner must not touch s after on_close().
  *  - Ops embedded in s: op_conn (connect), op_recv (one recv, always armed
  *    while connected, into rbuf), op_send (one send, from obuf[busy]),
- *    op_read (one file read, into the body chunk buffer).  At most one of
+ *    op_read (one file read, into the end of obuf[fill]).  At most one of
  *    each in flight.  The kernel owns the buffer of each busy op.
  *  - Output is double-buffered: obuf[fill] is being filled while
  *    obuf[!fill] is in the kernel; a short send resumes from the same
- *    buffer.  Buffers are inline (bounded); the body chunk buffer is
- *    allocated for the body and freed when the body ends, so an idle
- *    plaintext session holds no more than sizeof(struct smtpc).
+ *    buffer.  Buffers are inline (bounded, a command each); for a body
+ *    each becomes a 64 KiB buffer of a per-thread pool until its last
+ *    body bytes are sent.  File reads land in obuf[fill] and stay there
+ *    as far as they need no stuffing (sdata_enc_pass); only the rest is
+ *    copied to a chunk buffer (pooled too, only for that message) and
+ *    encoded.  So an idle plaintext session holds no more than
+ *    sizeof(struct smtpc).
+ *  - Sends carry no linked timeout: the session's one timer (uring/timer.h
+ *    heap) is armed at the earliest deadline awaited (reply, send, idle,
+ *    handshake) and, when it fires, ends the session, which cancels the
+ *    op in flight.
  *  - With TLS, obuf[fill] is encrypted into the struct tls_sess only when
  *    no send is in flight, and the kernel then owns the session's pending
  *    ciphertext block (tls_pending_out) until its send completes; the

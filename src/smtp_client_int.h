@@ -16,9 +16,11 @@
 #include "smtp_client.h"
 
 #define SMTPC_PEND_MAX 32
-#define SMTPC_OBUF     2048 /* each of two; holds any one command */
+#define SMTPC_OBUF     2048 /* each of two inline; holds any one command */
 #define SMTPC_RBUF     1024
-#define SMTPC_CHUNK    16384 /* body read size, allocated only in BODY */
+/* Around a body: each output buffer, and the chunk (pooled). */
+#define SMTPC_BIG      65536
+#define SMTPC_READ_MIN 4096 /* a read into the output waits for this room */
 #define SMTPC_MS       1000000LL
 
 _Static_assert(SMTPC_OBUF >= SMTPCMD_BUF_MAX, "a command must fit");
@@ -72,14 +74,18 @@ struct smtpc {
 	char *chunk;
 	size_t chunk_len, chunk_off;
 	uint64_t body_read;
-	/* output: obuf[ofill] is filled, obuf[!ofill] is in the kernel */
-	size_t olen[2], osent;
+	bool rd_obuf; /* the read in flight fills obuf[ofill] from olen */
+	/* output: obuf[ofill] is filled, obuf[!ofill] is in the kernel.
+	 * obuf[i] is obuf_in[i] (ocap SMTPC_OBUF), or SMTPC_BIG bytes of
+	 * the pool from the body's start until it is sent (smtpc_obuf_fit). */
+	char *obuf[2];
+	size_t ocap[2], olen[2], osent;
 	unsigned ofill;
 	bool sending;
 	struct reply_parser rp;
 	struct reply_caps caps;
 	struct smtpc_result close;
-	char obuf[2][SMTPC_OBUF];
+	char obuf_in[2][SMTPC_OBUF];
 	char rbuf[SMTPC_RBUF];
 };
 
@@ -143,12 +149,22 @@ void smtpc_tls_fail_class(struct smtpc *s, int err, enum smtpc_fail *f_r,
  * flush output, keep a recv armed, arm the timer at the next deadline. */
 void smtpc_io_init(struct smtpc *s);
 void smtpc_settle(struct smtpc *s);
+/* Give the output buffers the kernel does not hold the big size (big) or,
+ * when empty, the inline one again; smtpc_io_fini() frees what is left. */
+void smtpc_obuf_fit(struct smtpc *s, bool big);
+/* smtp_client_io.c: SMTPC_BIG buffers from the per-thread pool. */
+char *smtpc_big_get(void);
+void smtpc_big_put(char *p);
+void smtpc_io_fini(struct smtpc *s);
 
 /* smtp_client_txn.c: entry actions / pumps (next state or -errno). */
 int smtpc_next_entry(struct smtpc *s);
 int smtpc_txn_pump(struct smtpc *s);
 int smtpc_body_entry(struct smtpc *s);
 int smtpc_body_pump(struct smtpc *s);
+/* A read of n body bytes landed in obuf[ofill] at olen: keep what is its
+ * own encoding there, copy the rest to the chunk for sdata_encode(). */
+void smtpc_body_inplace(struct smtpc *s, size_t n);
 /* smtp_client_txn.c: reply handlers (next state or -errno). */
 int smtpc_rset_reply(struct smtpc *s, const struct smtpc_pend *p,
 		     const struct smtp_reply *rep);

@@ -4,13 +4,15 @@
  *
  * Owns the double-buffered output (commands and body bytes are appended to
  * obuf[ofill]; one send at a time from the other buffer; short sends
- * resume from the same buffer), the one recv into rbuf, the session timer
- * (the earliest deadline awaited), and the completion handlers of the
- * session's ops.  Once a TLS session exists, output and input take the
- * TLS path of smtp_client_tls.c instead (same buffers, same ops).  Turns every
- * completion into protocol events for smtp_client.c and never decides a
- * protocol step itself.  Handlers return early once the session is CLOSING, so
- * a completion after close only helps the reap along.
+ * resume from the same buffer; big pooled buffers only around a body),
+ * the one recv into rbuf, the session timer (the earliest deadline
+ * awaited, sends included: no op but the connect carries a linked
+ * timeout), and the completion handlers of the session's ops.  Once a TLS
+ * session exists, output and input take the TLS path of smtp_client_tls.c
+ * instead (same buffers, same ops).  Turns every completion into protocol
+ * events for smtp_client.c and never decides a protocol step itself.  Handlers
+ * return early once the session is CLOSING, so a completion after close only
+ * helps the reap along.
  */
 #include "smtp_client_int.h"
 
@@ -35,6 +37,87 @@ smtpc_io_init(struct smtpc *s)
 	uop_init(&s->op_send, smtpc_send_done);
 	uop_init(&s->op_read, smtpc_read_done);
 	timer_init(&s->tmr, smtpc_timer_fired);
+	for (unsigned i = 0; i < 2; i++) {
+		s->obuf[i] = s->obuf_in[i];
+		s->ocap[i] = SMTPC_OBUF;
+	}
+}
+
+/*
+ * Body buffers (SMTPC_BIG bytes) come from a small per-thread pool, so a
+ * message costs no malloc/free of them and no fresh pages (glibc would
+ * trim and fault them in again per message).  At most SMTPC_POOL_MAX
+ * (2 MiB) wait there; sessions hold theirs only around a body.
+ */
+#define SMTPC_POOL_MAX 32
+
+static _Thread_local struct {
+	char *v[SMTPC_POOL_MAX];
+	unsigned n;
+} smtpc_pool;
+
+/* A buffer of SMTPC_BIG bytes (never NULL: xmalloc). */
+char *
+smtpc_big_get(void)
+{
+	if (smtpc_pool.n > 0)
+		return smtpc_pool.v[--smtpc_pool.n];
+	return xmalloc(SMTPC_BIG);
+}
+
+/* Give back a buffer of smtpc_big_get(); NULL is fine. */
+void
+smtpc_big_put(char *p)
+{
+	if (p == NULL)
+		return;
+	if (smtpc_pool.n < SMTPC_POOL_MAX)
+		smtpc_pool.v[smtpc_pool.n++] = p;
+	else
+		free(p);
+}
+
+/* Give back the body buffers (from the reap, no op in flight). */
+void
+smtpc_io_fini(struct smtpc *s)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		if (s->obuf[i] != s->obuf_in[i])
+			smtpc_big_put(s->obuf[i]);
+		s->obuf[i] = s->obuf_in[i];
+		s->ocap[i] = SMTPC_OBUF;
+	}
+	smtpc_big_put(s->chunk);
+	s->chunk = NULL;
+}
+
+/*
+ * A body goes out in buffers of SMTPC_BIG (few sends per message); the
+ * idle session keeps only the inline ones.  Buffer i may change while the
+ * kernel does not hold it (a plaintext send from it in flight).
+ */
+void
+smtpc_obuf_fit(struct smtpc *s, bool big)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		bool inline_buf = s->obuf[i] == s->obuf_in[i];
+		char *p;
+
+		if (s->sending && !s->send_tls && i != s->ofill)
+			continue;
+		if (s->rd_obuf && i == s->ofill)
+			continue;
+		if (big && inline_buf) {
+			p = smtpc_big_get();
+			memcpy(p, s->obuf[i], s->olen[i]);
+			s->obuf[i] = p;
+			s->ocap[i] = SMTPC_BIG;
+		} else if (!big && !inline_buf && s->olen[i] == 0) {
+			smtpc_big_put(s->obuf[i]);
+			s->obuf[i] = s->obuf_in[i];
+			s->ocap[i] = SMTPC_OBUF;
+		}
+	}
 }
 
 /* ---- output --------------------------------------------------------------
@@ -44,11 +127,11 @@ smtpc_io_init(struct smtpc *s)
  * (smtpc_tls_recv).  The protocol code never sees the difference.
  */
 
-/* Room left in the buffer being filled. */
+/* Room left in the buffer being filled (none while a read fills it). */
 size_t
 smtpc_room(const struct smtpc *s)
 {
-	return SMTPC_OBUF - s->olen[s->ofill];
+	return s->rd_obuf ? 0 : s->ocap[s->ofill] - s->olen[s->ofill];
 }
 
 /* Queue command bytes with a pend[] entry; -ENOBUFS when it must wait. */
@@ -92,6 +175,8 @@ smtpc_flush(struct smtpc *s)
 {
 	unsigned busy = s->ofill;
 
+	if (s->rd_obuf)
+		return 0; /* the kernel writes body bytes into obuf[ofill] */
 	if (s->tls != NULL)
 		return smtpc_tls_flush(s);
 	if (s->sending || s->olen[busy] == 0)
@@ -101,8 +186,9 @@ smtpc_flush(struct smtpc *s)
 	s->osent = 0;
 	s->sending = true;
 	s->send_deadline = ring_now(s->r) + s->o.tmo.block * SMTPC_MS;
+	/* No linked timeout: the session timer covers send_deadline. */
 	return ring_send(s->r, &s->op_send, s->fd, s->obuf[busy], s->olen[busy],
-			 s->send_deadline);
+			 0);
 }
 
 /* ---- completions -------------------------------------------------------- */
@@ -145,6 +231,14 @@ smtpc_settle(struct smtpc *s)
 	}
 	if (s->state > SMTPC_S_CONNECT) {
 		err = smtpc_flush(s);
+		smtpc_obuf_fit(s, s->state == SMTPC_S_BODY);
+		if (err == 0 && s->state == SMTPC_S_BODY && smtpc_room(s) > 0) {
+			/* The flush freed a buffer: read on while it sends. */
+			smtpc_resume(s);
+			if (s->state == SMTPC_S_CLOSING)
+				return;
+			err = smtpc_flush(s);
+		}
 		if (err == 0 && s->state != SMTPC_S_SHUTDOWN)
 			err = smtpc_arm_recv(s); /* SHUTDOWN: input is over */
 		if (err < 0) {
@@ -240,7 +334,7 @@ smtpc_send_done(struct uop *op, int res, unsigned flags)
 		/* Short send: the rest, same buffer, same deadline. */
 		if (ring_send(s->r, &s->op_send, s->fd,
 			      s->obuf[busy] + s->osent,
-			      s->olen[busy] - s->osent, s->send_deadline) < 0)
+			      s->olen[busy] - s->osent, 0) < 0)
 			smtpc_fail(s, -EAGAIN);
 		return;
 	}
@@ -254,8 +348,10 @@ static void
 smtpc_read_done(struct uop *op, int res, unsigned flags)
 {
 	struct smtpc *s = container_of(op, struct smtpc, op_read);
+	bool inplace = s->rd_obuf;
 
 	(void)flags;
+	s->rd_obuf = false; /* any result: the buffer is ours again */
 	if (s->state == SMTPC_S_CLOSING) {
 		smtpc_reap_maybe(s);
 		return;
@@ -271,8 +367,8 @@ smtpc_read_done(struct uop *op, int res, unsigned flags)
 		smtpc_fail(s, res == 0 ? -EIO : res);
 		return;
 	}
-	s->chunk_len = (size_t)res;
-	s->chunk_off = 0;
+	BUG_ON(!inplace);
+	smtpc_body_inplace(s, (size_t)res);
 	s->body_read += (uint64_t)res;
 	smtpc_resume(s);
 	smtpc_settle(s);

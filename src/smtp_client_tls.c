@@ -352,7 +352,7 @@ smtpc_tls_flush(struct smtpc *s)
 	s->send_tls = true;
 	s->tls_olen = len;
 	s->send_deadline = ring_now(s->r) + s->o.tmo.block * SMTPC_MS;
-	return ring_send(s->r, &s->op_send, s->fd, p, len, s->send_deadline);
+	return ring_send(s->r, &s->op_send, s->fd, p, len, 0); /* see flush */
 }
 
 /*
@@ -375,7 +375,7 @@ smtpc_tls_sent(struct smtpc *s, int res)
 		return true;
 	}
 	BUG_ON(tls_pending_out(s->tls, &p, &len) != 1 || len != s->tls_olen);
-	if (ring_send(s->r, &s->op_send, s->fd, p, len, s->send_deadline) < 0)
+	if (ring_send(s->r, &s->op_send, s->fd, p, len, 0) < 0)
 		smtpc_fail(s, -EAGAIN);
 	return false;
 }

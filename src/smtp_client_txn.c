@@ -154,6 +154,23 @@ smtpc_txn_one(struct smtpc *s, struct smtpc_msg *m)
 	return smtpc_push_simple(s, SMTPC_STAGE_DATA, m, SMTPCMD_DATA);
 }
 
+/*
+ * A pipelined transaction that outgrows the inline buffer being filled
+ * (many or long recipients) gets a big one, so it still leaves in one
+ * send; smtpc_settle() gives it back once it is sent.  Returns true when
+ * the buffer grew (try again), false when the wait is for the pend[]
+ * window or the kernel.
+ */
+static bool
+smtpc_txn_grow(struct smtpc *s)
+{
+	if (!s->pipelining || s->pn == SMTPC_PEND_MAX || s->rd_obuf ||
+	    s->obuf[s->ofill] != s->obuf_in[s->ofill])
+		return false;
+	smtpc_obuf_fit(s, true);
+	return true;
+}
+
 /* TXN: queue as much of the transaction as pipelining and room allow. */
 int
 smtpc_txn_pump(struct smtpc *s)
@@ -165,6 +182,8 @@ smtpc_txn_pump(struct smtpc *s)
 		if (!s->pipelining && s->pn > 0)
 			break;
 		err = smtpc_txn_one(s, m);
+		if (err == -ENOBUFS && smtpc_txn_grow(s))
+			err = smtpc_txn_one(s, m);
 		if (err == -ENOBUFS)
 			break;
 		if (err < 0)
@@ -178,8 +197,7 @@ int
 smtpc_body_entry(struct smtpc *s)
 {
 	sdata_enc_init(&s->enc);
-	if (s->chunk == NULL)
-		s->chunk = xmalloc(SMTPC_CHUNK);
+	smtpc_obuf_fit(s, true);
 	s->chunk_len = s->chunk_off = 0;
 	s->body_read = 0;
 	return SMTPC_S_BODY;
@@ -205,48 +223,75 @@ smtpc_body_end(struct smtpc *s)
 	m->open = false;
 	s->prev = m;
 	s->cur = NULL;
-	if (!uop_busy(&s->op_read)) {
-		free(s->chunk);
-		s->chunk = NULL;
-	}
+	smtpc_big_put(s->chunk); /* no read in flight: the body is read */
+	s->chunk = NULL;
 	return SMTPC_S_NEXT;
 }
 
-/* BODY: file chunk -> sdata_encode -> output, then the terminator. */
+/*
+ * BODY: file bytes are read straight into the output buffer and stay there
+ * as far as they are their own encoding (sdata_enc_pass: no leading dot,
+ * bare CR/LF or NUL); the rest of a read goes through the chunk and
+ * sdata_encode().  Then the terminator.  A read waits for SMTPC_READ_MIN
+ * of room (or the whole rest of the body).
+ */
 int
 smtpc_body_pump(struct smtpc *s)
 {
 	struct smtpc_msg *m = s->cur;
 	size_t used, prod;
 
-	while (smtpc_room(s) > 0) {
+	for (;;) {
 		char *out = s->obuf[s->ofill] + s->olen[s->ofill];
+		size_t room = smtpc_room(s);
+		uint64_t left = m->body_len - s->body_read;
 
 		if (s->chunk_off < s->chunk_len) {
+			if (room == 0)
+				break;
 			(void)sdata_encode(&s->enc, s->chunk + s->chunk_off,
 					   s->chunk_len - s->chunk_off, &used,
-					   out, smtpc_room(s), &prod);
+					   out, room, &prod);
 			s->chunk_off += used;
 			s->olen[s->ofill] += prod;
 			continue;
 		}
-		if (s->body_read < m->body_len) {
-			if (uop_busy(&s->op_read))
-				break;
-			if (ring_read(s->r, &s->op_read, m->body_fd, s->chunk,
-				      (size_t)MIN((uint64_t)SMTPC_CHUNK,
-						  m->body_len - s->body_read),
+		if (left > 0) {
+			if (room < MIN(left, SMTPC_READ_MIN))
+				break; /* also while a read is in flight */
+			if (ring_read(s->r, &s->op_read, m->body_fd, out,
+				      (size_t)MIN(left, room),
 				      m->body_off + s->body_read) < 0)
 				return -EAGAIN;
+			s->rd_obuf = true;
 			break;
 		}
-		if (sdata_enc_finish(&s->enc, out, smtpc_room(s), &prod)) {
+		if (room == 0)
+			break;
+		if (sdata_enc_finish(&s->enc, out, room, &prod)) {
 			s->olen[s->ofill] += prod;
 			return smtpc_body_end(s);
 		}
 		s->olen[s->ofill] += prod;
 	}
 	return SMTPC_S_BODY;
+}
+
+/* See smtp_client_int.h. */
+void
+smtpc_body_inplace(struct smtpc *s, size_t n)
+{
+	char *p = s->obuf[s->ofill] + s->olen[s->ofill];
+	size_t kept = sdata_enc_pass(&s->enc, p, n);
+
+	s->olen[s->ofill] += kept;
+	if (kept == n)
+		return;
+	if (s->chunk == NULL)
+		s->chunk = smtpc_big_get();
+	memcpy(s->chunk, p + kept, n - kept);
+	s->chunk_len = n - kept;
+	s->chunk_off = 0;
 }
 
 /* ---- replies to the transaction's commands ---- */

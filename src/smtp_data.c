@@ -7,12 +7,18 @@
  * Both are byte-driven state machines over caller buffers: every input byte
  * is either copied through a fast path or stepped, and a step's output (at
  * most 5 bytes) waits in pend[] until the caller's output buffer has room,
- * so any split of input or output gives the same bytes.  Must not allocate,
- * do I/O, or buffer more than pend[].
+ * so any split of input or output gives the same bytes.  The fast path
+ * (sdata_span) scans 16 bytes a step (SSE2, else byte by byte) and crosses
+ * CRLF line ends followed by a plain byte, so a canonical body with no
+ * leading dots is one memcpy per call.  Must not allocate, do I/O, or
+ * buffer more than pend[].
  */
 #include "smtp_data.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "compat.h"
 
@@ -98,6 +104,71 @@ sdata_an_str(enum sdata_an a)
 	if ((unsigned)a >= SDATA_AN__COUNT)
 		return "?";
 	return sdata_an_tab[a];
+}
+
+/* ---- the shared fast path ---------------------------------------------- */
+
+/* Offset of the first CR, LF or NUL in p[0..n), or n (16 bytes a step). */
+static size_t
+sdata_scan(const char *p, size_t n)
+{
+	size_t i = 0;
+
+#if defined(__SSE2__)
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+	const __m128i nul = _mm_setzero_si128();
+
+	for (; i + 16 <= n; i += 16) {
+		__m128i v =
+		    _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		__m128i m = _mm_or_si128(
+		    _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)),
+		    _mm_cmpeq_epi8(v, nul));
+		unsigned bits = (unsigned)_mm_movemask_epi8(m);
+
+		if (bits != 0)
+			return i + (size_t)__builtin_ctz(bits);
+	}
+#endif
+	while (i < n && p[i] != '\r' && p[i] != '\n' && p[i] != '\0')
+		i++;
+	return i;
+}
+
+/* A byte that starts a line both coders pass through as it is. */
+static bool
+sdata_plain_bol(char c)
+{
+	return c != '.' && c != '\r' && c != '\n' && c != '\0';
+}
+
+/*
+ * Length of the prefix of in[0..n), read from inside a line, that the
+ * decoder (either mode) and the encoder both pass through unchanged and
+ * that again ends inside a line: text without CR, LF or NUL, and CRLFs
+ * (empty lines included) only where a plain byte follows them in in.
+ * Updates the line counters for the CRLFs it crosses: *lines, *max_line
+ * and *linelen (the current line's raw length).
+ */
+static size_t
+sdata_span(const char *in, size_t n, uint64_t *lines, uint64_t *max_line,
+	   uint64_t *linelen)
+{
+	size_t i = 0, j, k;
+
+	for (;;) {
+		j = i + sdata_scan(in + i, n - i);
+		*linelen += j - i;
+		k = j;
+		while (n - k >= 3 && in[k] == '\r' && in[k + 1] == '\n')
+			k += 2;
+		if (k == j || k >= n || !sdata_plain_bol(in[k]))
+			return j;
+		*lines += (k - j) / 2;
+		*max_line = MAX(*max_line, *linelen);
+		*linelen = 1;
+		i = k + 1;
+	}
 }
 
 /* ---- decoder ----------------------------------------------------------- */
@@ -225,17 +296,20 @@ sdata_dec_step(struct sdata_dec *d, unsigned char c)
 	return 1;
 }
 
-/* Copy plain text (no CR, LF, NUL) from in straight to out. */
+/* Copy what passes unchanged (sdata_span) from in straight to out. */
 static size_t
 sdata_dec_run(struct sdata_dec *d, const char *in, size_t inlen, char *out,
 	      size_t room, size_t *produced)
 {
-	size_t n = 0, copy;
+	uint64_t lines = d->stats.lines;
+	size_t n, copy;
 
 	if (!d->stats.oversize)
 		inlen = MIN(inlen, room);
-	while (n < inlen && in[n] != '\r' && in[n] != '\n' && in[n] != '\0')
-		n++;
+	n = sdata_span(in, inlen, &d->stats.lines, &d->stats.max_line,
+		       &d->linelen);
+	if (d->stats.lines != lines)
+		d->eol = SDATA_EOL_CRLF;
 	copy = n;
 	if (d->size_cap != 0) {
 		uint64_t left = d->stats.size >= d->size_cap
@@ -250,7 +324,6 @@ sdata_dec_run(struct sdata_dec *d, const char *in, size_t inlen, char *out,
 	memcpy(out, in, copy);
 	*produced += copy;
 	d->stats.size += n;
-	d->linelen += n;
 	return n;
 }
 
@@ -384,32 +457,50 @@ sdata_enc_flush(struct sdata_enc *e, char *out, size_t outsz, size_t *o)
 		e->npend = e->pend_off = 0;
 }
 
+/* The prefix of buf that is its own encoding (see header). */
+size_t
+sdata_enc_pass(struct sdata_enc *e, const char *buf, size_t len)
+{
+	uint64_t lines = 0, maxl = 0, linelen = 0;
+	size_t i = 0, n;
+
+	if (e->npend != 0 || e->state == SDATA_E_CR)
+		return 0;
+	for (;;) {
+		if (len - i >= 2 && buf[i] == '\r' && buf[i + 1] == '\n') {
+			i += 2;
+			e->state = SDATA_E_BOL;
+			continue;
+		}
+		if (i == len ||
+		    (e->state == SDATA_E_BOL && !sdata_plain_bol(buf[i])))
+			return i;
+		n = sdata_span(buf + i, len - i, &lines, &maxl, &linelen);
+		if (n == 0)
+			return i; /* a bare CR or LF, or NUL */
+		i += n;
+		e->state = SDATA_E_TEXT;
+	}
+}
+
 /* Encode body bytes (see header for the contract). */
 int
 sdata_encode(struct sdata_enc *e, const char *in, size_t inlen, size_t *used_r,
 	     char *out, size_t outsz, size_t *produced_r)
 {
-	size_t i = 0, o = 0;
+	size_t i = 0, o = 0, n;
 
 	BUG_ON(e->finished);
 	for (;;) {
 		sdata_enc_flush(e, out, outsz, &o);
 		if (e->npend != 0 || i >= inlen)
 			break;
-		if (e->state != SDATA_E_CR &&
-		    (e->state == SDATA_E_TEXT || in[i] != '.')) {
-			size_t n = 0, room = MIN(inlen - i, outsz - o);
-
-			while (n < room && in[i + n] != '\r' &&
-			       in[i + n] != '\n' && in[i + n] != '\0')
-				n++;
-			if (n > 0) {
-				memcpy(out + o, in + i, n);
-				o += n;
-				i += n;
-				e->state = SDATA_E_TEXT;
-				continue;
-			}
+		n = sdata_enc_pass(e, in + i, MIN(inlen - i, outsz - o));
+		if (n > 0) {
+			memcpy(out + o, in + i, n);
+			o += n;
+			i += n;
+			continue;
 		}
 		i += (size_t)sdata_enc_step(e, (unsigned char)in[i]);
 	}

@@ -145,6 +145,16 @@ int sdata_encode(struct sdata_enc *e, const char *in, size_t inlen,
 		 size_t *used_r, char *out, size_t outsz, size_t *produced_r);
 
 /*
+ * Encoding in place: the length of the prefix of buf[0..len) that is its
+ * own encoding, given e's state (no "." at a line start, no bare CR or LF,
+ * no NUL), with e moved past it as if sdata_encode() had written it.  The
+ * caller keeps those bytes as wire bytes and gives the rest (from the
+ * returned offset) to sdata_encode().  Returns 0 while e holds pending
+ * output or a CR.  sdata_encode() copies through the same prefixes.
+ */
+size_t sdata_enc_pass(struct sdata_enc *e, const char *buf, size_t len);
+
+/*
  * End the body: write CRLF if it did not end with a line ending (and was
  * not empty), then ".\r\n".  Sets *produced_r; returns 1 when the
  * terminator is fully written, 0 if out filled up first (call again).

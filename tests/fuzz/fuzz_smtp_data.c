@@ -5,8 +5,10 @@
  * Input: byte 0 = bits 0-2 input chunk - 1, bits 3-5 output chunk - 1 for
  * the split runs; byte 1 = size cap selector (0: none, else 1..255); the
  * rest is x.  Properties checked:
- *   1. encode(x) is the same whole or split; it has no bare CR, LF or NUL
- *      and exactly one terminator, at its end;
+ *   1. encode(x) is the same whole or split, and encoded in place
+ *      (sdata_enc_pass() prefixes kept as they are, the rest through
+ *      sdata_encode(), pieces of ic, 17 + 3 * ic bytes or all); it has no
+ *      bare CR, LF or NUL and exactly one terminator, at its end;
  *   2. decode(encode(x)) == canonical(x) in both modes, no anomalies, and
  *      the decoder stops exactly at the end of the wire bytes;
  *   3. x + CRLF.CRLF decoded raw: whole and split agree (output, end, every
@@ -71,9 +73,14 @@ fz_decode(enum sdata_mode mode, uint64_t cap, const char *in, size_t len,
 	r->st = d.stats;
 }
 
+/*
+ * Encode in with at most ic input / oc output bytes per call (0: all).
+ * inplace: first keep the sdata_enc_pass() prefix of each piece as it is
+ * (as the client does with a read), then encode what is left of it.
+ */
 static size_t
-fz_encode(const char *in, size_t len, size_t ic, size_t oc, char *out,
-	  size_t outsz)
+fz_encode(const char *in, size_t len, size_t ic, size_t oc, int inplace,
+	  char *out, size_t outsz)
 {
 	struct sdata_enc e;
 	size_t pos = 0, o = 0, used, prod;
@@ -82,10 +89,17 @@ fz_encode(const char *in, size_t len, size_t ic, size_t oc, char *out,
 	while (pos < len) {
 		size_t n = ic ? FZ_MIN(ic, len - pos) : len - pos;
 		size_t room = oc ? FZ_MIN(oc, outsz - o) : outsz - o;
+		size_t k = inplace ? sdata_enc_pass(&e, in + pos, n) : 0;
 
-		FZ_CHECK(sdata_encode(&e, in + pos, n, &used, out + o, room,
-				      &prod) == 0);
-		FZ_CHECK(used <= n && prod <= room && (used || prod));
+		FZ_CHECK(k <= n && o + k <= outsz);
+		memcpy(out + o, in + pos, k);
+		o += k;
+		pos += k;
+		if (k == n)
+			continue;
+		FZ_CHECK(sdata_encode(&e, in + pos, n - k, &used, out + o,
+				      FZ_MIN(room, outsz - o), &prod) == 0);
+		FZ_CHECK(used <= n - k && prod <= room && (used || prod));
 		pos += used;
 		o += prod;
 	}
@@ -176,11 +190,18 @@ static void
 fz_roundtrip(const char *x, size_t len, size_t ic, size_t oc, struct fz_dec *r,
 	     char *wire, char *wire2, char *canon, size_t bufsz)
 {
-	size_t wlen = fz_encode(x, len, 0, 0, wire, bufsz);
+	size_t wlen = fz_encode(x, len, 0, 0, 0, wire, bufsz);
 	size_t clen = fz_canonical(x, len, canon);
 
-	FZ_CHECK(fz_encode(x, len, ic, oc, wire2, bufsz) == wlen);
+	FZ_CHECK(fz_encode(x, len, ic, oc, 0, wire2, bufsz) == wlen);
 	FZ_CHECK(memcmp(wire, wire2, wlen) == 0);
+	for (size_t c = 0; c < 3; c++) {
+		size_t chunk = c == 0 ? ic : c == 1 ? 17 + 3 * ic : 0;
+
+		FZ_CHECK(fz_encode(x, len, chunk, c == 0 ? oc : 0, 1, wire2,
+				   bufsz) == wlen);
+		FZ_CHECK(memcmp(wire, wire2, wlen) == 0);
+	}
 	fz_check_wire(wire, wlen);
 	for (int m = 0; m < SDATA_MODE__COUNT; m++) {
 		fz_decode((enum sdata_mode)m, 0, wire, wlen, ic, oc, r, bufsz);
@@ -210,7 +231,7 @@ fz_raw(const char *raw, size_t len, size_t ic, size_t oc, uint64_t cap,
 	fz_decode(SDATA_NORMALIZE, 0, raw, len, ic, oc, r, bufsz);
 	FZ_CHECK(fz_same(r, r2));
 	/* The normalised message survives being sent on, as one message. */
-	wlen = fz_encode(r2->out, r2->outlen, 0, 0, wire, bufsz);
+	wlen = fz_encode(r2->out, r2->outlen, 0, 0, 0, wire, bufsz);
 	fz_check_wire(wire, wlen);
 	fz_decode(SDATA_STRICT, 0, wire, wlen, ic, oc, r, bufsz);
 	FZ_CHECK(r->rc == 1 && r->used == wlen);

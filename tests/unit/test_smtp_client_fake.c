@@ -33,7 +33,7 @@
  *   TXN     --short send re-arm refused--> CLOSING (local)
  *   BODY    --read -EIO-->           CLOSING (local), no "." on the wire
  *   BODY    --cancel, read completes after CLOSING--> chunk still valid
- *   BODY/NEXT --send deadline (linked timeout)--> CLOSING (timeout)
+ *   BODY/NEXT --send deadline (session timer)--> CLOSING (timeout)
  *
  * A protocol error in a reply handler is reported with the stage of the
  * command it answered (smtpc_reply() keeps it in s->reply_stage while the
@@ -351,7 +351,9 @@ test_short_send_resubmitted(void **state)
 		so = fake_ring_pending(RING_OP_SEND);
 		assert_non_null(so);
 		buf = so->cbuf;
-		dl = so->deadline;
+		/* no linked timeout: the session timer holds the send's */
+		assert_int_equal(so->deadline, 0);
+		dl = timer_heap_next(ring_timers(f->r));
 		assert_int_equal(dl, ring_now(f->r) + f->o.tmo.block * MS);
 		fake_ring_set_now(ring_now(f->r) + 5 * MS);
 		if (k < len) {
@@ -360,7 +362,10 @@ test_short_send_resubmitted(void **state)
 			assert_non_null(so);
 			assert_ptr_equal(so->cbuf, (const char *)buf + k);
 			assert_int_equal(so->len, len - k);
-			assert_int_equal(so->deadline, dl); /* same deadline */
+			assert_int_equal(so->deadline, 0);
+			/* same deadline */
+			assert_int_equal(timer_heap_next(ring_timers(f->r)),
+					 dl);
 			assert_string_equal(fake_ring_sent(NULL), &GROUP[k]);
 		} else {
 			/* every byte its own send */
@@ -489,11 +494,129 @@ test_cancel_with_read_in_flight(void **state)
 	(void)fake_ring_complete(fake_ring_pending(RING_OP_RECV), -ECANCELED);
 	(void)fake_ring_run_tasks();
 	assert_int_equal(f->closed, 0);
-	fake_ring_read_bytes(BODY_IN, strlen(BODY_IN)); /* into the chunk */
+	fake_ring_read_bytes(BODY_IN, strlen(BODY_IN)); /* into obuf */
 	assert_null(fake_ring_pending(RING_OP_SEND));
 	(void)fake_ring_run_tasks();
 	assert_int_equal(f->closed, 1);
 	assert_false(f->msg[0].rc[0].res.maybe_dup);
+	fx_end(f);
+}
+
+/* The body's wire bytes, written plainly: "." doubled at a line start. */
+static size_t
+stuffed(const char *in, size_t len, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in[i] == '.' && (i == 0 || in[i - 1] == '\n'))
+			out[o++] = '.';
+		out[o++] = in[i];
+	}
+	memcpy(out + o, ".\r\n", 3);
+	return o + 3;
+}
+
+/*
+ * A 200 KiB body: file reads land in the output buffer (big around the
+ * body) and go out as they are; a "." line at the start of the second
+ * read and a CRLF split by a read still come out stuffed and whole; the
+ * next read is armed while a send is in flight; a handful of reads and
+ * sends in all.
+ */
+static void
+test_large_body_in_place(void **state)
+{
+	enum {
+		BODY = 200 * 1024
+	};
+	struct fx *f = *state;
+	char *body = malloc(BODY), *want = malloc(2 * BODY);
+	unsigned reads = 0, sends = 0, overlap = 0;
+	size_t wlen, got;
+	struct fake_op *rd, *so;
+
+	assert_non_null(body);
+	assert_non_null(want);
+	for (size_t i = 0; i < BODY; i++)
+		body[i] = (char)('a' + i % 26);
+	for (size_t i = 76; i < BODY; i += 78)
+		memcpy(body + i, "\r\n", 2);
+	memcpy(body + 65534, "\r\n.x", 4); /* "." first in read 2 */
+	memcpy(body + 131071, "\r\n", 2);  /* CRLF across reads 2/3 */
+	memcpy(body + BODY - 2, "\r\n", 2);
+	wlen = stuffed(body, BODY, want);
+	f->msg[0].m.body_len = BODY;
+	fx_to_body(f);
+	fake_ring_wire_reset();
+	for (;;) {
+		rd = fake_ring_pending(RING_OP_READ);
+		so = fake_ring_pending(RING_OP_SEND);
+		if (rd != NULL && so != NULL)
+			overlap++;
+		if (rd != NULL) {
+			assert_true(rd->off >= 7 &&
+				    rd->off - 7 + rd->len <= BODY);
+			reads++;
+			fake_ring_read_bytes(body + rd->off - 7, rd->len);
+		} else if (so != NULL) {
+			sends++;
+			(void)fake_ring_send_complete(SIZE_MAX);
+		} else {
+			break;
+		}
+	}
+	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_NEXT);
+	assert_ptr_equal(fake_ring_wire(&got), fake_ring_wire(NULL));
+	assert_int_equal(got, wlen);
+	assert_memory_equal(fake_ring_wire(NULL), want, wlen);
+	assert_true(reads >= 4 && reads <= 6);
+	assert_true(sends >= 4 && sends <= 6);
+	assert_true(overlap > 0);
+	fake_ring_recv_str("250 queued\r\n");
+	assert_int_equal(f->msg[0].rc[0].res.status, SMTPC_R_DELIVERED);
+	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_IDLE);
+	fx_end(f);
+	free(body);
+	free(want);
+}
+
+/*
+ * A pipelined transaction longer than an inline buffer (24 recipients of
+ * about 120 bytes) still leaves in one send.
+ */
+static void
+test_long_txn_one_send(void **state)
+{
+	enum {
+		NR = 24
+	};
+	struct fx *f = *state;
+	static struct smtpc_rcpt rc[NR]; /* outlive a failed assert */
+	static char addr[NR][128];
+	char want[NR * 140 + 64], rcpt[160];
+	size_t len, wl;
+
+	memset(rc, 0, sizeof(rc));
+	wl = (size_t)snprintf(want, sizeof(want),
+			      "MAIL FROM:<a@example.org>\r\n");
+	for (unsigned i = 0; i < NR; i++) {
+		snprintf(addr[i], sizeof(addr[i]),
+			 "r%02u@%050u.%050u.example.net", i, 0u, i);
+		rc[i].addr = addr[i];
+		snprintf(rcpt, sizeof(rcpt), "RCPT TO:<%s>\r\n", addr[i]);
+		memcpy(want + wl, rcpt, strlen(rcpt));
+		wl += strlen(rcpt);
+	}
+	memcpy(want + wl, "DATA\r\n", 7);
+	wl += 6;
+	assert_true(wl > 2048); /* more than an inline buffer */
+	f->msg[0].m.rcpt = rc;
+	f->msg[0].m.nrcpt = NR;
+	fx_to_group(f);
+	assert_non_null(fake_ring_sent(&len));
+	assert_int_equal(len, wl);
+	expect_sent(want);
 	fx_end(f);
 }
 
@@ -608,7 +731,11 @@ test_reply_deadline(void **state)
 	expect_closed(f, SMTPC_FAIL_TIMEOUT, SMTPC_STAGE_EHLO, -ETIMEDOUT, 0);
 }
 
-/* A send that never completes: its linked deadline ends the session. */
+/*
+ * A send that never completes: the session timer, armed at the send's
+ * deadline (the earliest one: "." waits longer), ends the session and
+ * cancels the send, which carries no linked timeout of its own.
+ */
 static void
 test_send_deadline(void **state)
 {
@@ -617,10 +744,14 @@ test_send_deadline(void **state)
 	fx_to_body(f);
 	fake_ring_read_bytes(BODY_IN, strlen(BODY_IN));
 	assert_string_equal(fake_ring_sent(NULL), BODY_OUT);
+	assert_int_equal(fake_ring_pending(RING_OP_SEND)->deadline, 0);
 	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_NEXT);
-	(void)fake_ring_advance(f->o.tmo.block * MS);
+	assert_true(f->o.tmo.block < f->o.tmo.dot);
+	assert_int_equal(fake_ring_advance(f->o.tmo.block * MS - 1), 0);
+	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_NEXT);
+	assert_int_equal(fake_ring_advance(1), 1);
 	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_CLOSING);
-	assert_null(fake_ring_pending(RING_OP_SEND));
+	assert_true(fake_ring_pending(RING_OP_SEND)->cancel);
 	expect_closed(f, SMTPC_FAIL_TIMEOUT, SMTPC_STAGE_DOT, -ETIMEDOUT, 0);
 	assert_true(f->msg[0].rc[0].res.maybe_dup); /* "." was queued */
 }
@@ -867,6 +998,8 @@ main(void)
 	    T(test_connect_deadline),
 	    T(test_reply_deadline),
 	    T(test_send_deadline),
+	    T(test_large_body_in_place),
+	    T(test_long_txn_one_send),
 	    T(test_greeting_edges),
 	    T(test_txn_bad_reply_class),
 	    T(test_mail_rejected_354_then_rset_refused),
