@@ -119,6 +119,7 @@ struct conn {
 	struct dlv *dlv;
 	domain_record *dr;
 	int bslot;
+	uint64_t lease; /* cluster lease (rlease_take ticket), 0: none */
 	struct smtpc *s;
 	struct sockaddr_storage dst; /* to find the dom_addr again */
 	socklen_t dst_len;

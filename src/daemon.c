@@ -27,6 +27,7 @@
 #include "maintainer.h"
 #include "redis.h"
 #include "redis_server.h"
+#include "rlease.h"
 #include "rstate.h"
 #include "spool.h"
 
@@ -49,7 +50,8 @@ struct daemon {
 	struct rdsrv *rdsrv; /* the embedded redis-server, if ours */
 	struct rds *rds;
 	struct rstate *rs;
-	struct ctl *ctl; /* ringctl's actions, overrides */
+	struct rlease *rl; /* cluster limits */
+	struct ctl *ctl;   /* ringctl's actions, overrides */
 	int lock_fd;
 };
 
@@ -157,6 +159,18 @@ daemon_redis_up(void *arg)
 
 	if (d->rs != NULL)
 		rstate_on_up(d->rs);
+	rlease_on_up(d->rl);
+}
+
+/* A cluster lease or message tokens arrived, or a retry is due. */
+static void
+daemon_lease_poke(domain_record *dr, int64_t when_ms, void *arg)
+{
+	(void)arg;
+	if (when_ms == 0)
+		maint_poke(dr);
+	else
+		maint_schedule(dr, when_ms);
 }
 
 /*
@@ -207,6 +221,18 @@ daemon_redis_start(struct daemon *d)
 		       &d->rs);
 	if (err < 0) {
 		log_err("redis state: %s", strerror(-err));
+		return err;
+	}
+	err = rlease_new(
+	    &(struct rlease_opts){.ring = d->ring,
+				  .rds = d->rds,
+				  .node_id = d->cfg->server.node_id,
+				  .ttl_ms = (unsigned)rc->cluster_lease_ttl_ms,
+				  .fallback = rc->cluster_unreachable,
+				  .poke = daemon_lease_poke},
+	    &d->rl);
+	if (err < 0) {
+		log_err("cluster leases: %s", strerror(-err));
 		return err;
 	}
 	end = ring_now_update(d->ring) + DAEMON_REDIS_WAIT_NS;
@@ -272,6 +298,7 @@ daemon_start(struct ring *r, const struct config *cfg, struct daemon **d_r)
 		daemon_stop(d);
 		return rc;
 	}
+	d->dlv->rl = d->rl;
 	ctl_attach(d->ctl, d->rs, d->dlv);
 	spool_foreach_live(d->sp, daemon_queue_msg, d);
 	rstate_replayed(d->rs);
@@ -348,8 +375,10 @@ daemon_stop(struct daemon *d)
 		listener_free(d->lst);
 	dlogw_close(d->dl);
 	rstate_stop(d->rs);
+	rlease_stop(d->rl); /* sessions ended: give back what is left */
 	rds_free(d->rds, 1000);
 	rstate_free(d->rs);
+	rlease_free(d->rl);
 	ctl_free(d->ctl);
 	if (d->rdsrv != NULL)
 		(void)rdsrv_stop(&d->rdsrv, RDSRV_STOP_MS);

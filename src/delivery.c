@@ -26,6 +26,7 @@
 #include "dns.h"
 #include "log.h"
 #include "maintainer.h"
+#include "rlease.h"
 #include "spool.h"
 #include "tls.h"
 
@@ -339,6 +340,8 @@ dlv_conn_unlink(struct dlv *d, struct conn *c)
 		a->nconn--;
 	if (c->reclaimed)
 		d->nreclaim--;
+	rlease_put(d->rl, dr, c->bslot, c->lease);
+	c->lease = 0;
 	maint_srv_release(d); /* the slot goes to the oldest waiter */
 }
 
@@ -543,11 +546,18 @@ dlv_on_next_msg(struct smtpc *s, void *arg)
 		maint_schedule(dr, now_ms + (wait + 999) / 1000);
 		goto idle;
 	}
+	/* The cluster's rate: no token at hand means some were asked for,
+	 * and their arrival pokes the domain (which kicks idle sessions). */
+	if (d->rl != NULL &&
+	    rlease_msg_ready(d->rl, dr, &pol->cluster_throttle_messages) == 0)
+		goto idle;
 	dm = dlv_take(d, c, now_ms);
 	if (dm == NULL)
 		goto idle;
 	dom_rate_take(&pol->throttle_messages, &dr->thr_msg_tat_us,
 		      now_ms * 1000);
+	if (d->rl != NULL)
+		rlease_msg_use(d->rl, dr);
 	if (c->waiting) {
 		c->waiting = false;
 		dr->bind[c->bslot].waiting--;

@@ -74,6 +74,7 @@ struct dlv {
 	struct ring_task reclaim_task;
 	uint64_t rng;
 	bool stopping;
+	struct rlease *rl; /* cluster limits (the daemon's); NULL: none */
 	struct dlv_stats st;
 };
 

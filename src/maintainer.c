@@ -14,6 +14,7 @@
 #include "connection.h"
 #include "delivery.h"
 #include "log.h"
+#include "rlease.h"
 #include "smtp_client.h"
 #include "timer.h"
 
@@ -173,18 +174,33 @@ maint_open(struct dlv *d, domain_record *dr, int slot,
 
 	maint_goal_in(d, dr, slot, pol, now_ms, &g);
 	for (;;) {
+		struct binding *b = bnd_get(d->bnds, slot);
+		uint64_t lease = 0;
 		int rc;
 
 		maint_goal_now(d, dr, pol, now_ms, &g);
 		if (dom_conn_goal(&g, &bound) == 0)
 			break;
+		/* A cluster lease first: none at hand means one was asked
+		 * for, and its grant pokes this domain. */
+		if (d->rl != NULL &&
+		    rlease_take(d->rl, dr, slot, b ? b->name : NULL,
+				pol->cluster_max_outbound_connections,
+				pol->cluster_max_binding_connections,
+				&lease) == 0) {
+			bound = DOM_GOAL_QUEUE;
+			break;
+		}
 		dr->srv_tight = bound == DOM_GOAL_SERVER || d->srv_waitq.n > 0;
 		rc = initiate_connection_smtp(dr, slot, tv);
 		if (rc < 0) {
+			rlease_put(d->rl, dr, slot, lease);
 			log_trace("%s: binding %d: %s", dr->name, slot,
 				  conn_err_str(conn_error_code(rc)));
 			break;
 		}
+		/* dlv_conn_link() put the new session first. */
+		((struct conn *)dr->conns)->lease = lease;
 		if (dr->srv_grants > 0) {
 			dr->srv_grants--;
 			d->srv_reserved--;
