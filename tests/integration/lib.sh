@@ -219,3 +219,142 @@ t_sink_jeq() {
 	v=$(t_sink_j "$1")
 	[ "$v" = "$2" ] || { echo "summary: $1 = $v, want $2"; return 1; }
 }
+
+# ---- test programs ----------------------------------------------------------
+# t_build_prog OUT SRC...: compile the test program SRC... (a driver in
+# tests/integration/) into OUT and link it with the build's core library,
+# $T_BUILD/libcore.a (every src/, uring/ and store/ source but main.c, as
+# make built it), so that no script names the sources a driver needs and
+# splitting a file can never break one.  The flags and libraries are the
+# Makefile's own (WARN, CPPFLAGS, LIBS, and OPT_ASAN, or OPT_REL when
+# $T_BUILD is not an asan directory), asked of make, so they cannot drift.
+# A missing library or a failed compile is a failed case and ends the
+# script (t_finish); it never skips.
+t_build_prog() {
+	local out=$1 lib=$T_BUILD/libcore.a opt=OPT_ASAN flags libs
+	shift
+	[ "${T_BUILD##*/}" = asan ] || opt=OPT_REL
+	if [ ! -f "$lib" ]; then
+		t_case "build ${out##*/}"
+		t_fail "$lib missing: make BUILD=${T_BUILD%/asan} $lib"
+		t_finish
+	fi
+	# A make of its own: not the jobserver or flags of a make check above.
+	flags=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s \
+		--no-print-directory BUILD="${T_BUILD%/asan}" \
+		--eval="t-flags: ; @echo \$(WARN) \$(CPPFLAGS) \$($opt)" t-flags)
+	# shellcheck disable=SC2016 # $(LIBS) is make's, not the shell's
+	libs=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s \
+		--no-print-directory BUILD="${T_BUILD%/asan}" \
+		--eval='t-libs: ; @echo $(LIBS)' t-libs)
+	# shellcheck disable=SC2086
+	if [ -z "$flags" ] || [ -z "$libs" ] ||
+		! gcc $flags -o "$out" "$@" "$lib" $libs; then
+		t_case "build ${out##*/}"
+		t_fail "gcc failed"
+		t_finish
+	fi
+}
+
+# ---- checks over JSON ---------------------------------------------------------
+# json_check FILE PYTHON-EXPR: true when the expression holds over S, the
+# JSON document in FILE; else says so and prints S (its first 3,000
+# characters).
+json_check() {
+	/usr/bin/python3 - "$1" "$2" <<'PY'
+import json, sys
+S = json.load(open(sys.argv[1]))
+ok = eval("(" + sys.argv[2] + "\n)")
+if not ok:
+    print("check failed:", sys.argv[2])
+    print(json.dumps(S)[:3000])
+sys.exit(0 if ok else 1)
+PY
+}
+
+# sink_refresh PID FILE: have the ringsink PID rewrite its summary FILE now
+# (FILE removed, SIGUSR1); true once FILE is back (within 5 s).
+sink_refresh() {
+	rm -f "$2"
+	kill -USR1 "$1"
+	wait_file "$2" 5
+}
+
+# jq_log PYTHON-EXPR: true when the expression holds over E, the events of
+# the delivery log $DLOG (JSON lines; none while it does not exist), where
+# ev(KIND, RCPT) is the list of events of that kind for that recipient;
+# else says so and prints the last 40 events.  The script sets DLOG.
+jq_log() {
+	/usr/bin/python3 - "$DLOG" "$1" <<'PY'
+import json, sys
+try:
+    E = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+except FileNotFoundError:
+    E = []
+def ev(kind, rcpt):
+    return [e for e in E if e["event"] == kind and e["rcpt"] == rcpt]
+ok = eval("(" + sys.argv[2] + "\n)")
+if not ok:
+    print("check failed:", sys.argv[2])
+    for e in E[-40:]:
+        print(json.dumps(e))
+sys.exit(0 if ok else 1)
+PY
+}
+
+# wait_log PYTHON-EXPR [SECONDS]: until jq_log holds (polled quietly every
+# 0.1 s, 20 s by default); then once more aloud, so a failure says why.
+wait_log() {
+	local n=${2:-20} i
+	for i in $(seq $((n * 10))); do
+		jq_log "$1" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	jq_log "$1"
+}
+
+# ---- ringmta and redis-server -----------------------------------------------
+# t_until SECONDS CMD...: retry CMD (output discarded) every 0.1 s until it
+# succeeds; fails when SECONDS pass first.
+t_until() {
+	local n=$(($1 * 10)) i
+	shift
+	for i in $(seq $n); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# t_redis_start SOCK: a redis-server without persistence serving only the
+# unix socket SOCK (working directory $T_DIR, log appended to
+# $T_DIR/redis.log).  Sets RPID (registered with t_daemon); returns 1 when
+# it does not answer PING within 5 s.
+t_redis_start() {
+	rm -f "$1"
+	redis-server --port 0 --unixsocket "$1" --unixsocketperm 700 --save '' \
+		--appendonly no --dir "$T_DIR" >>"$T_DIR/redis.log" 2>&1 &
+	RPID=$!
+	t_daemon $RPID
+	t_until 5 sh -c "redis-cli -s '$1' PING | grep -q PONG"
+}
+
+# t_mta_start CONF LOG: ringmta -c CONF in the background, stderr appended
+# to LOG.  Sets MTA_PID (registered with t_daemon) and MTA_PORT (its
+# listener's port, from the first "listening on 127.0.0.1:PORT" it logs);
+# returns 1 when it exits or does not listen within 10 s.
+t_mta_start() {
+	local i skip
+	skip=$(($(cat "$2" 2>/dev/null | wc -l) + 1))
+	"$T_BUILD/ringmta" -c "$1" 2>>"$2" &
+	MTA_PID=$!
+	t_daemon $MTA_PID
+	MTA_PORT=
+	for i in $(seq 200); do
+		MTA_PORT=$(tail -n +$skip "$2" | sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' | head -1)
+		[ -n "$MTA_PORT" ] && return 0
+		kill -0 $MTA_PID 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # test_client.sh: the outbound SMTP client engine (src/smtp_client*.c)
 # against real peers on loopback, through tests/integration/smtpcdrv.c
-# (built here with the flags of make check; one JSON line per recipient,
-# per session and a summary): ringsink ($RINGMTA_BUILD/ringsink: byte-exact
-# bodies through --maildir, every scriptable fault, reuse, PIPELINING on
-# and off, 8BITMIME and SIZE refusals, source binding, STARTTLS with the
-# tls_fixture.sh certificates), aiosmtpd (a Controller whose handle_DATA
+# (built here by t_build_prog against $RINGMTA_BUILD/libcore.a; one JSON
+# line per recipient, per session and a summary): ringsink
+# ($RINGMTA_BUILD/ringsink: byte-exact bodies through --maildir, every
+# scriptable fault, reuse, PIPELINING on and off, 8BITMIME and SIZE
+# refusals, source binding, STARTTLS with the tls_fixture.sh
+# certificates), aiosmtpd (a Controller whose handle_DATA
 # keeps the bytes; no PIPELINING) and a private Postfix smtpd (its own
 # config and queue under $T_DIR, mail parked in the hold queue; plaintext
 # and STARTTLS).  Every daemon listens on 127.0.0.1 on a kernel-chosen
@@ -19,22 +20,8 @@ PY=/usr/bin/python3
 [ -x "$SINK" ] || t_skip "$SINK not built"
 chmod 755 "$T_DIR" # the private Postfix's daemons reach it as user postfix
 
-CFLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
- -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
- -Wimplicit-fallthrough -Isrc -Iuring -Istore -D_FILE_OFFSET_BITS=64 \
- -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
- -fno-omit-frame-pointer"
 DRV=$T_DIR/smtpcdrv
-# shellcheck disable=SC2086
-if ! gcc $CFLAGS -o "$DRV" tests/integration/smtpcdrv.c src/smtp_client.c \
-	src/smtp_client_txn.c src/smtp_client_io.c src/smtp_client_tls.c \
-	src/smtp_client_result.c src/smtp_cmd.c src/smtp_parse.c src/smtp_path.c \
-	src/smtp_reply.c src/smtp_data.c src/tls.c src/tls_ctx.c src/tls_cache.c src/jsonw.c uring/ring.c \
-	uring/timer.c src/log.c src/compat.c -luring -lwolfssl; then
-	t_case "build smtpcdrv"
-	t_fail "gcc failed"
-	t_finish
-fi
+t_build_prog "$DRV" tests/integration/smtpcdrv.c
 "$DRV" --dst 127.0.0.1:1 >/dev/null 2>&1
 [ $? -eq 77 ] && t_skip "io_uring unavailable"
 

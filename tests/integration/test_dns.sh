@@ -2,27 +2,15 @@
 # test_dns.sh: src/dns.c on a real ring with real c-ares, against a private
 # dnsmasq on 127.0.0.1/::1 (TOOLCHAIN.md 4.4), a blackholed UDP server (the
 # timeout path) and a closed port (refused).  tests/integration/dnsq.c is
-# built here with the flags of make check and prints one JSON line per
-# result; the checks below read those lines.
+# built here by t_build_prog (lib.sh), linked with $RINGMTA_BUILD/libcore.a,
+# and prints one JSON line per result; the checks below read those lines.
 cd "$(dirname "$0")/../.." || exit 1
 source tests/integration/lib.sh
 
 command -v dnsmasq >/dev/null || t_skip "dnsmasq not installed"
 
-CFLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
- -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
- -Wimplicit-fallthrough -Isrc -Iuring -Istore -D_FILE_OFFSET_BITS=64 \
- -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
- -fno-omit-frame-pointer"
 DNSQ=$T_DIR/dnsq
-# shellcheck disable=SC2086
-if ! gcc $CFLAGS -o "$DNSQ" tests/integration/dnsq.c src/dns.c \
-	src/dns_cache.c src/dns_req.c src/dns_mx.c uring/ring.c uring/timer.c \
-	uring/fdpoll.c src/log.c src/compat.c -luring -lcares; then
-	t_case "build dnsq"
-	t_fail "gcc failed"
-	t_finish
-fi
+t_build_prog "$DNSQ" tests/integration/dnsq.c
 
 PORT=$(free_port)
 dnsmasq -k --pid-file= --conf-file=/dev/null --no-resolv --no-hosts \

@@ -90,46 +90,11 @@ if [ -z "$LPORT" ]; then
 	t_finish
 fi
 
-# jq_log PYTHON-EXPR: over E (delivery-log events); ev(kind, rcpt).
-jq_log() {
-	/usr/bin/python3 - "$DLOG" "$1" <<'PY'
-import json, sys
-try:
-    E = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-except FileNotFoundError:
-    E = []
-def ev(kind, rcpt):
-    return [e for e in E if e["event"] == kind and e["rcpt"] == rcpt]
-ok = eval("(" + sys.argv[2] + "\n)")
-if not ok:
-    print("check failed:", sys.argv[2])
-    for e in E[-20:]:
-        print(json.dumps(e))
-sys.exit(0 if ok else 1)
-PY
-}
-wait_log() {
-	local n=${2:-20} i
-	for i in $(seq $((n * 10))); do
-		jq_log "$1" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	jq_log "$1"
-}
+# jq_log and wait_log (lib.sh) read $DLOG.
 # sum_check PYTHON-EXPR: over S, ringsink's summary.
 sum_check() {
-	rm -f "$T_DIR/sink.json"
-	kill -USR1 "$SINK_PID"
-	wait_file "$T_DIR/sink.json" 5
-	/usr/bin/python3 - "$T_DIR/sink.json" "$1" <<'PY'
-import json, sys
-S = json.load(open(sys.argv[1]))
-ok = eval("(" + sys.argv[2] + "\n)")
-if not ok:
-    print("check failed:", sys.argv[2])
-    print(json.dumps(S)[:3000])
-sys.exit(0 if ok else 1)
-PY
+	sink_refresh "$SINK_PID" "$T_DIR/sink.json"
+	json_check "$T_DIR/sink.json" "$1"
 }
 # wait_text FILE TEXT [SECONDS]: until FILE has a line with TEXT.
 wait_text() {

@@ -5,26 +5,13 @@
 # time on the same spool, and after every kill a replay-only run checks
 # that every acknowledged id is live and byte-exact (bodies derive from the
 # id), and that every id whose DONE was acknowledged is gone.
-# tests/integration/spoold.c is built here with the flags of make check.
+# tests/integration/spoold.c is built here by t_build_prog (lib.sh), linked
+# with $RINGMTA_BUILD/libcore.a.
 cd "$(dirname "$0")/../.." || exit 1
 source tests/integration/lib.sh
 
-CFLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
- -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
- -Wimplicit-fallthrough -Isrc -Iuring -Istore -D_FILE_OFFSET_BITS=64 \
- -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
- -fno-omit-frame-pointer"
 SPOOLD=$T_DIR/spoold
-# shellcheck disable=SC2086
-if ! gcc $CFLAGS -o "$SPOOLD" tests/integration/spoold.c store/spool.c \
-	store/spool_index.c store/spool_txn.c store/spool_commit.c \
-	store/spool_replay.c store/spool_stream.c \
-	store/record.c store/record_dec.c store/crc32c.c uring/ring.c uring/timer.c src/log.c \
-	src/compat.c -luring; then
-	t_case "build spoold"
-	t_fail "gcc failed"
-	t_finish
-fi
+t_build_prog "$SPOOLD" tests/integration/spoold.c
 
 KILLS=${SPOOL_CRASH_KILLS:-25}
 SP=$T_DIR/spool

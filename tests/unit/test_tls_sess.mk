@@ -1,0 +1,2 @@
+test_tls_sess_SRCS := src/tls.c src/tls_ctx.c src/tls_cache.c src/compat.c \
+	tests/unit/tls_pair.c
