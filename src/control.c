@@ -549,6 +549,74 @@ ctl_by_id(struct ctl *c, const struct rstate_ctl_msg *m, struct ctl_res *r)
 		ctl_delete(c, id, msg, r);
 }
 
+/* ---- domain ------------------------------------------------------------- */
+
+/* An address's state for people: usable, penalized (no session before
+ * penalty_until) or failing (failed sessions in a row, not penalized). */
+static const char *
+ctl_addr_state(const struct dom_addr *a, int64_t now_ms)
+{
+	if (a->penalty_until_ms > now_ms)
+		return "penalized";
+	return a->failures ? "failing" : "ok";
+}
+
+/*
+ * domain NAME: one row per MX address (kind=mx: host, ip, pref, state,
+ * connections, failures, penalty_until, last_error) and one per binding
+ * with sessions or units to the domain (kind=binding: binding,
+ * connections, active).  count is the number of addresses.
+ */
+static void
+ctl_domain(struct ctl *c, const struct rstate_ctl_msg *m, struct ctl_res *r)
+{
+	domain_record *dr = dom_find(c->doms, m->arg);
+	int64_t now_ms = dlv_wall_ms(c->d);
+	struct rstate_out *o = &r->rows;
+
+	if (dr == NULL) {
+		ctl_status(r, "unknown", 0, "no such domain %s", m->arg);
+		return;
+	}
+	for (size_t i = 0; i < dr->naddrs; i++) {
+		const struct dom_addr *a = &dr->addrs[i];
+
+		rstate_out_kv(o, "kind", "mx");
+		rstate_out_kv(o, "host", a->host);
+		rstate_out_kv(o, "ip", a->ip);
+		rstate_out_kvf(o, "pref", "%u", (unsigned)a->pref);
+		rstate_out_kv(o, "state", ctl_addr_state(a, now_ms));
+		rstate_out_kvf(o, "connections", "%u", a->nconn);
+		rstate_out_kvf(o, "failures", "%" PRIu32, a->failures);
+		rstate_out_kvf(
+		    o, "penalty_until", "%" PRId64,
+		    a->penalty_until_ms > now_ms ? a->penalty_until_ms : 0);
+		rstate_out_kv(o, "last_error", a->last_error);
+		rstate_out_end(o);
+	}
+	for (unsigned b = 0; b < dr->nbind; b++) {
+		const struct binding *bd = bnd_get(c->d->bnds, (int)b);
+		uint64_t n = 0;
+
+		for (const struct dom_unit *u = dr->bind[b].active.head; u;
+		     u = u->next)
+			n++;
+		if (bd == NULL || (dr->bind[b].nconn == 0 && n == 0))
+			continue;
+		rstate_out_kv(o, "kind", "binding");
+		rstate_out_kv(o, "binding", bd->name);
+		rstate_out_kvf(o, "connections", "%u", dr->bind[b].nconn);
+		rstate_out_kvf(o, "active", "%" PRIu64, n);
+		rstate_out_end(o);
+	}
+	ctl_status(r, "ok", dr->naddrs,
+		   "%s: MX %s, %zu addresses, %u connections, %" PRIu32
+		   " active, %" PRIu32 " delayed%s%s",
+		   dr->name, dom_mx_state_str(dr->mx_state), dr->naddrs,
+		   dr->nconn, dr->nactive, dr->delayed.count,
+		   dr->last_error[0] ? "; last error: " : "", dr->last_error);
+}
+
 static void
 ctl_run(struct ctl *c, const struct rstate_ctl_msg *m, struct ctl_res *r)
 {
@@ -566,6 +634,9 @@ ctl_run(struct ctl *c, const struct rstate_ctl_msg *m, struct ctl_res *r)
 	case RSTATE_CTL_RETRY:
 	case RSTATE_CTL_DELETE:
 		ctl_by_id(c, m, r);
+		return;
+	case RSTATE_CTL_DOMAIN:
+		ctl_domain(c, m, r);
 		return;
 	case RSTATE_CTL_SUSPEND:
 	case RSTATE_CTL_RESUME:

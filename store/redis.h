@@ -197,6 +197,9 @@ int rds_key(char *buf, size_t len, const char *prefix, const char *kind,
 	    const char *name) ATTR_WUR;
 /* 0 if s is a valid key part (see rds_key), else -EINVAL. */
 int rds_name_check(const char *s) ATTR_WUR;
+/* A bucket in [0, mask] for pointer p (mask + 1 a power of two): the
+ * hash of the store's tables keyed by record (rstate, rlease). */
+size_t rds_ptr_hash(const void *p, size_t mask);
 
 /* SHA-1 of data as 40 hex digits + NUL (exposed for tests). */
 void rds_sha1_hex(const void *data, size_t len, char *hex_r);

@@ -18,6 +18,17 @@
 
 /* ---- key safety ---------------------------------------------------- */
 
+size_t
+rds_ptr_hash(const void *p, size_t mask)
+{
+	uint64_t x = (uint64_t)(uintptr_t)p;
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return (size_t)x & mask;
+}
+
 int
 rds_name_check(const char *s)
 {

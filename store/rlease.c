@@ -111,23 +111,13 @@ rlease_stats(const struct rlease *rl)
 
 /* ---- groups ------------------------------------------------------------ */
 
-static size_t
-rl_hash(const domain_record *dr, size_t nb)
-{
-	uint64_t x = (uint64_t)(uintptr_t)dr;
-
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	return (size_t)x & (nb - 1);
-}
-
 struct rl_group *
 rlease_group_find(const struct rlease *rl, const domain_record *dr, int slot)
 {
 	if (rl->nb == 0)
 		return NULL;
-	for (struct rl_group *g = rl->b[rl_hash(dr, rl->nb)]; g; g = g->next)
+	for (struct rl_group *g = rl->b[rds_ptr_hash(dr, rl->nb - 1)]; g;
+	     g = g->next)
 		if (g->dr == dr && g->slot == slot)
 			return g;
 	return NULL;
@@ -142,7 +132,7 @@ rl_grow(struct rlease *rl)
 	for (size_t i = 0; i < rl->nb; i++)
 		while (rl->b[i]) {
 			struct rl_group *g = rl->b[i];
-			size_t h = rl_hash(g->dr, nb);
+			size_t h = rds_ptr_hash(g->dr, nb - 1);
 
 			rl->b[i] = g->next;
 			g->next = b[h];
@@ -216,7 +206,7 @@ rlease_group_get(struct rlease *rl, domain_record *dr, int slot,
 	g->dr = dr;
 	g->slot = slot;
 	rl_keys(rl, g, binding);
-	h = rl_hash(dr, rl->nb);
+	h = rds_ptr_hash(dr, rl->nb - 1);
 	g->next = rl->b[h];
 	rl->b[h] = g;
 	rl->count++;
@@ -270,7 +260,8 @@ rl_dom_used(const struct rlease *rl, const domain_record *dr)
 {
 	unsigned n = 0;
 
-	for (struct rl_group *g = rl->b[rl_hash(dr, rl->nb)]; g; g = g->next)
+	for (struct rl_group *g = rl->b[rds_ptr_hash(dr, rl->nb - 1)]; g;
+	     g = g->next)
 		if (g->dr == dr && g->slot != RL_TOK_SLOT)
 			n += rl_count(g, RL_USED, RL_UNBACKED);
 	return n;
@@ -542,7 +533,8 @@ rlease_put(struct rlease *rl, domain_record *dr, int slot, uint64_t ticket)
 	rl_member_del(g, m);
 	/* Room for another connection of the domain, here or on another
 	 * node: ask again at once, whatever a refusal said. */
-	for (struct rl_group *o = rl->b[rl_hash(dr, rl->nb)]; o; o = o->next)
+	for (struct rl_group *o = rl->b[rds_ptr_hash(dr, rl->nb - 1)]; o;
+	     o = o->next)
 		if (o->dr == dr && o->slot != RL_TOK_SLOT)
 			o->retry_ms = 0;
 	rlease_poke(rl, g, 0);

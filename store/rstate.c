@@ -50,17 +50,6 @@ rst_fixed_key(const struct rstate *rs, char *buf, const char *kind)
 
 /* ---- the per-record snapshot table -------------------------------------- */
 
-static size_t
-rst_hash(const void *p, size_t mask)
-{
-	uint64_t x = (uint64_t)(uintptr_t)p;
-
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return (size_t)x & mask;
-}
-
 static void
 rst_grow(struct rstate *rs)
 {
@@ -74,7 +63,7 @@ rst_grow(struct rstate *rs)
 
 		if (old[i].dr == NULL)
 			continue;
-		j = rst_hash(old[i].dr, rs->nslots - 1);
+		j = rds_ptr_hash(old[i].dr, rs->nslots - 1);
 		while (rs->slots[j].dr != NULL)
 			j = (j + 1) & (rs->nslots - 1);
 		rs->slots[j] = old[i];
@@ -89,7 +78,7 @@ rst_dom_get(struct rstate *rs, const domain_record *dr)
 
 	if ((rs->nused + 1) * 2 > rs->nslots)
 		rst_grow(rs);
-	j = rst_hash(dr, rs->nslots - 1);
+	j = rds_ptr_hash(dr, rs->nslots - 1);
 	while (rs->slots[j].dr != NULL && rs->slots[j].dr != dr)
 		j = (j + 1) & (rs->nslots - 1);
 	if (rs->slots[j].dr == NULL) {
@@ -106,7 +95,7 @@ struct rst_round {
 	int64_t now_ms;
 	int queued;
 	uint64_t delta[RST__COUNT]; /* for PREFIX:stats */
-	uint64_t units, nconn;
+	uint64_t active, delayed, nconn;
 };
 
 static void
@@ -223,7 +212,8 @@ rst_pub_dom(domain_record *dr, void *arg)
 	int64_t next = dom_next_due(dr);
 	char key[RDS_KEY_MAX], dkey[RDS_KEY_MAX];
 
-	rr->units += dr->nactive + dr->delayed.count;
+	rr->active += dr->nactive;
+	rr->delayed += dr->delayed.count;
 	rr->nconn += dr->nconn;
 	for (int i = 0; i < RST__COUNT; i++)
 		rr->delta[i] += now[i] - s->ctr[i];
@@ -284,27 +274,93 @@ rst_pub_bnd(struct rst_round *rr, struct binding *b, struct rst_bnd *s)
 		rst_delta(rr, key, rst_bnd_ctr_names[i], now[i], &s->ctr[i]);
 }
 
+/*
+ * Counts per minute of the node's counters: since the oldest round kept
+ * that is at most RSTATE_RATE_MS old (0 before a second round).  Records
+ * this round's totals.
+ */
+static void
+rst_rates(struct rstate *rs, int64_t now_ms, uint64_t rate[RST__COUNT])
+{
+	const struct rst_snap *old = NULL;
+
+	for (unsigned k = rs->nhist; k > 0; k--) {
+		const struct rst_snap *h =
+		    &rs->hist[(rs->hhead + RST_HIST - k) % RST_HIST];
+
+		if (now_ms - h->ms <= RSTATE_RATE_MS && h->ms < now_ms) {
+			old = h;
+			break;
+		}
+	}
+	for (int i = 0; i < RST__COUNT; i++)
+		rate[i] = old ? (rs->tot[i] - old->v[i]) * 60000 /
+				    (uint64_t)(now_ms - old->ms)
+			      : 0;
+	rs->hist[rs->hhead].ms = now_ms;
+	memcpy(rs->hist[rs->hhead].v, rs->tot, sizeof(rs->tot));
+	rs->hhead = (rs->hhead + 1) % RST_HIST;
+	if (rs->nhist < RST_HIST)
+		rs->nhist++;
+}
+
+/* The node's hash: heartbeat, identity, gauges, totals and rates. */
 static void
 rst_pub_node(struct rst_round *rr)
 {
+	enum {
+		NF = 9 + 2 * RST__COUNT
+	};
 	struct rstate *rs = rr->rs;
-	char key[RDS_KEY_MAX], skey[RDS_KEY_MAX], n[6][24], ttl[16];
+	char key[RDS_KEY_MAX], skey[RDS_KEY_MAX], n[NF][24], ttl[16],
+	    rname[RST__COUNT][32];
+	const char *argv[2 + 2 * (NF + 1)];
+	const int64_t gauge[] = {
+	    rr->now_ms,
+	    rs->started_ms,
+	    (rr->now_ms - rs->started_ms) / 1000,
+	    (int64_t)getpid(),
+	    (int64_t)rs->doms->count,
+	    (int64_t)(rr->active + rr->delayed),
+	    (int64_t)rr->active,
+	    (int64_t)rr->delayed,
+	    (int64_t)rr->nconn,
+	};
+	static const char *const gname[] = {
+	    "heartbeat", "started", "uptime",  "pid",         "domains",
+	    "queued",    "active",  "delayed", "connections",
+	};
+	uint64_t rate[RST__COUNT];
+	int argc = 2, k = 0;
 
+	_Static_assert(nitems(gauge) == 9 && nitems(gname) == 9, "node");
 	if (rds_key(key, sizeof(key), rs->prefix, "node", rs->node) < 0)
 		return;
-	snprintf(n[0], sizeof(n[0]), "%" PRId64, rr->now_ms);
-	snprintf(n[1], sizeof(n[1]), "%" PRId64, rs->started_ms);
-	snprintf(n[2], sizeof(n[2]), "%" PRId64,
-		 (rr->now_ms - rs->started_ms) / 1000);
-	snprintf(n[3], sizeof(n[3]), "%ld", (long)getpid());
-	snprintf(n[4], sizeof(n[4]), "%zu", rs->doms->count);
-	snprintf(n[5], sizeof(n[5]), "%" PRIu64, rr->units);
+	rst_rates(rs, rr->now_ms, rate);
+	argv[0] = "HSET";
+	argv[1] = key;
+	for (size_t i = 0; i < nitems(gauge); i++, k++) {
+		snprintf(n[k], sizeof(n[k]), "%" PRId64, gauge[i]);
+		argv[argc++] = gname[i];
+		argv[argc++] = n[k];
+	}
+	for (int i = 0; i < RST__COUNT; i++, k++) {
+		snprintf(n[k], sizeof(n[k]), "%" PRIu64, rs->tot[i]);
+		argv[argc++] = rst_ctr_names[i];
+		argv[argc++] = n[k];
+	}
+	for (int i = 0; i < RST__COUNT; i++, k++) {
+		snprintf(rname[i], sizeof(rname[i]), "%s_per_min",
+			 rst_ctr_names[i]);
+		snprintf(n[k], sizeof(n[k]), "%" PRIu64, rate[i]);
+		argv[argc++] = rname[i];
+		argv[argc++] = n[k];
+	}
+	argv[argc++] = "version";
+	argv[argc++] = rs->version;
+	BUG_ON(argc != (int)nitems(argv));
 	snprintf(ttl, sizeof(ttl), "%d", RSTATE_NODE_TTL_S);
-	rst_batch(rr, 16,
-		  (const char *const[]){"HSET", key, "heartbeat", n[0],
-					"started", n[1], "uptime", n[2], "pid",
-					n[3], "domains", n[4], "queued", n[5],
-					"version", rs->version});
+	rst_batch(rr, argc, argv);
 	rst_batch(rr, 3, (const char *const[]){"EXPIRE", key, ttl});
 	rst_fixed_key(rs, skey, "nodes");
 	rst_batch(rr, 3, (const char *const[]){"SADD", skey, rs->node});
@@ -323,6 +379,8 @@ rstate_publish(struct rstate *rs, int64_t wall_ms)
 	dom_foreach(rs->doms, rst_pub_dom, &rr);
 	for (size_t i = 0; i < rs->bnds->n; i++)
 		rst_pub_bnd(&rr, &rs->bnds->v[i], &rs->bv[i]);
+	for (int i = 0; i < RST__COUNT; i++)
+		rs->tot[i] += rr.delta[i];
 	rst_pub_node(&rr);
 	rst_fixed_key(rs, key, "stats");
 	for (int i = 0; i < RST__COUNT; i++)
@@ -403,6 +461,7 @@ rstate_ctl_apply(struct rstate *rs, const char *msg, size_t len)
 	case RSTATE_CTL_FAIL:
 	case RSTATE_CTL_RETRY:
 	case RSTATE_CTL_DELETE:
+	case RSTATE_CTL_DOMAIN:
 	case RSTATE_CTL__COUNT:
 		break;
 	}

@@ -30,6 +30,8 @@ struct rstate;
 
 #define RSTATE_INTERVAL_MS 1000
 #define RSTATE_NODE_TTL_S  10
+/* PREFIX:node:ID's *_per_min rates: over the rounds of the last minute. */
+#define RSTATE_RATE_MS     60000
 #define RSTATE_NODE_MAX    64
 
 /*
@@ -48,6 +50,7 @@ enum rstate_ctl {
 	RSTATE_CTL_FAIL,    /* DOMAIN [quiet] */
 	RSTATE_CTL_RETRY,   /* ID */
 	RSTATE_CTL_DELETE,  /* ID */
+	RSTATE_CTL_DOMAIN,  /* DOMAIN: its MX hosts, bindings, last errors */
 	RSTATE_CTL__COUNT   /* must stay last */
 };
 const char *rstate_ctl_str(enum rstate_ctl c);

@@ -20,7 +20,8 @@ static const char *const rstate_ctl_names[] = {
     [RSTATE_CTL_OVERRIDE] = "override", [RSTATE_CTL_QUEUE] = "queue",
     [RSTATE_CTL_MESSAGE] = "message",   [RSTATE_CTL_FLUSH] = "flush",
     [RSTATE_CTL_FAIL] = "fail",         [RSTATE_CTL_RETRY] = "retry",
-    [RSTATE_CTL_DELETE] = "delete",     [RSTATE_CTL__COUNT] = NULL,
+    [RSTATE_CTL_DELETE] = "delete",     [RSTATE_CTL_DOMAIN] = "domain",
+    [RSTATE_CTL__COUNT] = NULL,
 };
 _Static_assert(nitems(rstate_ctl_names) == RSTATE_CTL__COUNT + 1, "ctl");
 
@@ -89,6 +90,7 @@ rstate_ctl_arg(struct rstate_ctl_msg *m, char *const *w, int nw)
 	case RSTATE_CTL_OVERRIDE:
 	case RSTATE_CTL_FLUSH:
 	case RSTATE_CTL_FAIL:
+	case RSTATE_CTL_DOMAIN:
 		if (nw == 2 && m->op == RSTATE_CTL_FAIL &&
 		    strcmp(w[1], "quiet") == 0)
 			m->quiet = true;

@@ -35,6 +35,13 @@ struct rst_dom {
 	char last_error[DOM_ERR_MAX];
 };
 
+/* The node's counter totals at one round, for its rates (RSTATE_RATE_MS). */
+struct rst_snap {
+	int64_t ms;
+	uint64_t v[RST__COUNT];
+};
+#define RST_HIST 64 /* rounds kept: more than a minute at one a second */
+
 struct rst_bnd {
 	uint64_t ctr[3]; /* connections, deliveries, failures */
 	uint64_t sent[3];
@@ -69,6 +76,9 @@ struct rstate {
 	size_t nslots, nused;
 	struct rst_bnd *bv; /* [bnds->n] */
 	uint64_t round;
+	uint64_t tot[RST__COUNT]; /* this process's counters (no replays) */
+	struct rst_snap hist[RST_HIST]; /* ring of past rounds' tot */
+	unsigned nhist, hhead;          /* entries, next slot */
 	bool ready, loading;
 	bool checking;    /* SISMEMBER PREFIX:nodes in flight */
 	unsigned pending; /* commands in flight with our callbacks */

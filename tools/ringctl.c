@@ -26,9 +26,9 @@ struct ringctl_cmd {
 
 static const struct ringctl_cmd ringctl_cmds[] = {
     {"summary", 0, 0, "summary"},
-    {"domains", 0, 0, "domains"},
+    {"domains", 0, 0, "domains [--sort queue|active|delayed|...]"},
     {"domain", 1, 1, "domain NAME"},
-    {"bindings", 0, 0, "bindings"},
+    {"bindings", 0, 0, "bindings [--sort open|connections|...]"},
     {"queue", 0, 1, "queue [DOMAIN]"},
     {"message", 1, 1, "message ID"},
     {"suspend", 1, 1, "suspend DOMAIN"},
@@ -55,6 +55,8 @@ ringctl_usage(FILE *f)
 		   "configured one\n"
 		   "      --json         machine-readable output\n"
 		   "      --quiet        (fail) no bounces\n"
+		   "      --sort FIELD   (domains, bindings) largest first "
+		   "(queue: active + delayed)\n"
 		   "  -h, --help         this text\n");
 }
 
@@ -113,6 +115,7 @@ main(int argc, char **argv)
 	    {"redis", required_argument, NULL, 'r'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"quiet", no_argument, NULL, 'q'},
+	    {"sort", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -137,6 +140,9 @@ main(int argc, char **argv)
 			break;
 		case 'q':
 			ctl.quiet = true;
+			break;
+		case 's':
+			ctl.sort = optarg;
 			break;
 		case 'h':
 			ringctl_usage(stdout);
@@ -165,6 +171,19 @@ main(int argc, char **argv)
 	    strcmp(argv[argc - 1], "--quiet") == 0) {
 		nargs = 1;
 		ctl.quiet = true;
+	}
+	/* "domains --sort FIELD" after the command, as well as before it. */
+	if (nargs == 2 && strcmp(argv[optind + 1], "--sort") == 0 &&
+	    (strcmp(cmd->name, "domains") == 0 ||
+	     strcmp(cmd->name, "bindings") == 0)) {
+		nargs = 0;
+		ctl.sort = argv[argc - 1];
+	}
+	if (ctl.sort != NULL && strcmp(cmd->name, "domains") != 0 &&
+	    strcmp(cmd->name, "bindings") != 0) {
+		fprintf(stderr,
+			"ringctl: --sort is for domains and bindings\n");
+		return 64;
 	}
 	if (nargs < cmd->min_args || nargs > cmd->max_args) {
 		fprintf(stderr, "usage: ringctl %s\n", cmd->usage);

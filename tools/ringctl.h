@@ -20,7 +20,8 @@ struct ringctl {
 	const char *target; /* "/path.sock", "unix:/path", "IP:PORT" */
 	const char *prefix; /* "" or a valid key part */
 	bool json;
-	bool quiet; /* fail --quiet: no DSN */
+	bool quiet;       /* fail --quiet: no DSN */
+	const char *sort; /* domains/bindings --sort FIELD; NULL: by name */
 	FILE *out;
 };
 

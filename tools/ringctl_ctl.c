@@ -143,8 +143,10 @@ static bool
 rc_numeric(const char *key)
 {
 	static const char *const keys[] = {
-	    "count", "recipients", "attempts", "next_attempt",
-	    "code",  "received",   "live",     "reclaimed",
+	    "count",  "recipients", "attempts",      "next_attempt",
+	    "code",   "received",   "live",          "reclaimed",
+	    "pref",   "failures",   "penalty_until", "connections",
+	    "active",
 	};
 
 	for (size_t i = 0; i < nitems(keys); i++)
@@ -274,13 +276,66 @@ rc_verdict(const struct rstate_ctl_msg *m, struct rc_reply *v, size_t n)
 	return RINGCTL_EX_FAIL;
 }
 
+/*
+ * Publish m (its reqid is drawn here) and gather the replies into
+ * v[RC_NODE_MAX]: *n_r of them.  Returns 0, or an exit status with the
+ * reason on stderr (Redis unreachable, no ringmta listening or none
+ * answering; with quiet, the last two say nothing).
+ */
+static int
+rc_ask(struct rc *r, struct rstate_ctl_msg *m, struct rc_reply *v, size_t *n_r,
+       bool quiet)
+{
+	char key[RDS_KEY_MAX];
+	long long sent;
+	size_t n;
+
+	*n_r = 0;
+	rc_reqid(m->reqid);
+	if (rc_key(r, key, "reply", m->reqid) < 0)
+		return RINGCTL_EX_FAIL;
+	sent = rc_publish(r, m);
+	if (sent < 0)
+		return RINGCTL_EX_UNAVAILABLE;
+	if (sent == 0) {
+		if (!quiet)
+			fprintf(stderr,
+				"ringctl: no ringmta is listening on %s%sctl "
+				"(is it running?)\n",
+				r->c->prefix, r->c->prefix[0] ? ":" : "");
+		return RINGCTL_EX_UNAVAILABLE;
+	}
+	n = rc_collect(r, key, (size_t)sent, v);
+	freeReplyObject(rc_cmd(r, 2, (const char *const[]){"DEL", key}));
+	*n_r = n;
+	if (n == 0) {
+		if (!quiet)
+			fprintf(stderr,
+				"ringctl: %s: no ringmta answered within %d "
+				"ms\n",
+				rstate_ctl_str(m->op), RC_WAIT_MS);
+		return RINGCTL_EX_UNAVAILABLE;
+	}
+	if (n < (size_t)sent)
+		fprintf(stderr,
+			"ringctl: %zu of %lld ringmta answered within %d ms\n",
+			n, sent, RC_WAIT_MS);
+	return 0;
+}
+
+static void
+rc_replies_free(struct rc_reply *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].buf);
+	free(v);
+}
+
 int
 rc_request(struct rc *r, const char *name, const char *arg)
 {
 	struct rstate_ctl_msg m = {.quiet = r->c->quiet};
 	struct rc_reply *v;
-	char key[RDS_KEY_MAX];
-	long long sent;
 	size_t n;
 	int rc = -1;
 
@@ -290,43 +345,98 @@ rc_request(struct rc *r, const char *name, const char *arg)
 	if (rc < 0 || rc_request_arg(&m, arg) < 0)
 		return RINGCTL_EX_FAIL;
 	m.quiet = m.op == RSTATE_CTL_FAIL && r->c->quiet;
-	rc_reqid(m.reqid);
-	if (rc_key(r, key, "reply", m.reqid) < 0)
-		return RINGCTL_EX_FAIL;
-	sent = rc_publish(r, &m);
-	if (sent < 0)
-		return RINGCTL_EX_UNAVAILABLE;
-	if (sent == 0) {
-		fprintf(stderr,
-			"ringctl: no ringmta is listening on %s%sctl "
-			"(is it running?)\n",
-			r->c->prefix, r->c->prefix[0] ? ":" : "");
-		return RINGCTL_EX_UNAVAILABLE;
-	}
-	v = calloc(RC_NODE_MAX, sizeof(*v));
-	if (v == NULL)
-		return RINGCTL_EX_FAIL;
-	n = rc_collect(r, key, (size_t)sent, v);
-	freeReplyObject(rc_cmd(r, 2, (const char *const[]){"DEL", key}));
-	if (n == 0) {
-		fprintf(stderr,
-			"ringctl: %s: no ringmta answered within %d ms\n", name,
-			RC_WAIT_MS);
-		rc = RINGCTL_EX_UNAVAILABLE;
-	} else {
-		if (n < (size_t)sent)
-			fprintf(stderr,
-				"ringctl: %zu of %lld ringmta answered "
-				"within %d ms\n",
-				n, sent, RC_WAIT_MS);
+	v = xcalloc(RC_NODE_MAX, sizeof(*v));
+	rc = rc_ask(r, &m, v, &n, false);
+	if (rc == 0) {
 		rc = rc_verdict(&m, v, n);
 		if (r->c->json)
 			rc_json(r, m.op, v, n);
 		else if (rc == RINGCTL_EX_OK)
 			rc_table(r, m.op, v, n);
 	}
-	for (size_t i = 0; i < n; i++)
-		free(v[i].buf);
-	free(v);
+	rc_replies_free(v, n);
 	return rc;
+}
+
+/* One node's rows of domain NAME as tables: MX addresses, then bindings. */
+static void
+rc_domain_table(const struct rc *r, struct rc_reply *rp)
+{
+	const char *node = rstate_rec_get(&rp->hdr, "node");
+	struct rstate_rec row;
+	char t[32];
+	bool mx = false, bnd = false;
+
+	fprintf(r->c->out, "\nnode %s: %s\n", node,
+		rstate_rec_get(&rp->hdr, "text"));
+	while (rstate_rec_next(&rp->rows, &row) == 1) {
+		if (strcmp(rstate_rec_get(&row, "kind"), "mx") == 0) {
+			if (!mx)
+				fprintf(r->c->out,
+					"  %-30s %-39s %4s %-9s %5s %8s %-19s "
+					"%s\n",
+					"MX HOST", "ADDRESS", "PREF", "STATE",
+					"CONN", "FAILURES", "PENALTY UNTIL",
+					"LAST ERROR");
+			mx = true;
+			fprintf(r->c->out,
+				"  %-30s %-39s %4s %-9s %5s %8s %-19s %s\n",
+				rstate_rec_get(&row, "host"),
+				rstate_rec_get(&row, "ip"),
+				rstate_rec_get(&row, "pref"),
+				rstate_rec_get(&row, "state"),
+				rstate_rec_get(&row, "connections"),
+				rstate_rec_get(&row, "failures"),
+				rc_time(rstate_rec_get(&row, "penalty_until"),
+					t, sizeof(t)),
+				rstate_rec_get(&row, "last_error"));
+		} else {
+			if (!bnd)
+				fprintf(r->c->out, "  %-20s %5s %7s\n",
+					"BINDING", "CONN", "ACTIVE");
+			bnd = true;
+			fprintf(r->c->out, "  %-20s %5s %7s\n",
+				rstate_rec_get(&row, "binding"),
+				rstate_rec_get(&row, "connections"),
+				rstate_rec_get(&row, "active"));
+		}
+	}
+}
+
+void
+rc_domain_nodes(struct rc *r, const char *name, struct jsonw *w)
+{
+	struct rstate_ctl_msg m = {.op = RSTATE_CTL_DOMAIN};
+	struct rstate_rec row;
+	struct rc_reply *v = xcalloc(RC_NODE_MAX, sizeof(*v));
+	size_t n;
+
+	snprintf(m.arg, sizeof(m.arg), "%s", name);
+	if (rc_ask(r, &m, v, &n, true) != 0 && !r->c->json)
+		fprintf(r->c->out, "\n(no ringmta answered: MX hosts and "
+				   "bindings unknown)\n");
+	if (w != NULL) {
+		jsonw_key(w, "nodes");
+		jsonw_arr_begin(w);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (w == NULL) {
+			rc_domain_table(r, &v[i]);
+			continue;
+		}
+		jsonw_obj_begin(w);
+		rc_json_rec(w, &v[i].hdr);
+		jsonw_key(w, "rows");
+		jsonw_arr_begin(w);
+		while (rstate_rec_next(&v[i].rows, &row) == 1) {
+			jsonw_obj_begin(w);
+			rc_json_rec(w, &row);
+			jsonw_obj_end(w);
+		}
+		jsonw_arr_end(w);
+		jsonw_obj_end(w);
+	}
+	if (w != NULL)
+		jsonw_arr_end(w);
+	rc_replies_free(v, n);
 }

@@ -36,5 +36,9 @@ struct rstate_ctl_msg;
 long long rc_publish(struct rc *r, const struct rstate_ctl_msg *m);
 /* ringctl_ctl.c: queue, message, flush, fail, retry, delete. */
 int rc_request(struct rc *r, const char *name, const char *arg);
+/* domain NAME's live part: each ringmta's MX addresses and bindings for
+ * the domain (name already normalised), printed as tables, or with w
+ * (--json) as a "nodes" member of w's open object. */
+void rc_domain_nodes(struct rc *r, const char *name, struct jsonw *w);
 
 #endif

@@ -168,15 +168,78 @@ rc_or(const char *s, const char *dflt)
 	return s[0] ? s : dflt;
 }
 
+/* The node fields summed over live nodes (summary's "all" line). */
+static const char *const rc_node_sums[] = {
+    "connections",
+    "active",
+    "delayed",
+    "deliveries",
+    "transients",
+    "failures",
+    "deliveries_per_min",
+    "transients_per_min",
+    "failures_per_min",
+};
+
+/* One node's line of summary (h NULL: the titles; id "all": sums). */
+static void
+rc_node_row(const struct rc *r, const char *id, const redisReply *h,
+	    const long long *sum, int64_t now)
+{
+	char up[24], hb[24];
+
+	if (h == NULL && sum == NULL) {
+		fprintf(r->c->out,
+			"%-20s %8s %9s %5s %7s %7s %9s %8s %7s %7s %7s %7s\n",
+			"NODE", "UPTIME", "HEARTBEAT", "CONN", "ACTIVE",
+			"DELAYED", "DELIVERED", "DEFERRED", "BOUNCED",
+			"DLV/MIN", "DEF/MIN", "BNC/MIN");
+		return;
+	}
+	if (h != NULL) {
+		snprintf(up, sizeof(up), "%ss",
+			 rc_or(rc_field(h, "uptime"), "0"));
+		snprintf(hb, sizeof(hb), "%.1fs",
+			 (double)(now -
+				  strtoll(rc_field(h, "heartbeat"), NULL, 10)) /
+			     1000.0);
+	} else {
+		snprintf(up, sizeof(up), "-");
+		snprintf(hb, sizeof(hb), "-");
+	}
+	fprintf(r->c->out, "%-20s %8s %9s", id, up, hb);
+	for (size_t i = 0; i < nitems(rc_node_sums); i++) {
+		static const int width[] = {5, 7, 7, 9, 8, 7, 7, 7, 7};
+
+		if (h != NULL)
+			fprintf(r->c->out, " %*s", width[i],
+				rc_or(rc_field(h, rc_node_sums[i]), "0"));
+		else
+			fprintf(r->c->out, " %*lld", width[i], sum[i]);
+	}
+	fputc('\n', r->c->out);
+}
+
+/*
+ * summary: per live node (PREFIX:node:ID) its connections, queue sizes,
+ * delivered/deferred/bounced counts since it started and their rates per
+ * minute, then the sums, the cluster's totals (PREFIX:stats) and the
+ * domains known and suspended.
+ */
 static int
 rc_summary(struct rc *r)
 {
 	redisReply *nodes = rc_members(r, "nodes"), *st, *nd, *sus, *dom;
+	long long sum[nitems(rc_node_sums)] = {0};
 	struct jsonw w;
-	int64_t now = (int64_t)time(NULL) * 1000;
+	struct timespec ts;
+	int64_t now;
+	size_t live = 0;
 
 	if (nodes == NULL)
 		return RINGCTL_EX_UNAVAILABLE;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	st = rc_hgetall(r, "stats", NULL);
 	dom = rc_members(r, "domains");
 	sus = rc_members(r, "suspended");
@@ -185,8 +248,7 @@ rc_summary(struct rc *r)
 	jsonw_key(&w, "nodes");
 	jsonw_arr_begin(&w);
 	if (!r->c->json)
-		fprintf(r->c->out, "%-24s %-8s %10s %10s %8s %8s\n", "NODE",
-			"VERSION", "UPTIME", "HEARTBEAT", "DOMAINS", "QUEUED");
+		rc_node_row(r, NULL, NULL, NULL, 0);
 	for (size_t i = 0; i < nodes->elements; i++) {
 		const char *id = nodes->element[i]->str;
 
@@ -195,23 +257,24 @@ rc_summary(struct rc *r)
 			freeReplyObject(nd); /* expired: the node is gone */
 			continue;
 		}
+		live++;
+		for (size_t k = 0; k < nitems(rc_node_sums); k++)
+			sum[k] +=
+			    strtoll(rc_field(nd, rc_node_sums[k]), NULL, 10);
 		jsonw_obj_begin(&w);
 		jsonw_kv_str(&w, "id", id);
 		rc_json_hash(&w, nd);
 		jsonw_obj_end(&w);
 		if (!r->c->json)
-			fprintf(
-			    r->c->out, "%-24s %-8s %9ss %8.1fs ago %5s %8s\n",
-			    id, rc_field(nd, "version"),
-			    rc_or(rc_field(nd, "uptime"), "0"),
-			    (double)(now - strtoll(rc_field(nd, "heartbeat"),
-						   NULL, 10)) /
-				1000.0,
-			    rc_or(rc_field(nd, "domains"), "0"),
-			    rc_or(rc_field(nd, "queued"), "0"));
+			rc_node_row(r, id, nd, NULL, now);
 		freeReplyObject(nd);
 	}
 	jsonw_arr_end(&w);
+	jsonw_key(&w, "all");
+	jsonw_obj_begin(&w);
+	for (size_t k = 0; k < nitems(rc_node_sums); k++)
+		jsonw_kv_int(&w, rc_node_sums[k], sum[k]);
+	jsonw_obj_end(&w);
 	jsonw_key(&w, "totals");
 	jsonw_obj_begin(&w);
 	rc_json_hash(&w, st);
@@ -222,6 +285,8 @@ rc_summary(struct rc *r)
 	if (r->c->json)
 		rc_json_out(r, &w);
 	else {
+		if (live > 1)
+			rc_node_row(r, "all", NULL, sum, now);
 		fprintf(r->c->out,
 			"\ntotals: received %s, attempts %s, deliveries %s, "
 			"transients %s, failures %s\n"
@@ -271,42 +336,118 @@ rc_row(const struct rc *r, const struct rc_col *cols, size_t ncols,
 	fputc('\n', r->c->out);
 }
 
+/* One row of a listing: a member and its hash. */
+struct rc_item {
+	const char *name;
+	redisReply *h;
+	long long key; /* the sort key's value (numeric sorts) */
+};
+
+static int
+rc_item_cmp(const void *a, const void *b)
+{
+	const struct rc_item *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? 1 : -1; /* largest first */
+	return strcmp(x->name, y->name);
+}
+
+/*
+ * The sort key of a listing: "name" (or none), "queue" (active + delayed,
+ * when the listing has both) or one of its numeric columns.  Returns 0 and
+ * sets *field (NULL: by name), or -EINVAL.
+ */
+static int
+rc_sort_field(const char *sort, const struct rc_col *cols, size_t ncols,
+	      const char **field)
+{
+	bool queue = false;
+
+	*field = NULL;
+	for (size_t i = 1; i < ncols; i++)
+		queue |= strcmp(cols[i].field, "delayed") == 0;
+	if (sort == NULL || strcmp(sort, "name") == 0)
+		return 0;
+	if (queue && strcmp(sort, "queue") == 0) {
+		*field = "queue";
+		return 0;
+	}
+	for (size_t i = 1; i < ncols; i++)
+		if (cols[i].width > 0 && !cols[i].yesno &&
+		    strcmp(sort, cols[i].field) == 0) {
+			*field = cols[i].field;
+			return 0;
+		}
+	fprintf(stderr, "ringctl: cannot sort by '%s'; one of: name%s", sort,
+		queue ? " queue" : "");
+	for (size_t i = 1; i < ncols; i++)
+		if (cols[i].width > 0 && !cols[i].yesno)
+			fprintf(stderr, " %s", cols[i].field);
+	fputc('\n', stderr);
+	return -EINVAL;
+}
+
+static long long
+rc_item_key(const redisReply *h, const char *field)
+{
+	if (field == NULL)
+		return 0;
+	if (strcmp(field, "queue") == 0)
+		return strtoll(rc_field(h, "active"), NULL, 10) +
+		       strtoll(rc_field(h, "delayed"), NULL, 10);
+	return strtoll(rc_field(h, field), NULL, 10);
+}
+
 /*
  * Every member of PREFIX:set and its hash PREFIX:kind:NAME: a table
- * (cols[0] is the name) or a JSON array of objects.
+ * (cols[0] is the name) or a JSON array of objects, by name or, with
+ * --sort FIELD, largest first (ties by name).
  */
 static int
 rc_list(struct rc *r, const char *set, const char *kind,
 	const struct rc_col *cols, size_t ncols)
 {
-	redisReply *names = rc_members(r, set), *h;
+	redisReply *names;
+	struct rc_item *it;
+	const char *field;
+	size_t n = 0;
 	struct jsonw w;
 
+	if (rc_sort_field(r->c->sort, cols, ncols, &field) < 0)
+		return RINGCTL_EX_USAGE;
+	names = rc_members(r, set);
 	if (names == NULL)
 		return RINGCTL_EX_UNAVAILABLE;
+	it = xcalloc(names->elements + 1, sizeof(*it));
+	for (size_t i = 0; i < names->elements; i++) {
+		it[n].name = names->element[i]->str;
+		it[n].h = rc_hgetall(r, kind, it[n].name);
+		if (it[n].h == NULL)
+			continue;
+		it[n].key = rc_item_key(it[n].h, field);
+		n++;
+	}
+	qsort(it, n, sizeof(*it), rc_item_cmp);
 	jsonw_init(&w);
 	jsonw_arr_begin(&w);
 	if (!r->c->json)
 		rc_row(r, cols, ncols, NULL, NULL);
-	for (size_t i = 0; i < names->elements; i++) {
-		const char *name = names->element[i]->str;
-
-		h = rc_hgetall(r, kind, name);
-		if (h == NULL)
-			continue;
+	for (size_t i = 0; i < n; i++) {
 		jsonw_obj_begin(&w);
-		jsonw_kv_str(&w, "name", name);
-		rc_json_hash(&w, h);
+		jsonw_kv_str(&w, "name", it[i].name);
+		rc_json_hash(&w, it[i].h);
 		jsonw_obj_end(&w);
 		if (!r->c->json)
-			rc_row(r, cols, ncols, name, h);
-		freeReplyObject(h);
+			rc_row(r, cols, ncols, it[i].name, it[i].h);
+		freeReplyObject(it[i].h);
 	}
 	jsonw_arr_end(&w);
 	if (r->c->json)
 		rc_json_out(r, &w);
 	else
 		jsonw_fini(&w);
+	free(it);
 	freeReplyObject(names);
 	return RINGCTL_EX_OK;
 }
@@ -381,14 +522,16 @@ rc_domain(struct rc *r, const char *arg)
 	jsonw_obj_begin(&w);
 	jsonw_kv_str(&w, "name", name);
 	rc_json_hash(&w, h);
-	jsonw_obj_end(&w);
-	if (r->c->json)
+	if (r->c->json) {
+		rc_domain_nodes(r, name, &w);
+		jsonw_obj_end(&w);
 		rc_json_out(r, &w);
-	else {
+	} else {
 		fprintf(r->c->out, "%-22s %s\n", "domain", name);
 		for (size_t i = 0; i + 1 < h->elements; i += 2)
 			fprintf(r->c->out, "%-22s %s\n", h->element[i]->str,
 				h->element[i + 1]->str);
+		rc_domain_nodes(r, name, NULL);
 		jsonw_fini(&w);
 	}
 	freeReplyObject(h);

@@ -16,14 +16,7 @@ RCLI=(redis-cli -s "$RSOCK")
 TTL_S=3
 
 # ---- redis-server and ringsink ----
-redis-server --port 0 --unixsocket "$RSOCK" --unixsocketperm 700 --save '' \
-	--appendonly no --dir "$T_DIR" --logfile "$T_DIR/redis.log" \
-	--daemonize no &
-t_daemon $!
-for _ in $(seq 100); do
-	[ "$("${RCLI[@]}" PING 2>/dev/null)" = PONG ] && break
-	sleep 0.05
-done
+t_redis_start "$RSOCK"
 "$SINK" --listen 127.0.0.1:0 --port-file "$T_DIR/sink.port" \
 	--summary "$T_DIR/sink.json" --delay dot=150ms --quiet >"$T_DIR/sink.out" \
 	2>"$T_DIR/sink.err" &
@@ -80,18 +73,10 @@ CONF
 }
 
 start() { # NAME: start node NAME; sets PID_NAME and PORT_NAME
-	local n=$1 pid port=
-	"$BIN" -c "$T_DIR/$n.conf" 2>>"$T_DIR/$n.log" &
-	pid=$!
-	t_daemon $pid
-	for _ in $(seq 200); do
-		port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T_DIR/$n.log" | tail -1)
-		[ -n "$port" ] && break
-		kill -0 $pid 2>/dev/null || break
-		sleep 0.05
-	done
-	eval "PID_$n=$pid PORT_$n=$port"
-	[ -n "$port" ]
+	t_mta_start "$T_DIR/$1.conf" "$T_DIR/$1.log"
+	local rc=$?
+	eval "PID_$1=$MTA_PID PORT_$1=$MTA_PORT"
+	return $rc
 }
 
 send() { # PORT COUNT [DOMAIN]: COUNT messages, one recipient each

@@ -17,26 +17,7 @@ N=${OUTAGE_MESSAGES:-1500}
 command -v redis-server >/dev/null || t_skip "no redis-server"
 
 redis_start() {
-	rm -f "$SOCK"
-	redis-server --port 0 --unixsocket "$SOCK" --save '' --appendonly no \
-		--dir "$T_DIR" >>"$T_DIR/redis.log" 2>&1 &
-	RPID=$!
-	t_daemon $RPID
-	for _ in $(seq 100); do
-		redis-cli -s "$SOCK" PING 2>/dev/null | grep -q PONG && return 0
-		sleep 0.05
-	done
-	return 1
-}
-# until_ok SECONDS CMD...: retry CMD every 0.1 s.
-until_ok() {
-	local n=$(($1 * 10))
-	shift
-	for _ in $(seq $n); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
+	t_redis_start "$SOCK"
 }
 rcli() {
 	redis-cli -s "$SOCK" "$@"
@@ -82,15 +63,8 @@ CONF
 
 t_case "ringmta starts against a shared redis-server"
 PORT=
-if redis_start; then
-	"$BIN" -c "$CONF" 2>>"$LOG" &
-	PID=$!
-	t_daemon $PID
-	for _ in $(seq 200); do
-		PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$LOG" | tail -1)
-		[ -n "$PORT" ] && break
-		sleep 0.05
-	done
+if redis_start && t_mta_start "$CONF" "$LOG"; then
+	PID=$MTA_PID PORT=$MTA_PORT
 fi
 if [ -n "$PORT" ]; then t_ok; else t_fail "$(tail -5 "$LOG")"; fi
 
@@ -123,7 +97,7 @@ for _ in $(seq 300); do
 done
 got=$(sink_messages)
 # reconnection backs off up to 5 s: wait for it before counting lines
-until_ok 8 grep -q "redis reachable again" "$LOG"
+t_until 8 grep -q "redis reachable again" "$LOG"
 down=$(grep -c "redis unreachable" "$LOG")
 up=$(grep -c "redis reachable again" "$LOG")
 if [ $irc -eq 0 ] && [ "$acked" -eq "$N" ] && [ "$got" = "$acked" ] &&
@@ -159,7 +133,7 @@ state() {
 		"nodes: $(rcli SMEMBERS ot:nodes) domains: $(rcli SMEMBERS ot:domains)"
 }
 t_case "after the restart the keys are rebuilt and counters converge"
-if until_ok 5 keys_rebuilt && until_ok 5 counters_match &&
+if t_until 5 keys_rebuilt && t_until 5 counters_match &&
 	grep -q "redis lost its data" "$LOG"; then
 	t_ok
 else
@@ -168,7 +142,7 @@ fi
 
 t_case "FLUSHALL while connected: keys and counters come back within 3 s"
 rcli FLUSHALL >/dev/null
-if until_ok 3 keys_rebuilt && until_ok 3 counters_match &&
+if t_until 3 keys_rebuilt && t_until 3 counters_match &&
 	[ "$(grep -c "redis unreachable" "$LOG")" -eq 1 ] &&
 	[ "$(grep -c "redis lost its data" "$LOG")" -eq 2 ] &&
 	"$CTL" -c "$CONF" --json summary | grep -q '"id":"out-1"'; then
@@ -190,11 +164,24 @@ import json, sys
 d = json.load(sys.stdin)
 sys.exit(0 if sorted(n['node'] for n in d['nodes']) == ['out-1', 'out-2'] and all(n['status'] == 'ok' for n in d['nodes']) else 1)"
 }
-if until_ok 5 two_nodes && "$CTL" -c "$CONF" flush all | grep -q "^out-2: flushed 0 delayed units" &&
+if t_until 5 two_nodes && "$CTL" -c "$CONF" flush all | grep -q "^out-2: flushed 0 delayed units" &&
 	"$CTL" -c "$CONF" queue | grep -q "^out-1: 0 units queued"; then
 	t_ok
 else
 	t_fail "$("$CTL" -c "$CONF" flush all 2>&1); $(tail -3 "$T_DIR/r2.log")"
+fi
+t_case "suspend and resume reach both nodes within 1 s"
+o1=$("$CTL" -c "$CONF" suspend dest0.test)
+ok=0
+t_until 1 grep -q "domain dest0.test suspended by an administrator" "$LOG" &&
+	t_until 1 grep -q "domain dest0.test suspended by an administrator" "$T_DIR/r2.log" && ok=1
+o2=$("$CTL" -c "$CONF" resume dest0.test)
+if [ $ok = 1 ] && grep -q "(2 ringmta notified)" <<<"$o1" && grep -q "(2 ringmta notified)" <<<"$o2" &&
+	t_until 1 grep -q "domain dest0.test resumed by an administrator" "$LOG" &&
+	t_until 1 grep -q "domain dest0.test resumed by an administrator" "$T_DIR/r2.log"; then
+	t_ok
+else
+	t_fail "$o1 / $o2 / $(grep -h dest0.test "$LOG" "$T_DIR/r2.log" | tail -4)"
 fi
 t_stop $PID2
 

@@ -29,74 +29,13 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "redis_fixture.h"
 #include "redis.h"
 #include "redis_int.h"
 #include "ring.h"
 #include "timer.h"
 
-extern char **environ;
-
 #define MS 1000000LL
-
-/* ---- redis-server fixture ------------------------------------------- */
-
-struct srv {
-	char dir[64];
-	char sock[128];
-	pid_t pid;
-};
-
-static bool
-srv_answers(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char buf[16];
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool ok = false;
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    write(fd, "PING\r\n", 6) == 6 && read(fd, buf, sizeof(buf)) >= 5)
-		ok = memcmp(buf, "+PONG", 5) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-/* Start redis-server in s->dir (AOF fsync always: a SIGKILL loses nothing). */
-static void
-srv_start(struct srv *s)
-{
-	char logf[160];
-	char *argv[] = {"redis-server", "--port", "0",
-			"--unixsocket", s->sock,  "--unixsocketperm",
-			"700",          "--save", "",
-			"--appendonly", "yes",    "--appendfsync",
-			"always",       "--dir",  s->dir,
-			"--logfile",    logf,     "--daemonize",
-			"no",           NULL};
-
-	snprintf(logf, sizeof(logf), "%s/redis.log", s->dir);
-	assert_int_equal(
-	    posix_spawnp(&s->pid, "redis-server", NULL, NULL, argv, environ),
-	    0);
-	for (int i = 0; i < 500 && !srv_answers(s->sock); i++)
-		usleep(10000);
-	assert_true(srv_answers(s->sock));
-}
-
-static void
-srv_kill(struct srv *s, int sig)
-{
-	int st;
-
-	if (s->pid <= 0)
-		return;
-	kill(s->pid, SIGCONT);
-	kill(s->pid, sig);
-	assert_int_equal(waitpid(s->pid, &st, 0), s->pid);
-	s->pid = 0;
-}
 
 /* ---- per-test context ------------------------------------------------ */
 
@@ -118,7 +57,7 @@ struct res {
  * assertion must not leave a pending callback aimed at a dead frame. */
 struct tctx {
 	struct ring *r;
-	struct srv srv;
+	struct rfx srv;
 	struct rds *rds;
 	int ups, downs;
 	struct res *slot;
@@ -140,23 +79,16 @@ static int
 setup(void **state)
 {
 	struct tctx *t = calloc(1, sizeof(*t));
-	struct ring_opts o = {.sq_entries = 256, .cq_entries = 8192};
-	int err;
-
 	assert_non_null(t);
 	t->slot = calloc(4, sizeof(*t->slot));
 	assert_non_null(t->slot);
 	*state = t;
-	t->r = ring_new(&o, &err);
-	if (t->r == NULL) {
-		fprintf(stderr, "*** io_uring unavailable (%s): SKIPPING ***\n",
-			strerror(-err));
+	t->r = rfx_ring(256, 8192);
+	if (t->r == NULL)
 		return 0;
-	}
-	snprintf(t->srv.dir, sizeof(t->srv.dir), "/tmp/test-redis.XXXXXX");
-	assert_non_null(mkdtemp(t->srv.dir));
-	snprintf(t->srv.sock, sizeof(t->srv.sock), "%s/r.sock", t->srv.dir);
-	srv_start(&t->srv);
+	t->srv.aof = true;
+	rfx_init(&t->srv, "test-redis");
+	rfx_start(&t->srv);
 	return 0;
 }
 
@@ -164,15 +96,13 @@ static int
 teardown(void **state)
 {
 	struct tctx *t = *state;
-	char cmd[128];
 
 	if (t->r) {
 		rds_free(t->rds, 500);
-		srv_kill(&t->srv, SIGTERM);
+		rfx_kill(&t->srv, SIGTERM);
 		assert_int_equal(ring_shutdown(t->r, 2000), 0);
 		ring_free(t->r);
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->srv.dir);
-		assert_int_equal(system(cmd), 0);
+		rfx_rmdir(t->srv.dir);
 	}
 	free(t->slot);
 	free(t);
@@ -184,23 +114,7 @@ teardown(void **state)
 	if (t->r == NULL)                                                      \
 	skip()
 
-/* Run turns until cond or ms pass; fails the test on timeout. */
-#define RUN_UNTIL(t, cond, ms)                                                 \
-	do {                                                                   \
-		int64_t end_ = ring_now_update((t)->r) + (ms)*MS;              \
-		while (!(cond) && ring_now_update((t)->r) < end_)              \
-			assert_true(ring_run_once((t)->r, 5 * MS) >= 0);       \
-		assert_true(cond);                                             \
-	} while (0)
-
-static void
-run_for(struct tctx *t, int ms)
-{
-	int64_t end = ring_now_update(t->r) + ms * MS;
-
-	while (ring_now_update(t->r) < end)
-		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
-}
+#define RUN_UNTIL(t, cond, ms) RFX_RUN_UNTIL((t)->r, cond, ms)
 
 static void
 ctx_connect(struct tctx *t, struct rds_opts *o)
@@ -622,7 +536,7 @@ test_batch_one_pipeline_per_turn(void **state)
 
 	ctx_connect(t, &o);
 	st = rds_stats(t->rds);
-	run_for(t, 20);
+	rfx_run_for(t->r, 20);
 	w0 = st->write_events;
 	f0 = st->batch_flushes;
 	for (int i = 0; i < 200; i++) {
@@ -636,7 +550,7 @@ test_batch_one_pipeline_per_turn(void **state)
 	assert_int_equal(st->batch_flushes - f0, 1);
 	assert_int_equal(st->batch_cmds, 200);
 	RUN_UNTIL(t, st->write_events > w0, 1000);
-	run_for(t, 50);
+	rfx_run_for(t->r, 50);
 	assert_int_equal(st->write_events - w0,
 			 1); /* one write: one pipeline */
 	assert_int_equal(CMD(t, "HLEN", "h").integer, 200);
@@ -669,7 +583,7 @@ test_flush_interval(void **state)
 		assert_int_equal(rds_hincrby_later(t->rds, "c", "n", 2), 0);
 	assert_int_equal(rds_deltas_pending(t->rds), 1);
 	assert_int_equal(rds_delta_get(t->rds, "c", "n"), 100);
-	run_for(t, 20);
+	rfx_run_for(t->r, 20);
 	assert_int_equal(st->deltas_sent, 0); /* coalescing window */
 	RUN_UNTIL(t, st->deltas_sent == 1, 1000);
 	assert_true(ring_now_update(t->r) - t0 >= 70 * MS);
@@ -716,7 +630,7 @@ test_deadline_sigstop(void **state)
 	assert_int_equal(kill(t->srv.pid, SIGSTOP), 0);
 	t0 = ring_now_update(t->r);
 	assert_int_equal(rds_cmd(t->rds, res_cb, x, 2, argv, NULL), 0);
-	run_for(t, 100);
+	rfx_run_for(t->r, 100);
 	assert_int_equal(rds_cmd(t->rds, res_cb, y, 2, argv, NULL), 0);
 	RUN_UNTIL(t, x->calls == 1 && y->calls == 1, 2000);
 	assert_int_equal(x->status, -ETIMEDOUT);
@@ -738,7 +652,7 @@ test_deadline_sigstop(void **state)
 	assert_int_equal(rds_cmd(t->rds, res_cb, x, 2, argv, NULL), -ENOTCONN);
 	assert_int_equal(rds_stats(t->rds)->timeouts, 1);
 	/* retries against the stopped server time out quietly */
-	run_for(t, 800);
+	rfx_run_for(t->r, 800);
 	assert_int_equal(t->downs, 1);
 	assert_true(rds_stats(t->rds)->connects >= 3);
 	kill(t->srv.pid, SIGCONT);
@@ -786,7 +700,7 @@ test_outage_deltas_exactly_once(void **state)
 	dup2(fd, 2);
 	close(fd);
 
-	srv_kill(&t->srv, SIGKILL);
+	rfx_kill(&t->srv, SIGKILL);
 	RUN_UNTIL(t, t->downs == 1, 2000);
 	assert_int_equal(rds_cmd(t->rds, NULL, NULL, 2, argv, NULL), -ENOTCONN);
 	for (int i = 0; i < 7; i++) {
@@ -794,19 +708,20 @@ test_outage_deltas_exactly_once(void **state)
 				 0);
 		assert_int_equal(rds_hincrby_later(t->rds, "dom:b", "sent", -2),
 				 0);
-		run_for(t, 30);
+		rfx_run_for(t->r, 30);
 	}
 	assert_int_equal(rds_deltas_pending(t->rds), 2);
 	assert_int_equal(rds_delta_get(t->rds, "dom:a", "sent"), 7);
 	assert_int_equal(rds_delta_get(t->rds, "dom:b", "sent"), -14);
-	run_for(t, 300); /* several failed reconnects: still one on_down */
+	rfx_run_for(t->r,
+		    300); /* several failed reconnects: still one on_down */
 	assert_int_equal(t->downs, 1);
 	assert_true(rds_stats(t->rds)->connects >= 4);
 
-	srv_start(&t->srv); /* same dir: the AOF brings back "5" */
+	rfx_start(&t->srv); /* same dir: the AOF brings back "5" */
 	RUN_UNTIL(t, t->ups == 2, 3000);
 	RUN_UNTIL(t, rds_deltas_pending(t->rds) == 0, 1000);
-	run_for(t, 100);
+	rfx_run_for(t->r, 100);
 	dup2(saved, 2);
 	close(saved);
 	x = CMD(t, "HGET", "dom:a", "sent");
@@ -819,7 +734,7 @@ test_outage_deltas_exactly_once(void **state)
 	assert_int_equal(count_lines(logp, "redis unreachable"), 1);
 	assert_int_equal(count_lines(logp, "redis reachable again after"), 1);
 	/* no second flush: nothing left to send */
-	run_for(t, 100);
+	rfx_run_for(t->r, 100);
 	x = CMD(t, "HGET", "dom:a", "sent");
 	assert_memory_equal(x.str, "12", 2);
 }
@@ -850,7 +765,7 @@ publish_until_heard(struct tctx *t, struct msgs *m, const char *payload)
 		struct res x = CMD(t, "PUBLISH", "events", payload);
 
 		if (x.integer == 0)
-			run_for(t, 10);
+			rfx_run_for(t->r, 10);
 		else
 			RUN_UNTIL(t, m->n > before, 1000);
 	}
@@ -876,9 +791,9 @@ test_pubsub_resubscribe(void **state)
 	CMD(t, "CLIENT", "KILL", "TYPE", "pubsub");
 	publish_until_heard(t, &m, "again");
 	/* the server restarts: re-subscribed after the reconnect */
-	srv_kill(&t->srv, SIGKILL);
+	rfx_kill(&t->srv, SIGKILL);
 	RUN_UNTIL(t, t->downs == 1, 2000);
-	srv_start(&t->srv);
+	rfx_start(&t->srv);
 	RUN_UNTIL(t, t->ups == 2, 3000);
 	publish_until_heard(t, &m, "back");
 	assert_true(m.n >= 3);
@@ -886,7 +801,7 @@ test_pubsub_resubscribe(void **state)
 	assert_int_equal(rds_subscribe(t->rds, "other", msg_cb, &m2), 0);
 	for (int i = 0; i < 200 && m2.n == 0; i++) {
 		CMD(t, "PUBLISH", "other", "x");
-		run_for(t, 5);
+		rfx_run_for(t->r, 5);
 	}
 	assert_true(m2.n >= 1);
 	assert_true(rds_stats(t->rds)->messages >= 4);
@@ -956,7 +871,7 @@ test_down_from_start_fails_fast(void **state)
 	assert_non_null(t->rds);
 	assert_int_equal(t->downs, 0); /* never from inside rds_new */
 	RUN_UNTIL(t, t->downs == 1, 1000);
-	run_for(t, 200);
+	rfx_run_for(t->r, 200);
 	assert_int_equal(t->downs, 1);
 	assert_int_equal(t->ups, 0);
 	assert_int_equal(rds_cmd(t->rds, NULL, NULL, 3, argv, NULL), -ENOTCONN);
@@ -964,6 +879,36 @@ test_down_from_start_fails_fast(void **state)
 	assert_int_equal(rds_stats(t->rds)->batch_cmds, 0);
 	assert_true(rds_stats(t->rds)->refused >= 1);
 	assert_int_equal(rds_stats(t->rds)->outages, 0); /* never was up */
+}
+
+/*
+ * Reconnect backoff: attempts against a dead server double from
+ * backoff_min_ms to backoff_max_ms (each wait in [half, full]); after an
+ * up the step starts again from the minimum.
+ */
+static void
+test_reconnect_backoff(void **state)
+{
+	CTX_OR_SKIP(t);
+	struct rds_opts o = {.backoff_min_ms = 20, .backoff_max_ms = 80};
+	uint64_t n0, n1, n2;
+
+	ctx_connect(t, &o);
+	n0 = rds_stats(t->rds)->connects;
+	rfx_kill(&t->srv, SIGKILL);
+	RUN_UNTIL(t, t->downs == 1, 2000);
+	/* waits 10-20, 20-40, then 40-80 ms: 13-27 attempts in a second;
+	 * without doubling (a fixed 10-20 ms) it would be 50 or more */
+	rfx_run_for(t->r, 1000);
+	n1 = rds_stats(t->rds)->connects - n0;
+	assert_true(n1 >= 10 && n1 <= 30);
+	/* at the cap: 40-80 ms a wait, 12-25 in a second, never fewer */
+	rfx_run_for(t->r, 1000);
+	n2 = rds_stats(t->rds)->connects - n0 - n1;
+	assert_true(n2 >= 11 && n2 <= 26);
+	rfx_start(&t->srv);
+	RUN_UNTIL(t, t->ups == 2, 1000); /* within one capped wait */
+	assert_int_equal(t->downs, 1);   /* one outage, one down */
 }
 
 static void
@@ -1007,6 +952,7 @@ main(void)
 	    T(test_evalsha_noscript),
 	    T(test_down_from_start_fails_fast),
 	    T(test_free_with_pending),
+	    T(test_reconnect_backoff),
 #undef T
 	};
 

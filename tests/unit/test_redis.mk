@@ -1,2 +1,3 @@
 test_redis_SRCS := store/redis.c store/redis_util.c uring/ring.c uring/timer.c \
-	uring/fdpoll.c src/log.c src/compat.c
+	uring/fdpoll.c src/log.c src/compat.c \
+	tests/unit/redis_fixture.c

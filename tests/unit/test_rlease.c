@@ -28,13 +28,12 @@
 #include <unistd.h>
 
 #include "domain.h"
+#include "redis_fixture.h"
 #include "log.h"
 #include "redis.h"
 #include "ring.h"
 #include "rlease.h"
 #include "value.h"
-
-extern char **environ;
 
 #define MS 1000000LL
 
@@ -48,63 +47,13 @@ struct node {
 
 struct tctx {
 	struct ring *r;
-	char dir[64], sock[128];
-	pid_t pid;
+	struct rfx srv; /* no persistence */
 	struct node n[2];
 	struct dom_table doms;
 	domain_record *dr;
 	long long reply;
 	int replies;
 };
-
-/* ---- redis-server ------------------------------------------------------ */
-
-static bool
-srv_answers(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char buf[16];
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool ok = false;
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    write(fd, "PING\r\n", 6) == 6 && read(fd, buf, sizeof(buf)) >= 5)
-		ok = memcmp(buf, "+PONG", 5) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-static void
-srv_start(struct tctx *t)
-{
-	char logf[160];
-	char *argv[] = {"redis-server", "--port",      "0",    "--unixsocket",
-			t->sock,        "--save",      "",     "--appendonly",
-			"no",           "--dir",       t->dir, "--logfile",
-			logf,           "--daemonize", "no",   NULL};
-
-	snprintf(logf, sizeof(logf), "%s/redis.log", t->dir);
-	assert_int_equal(
-	    posix_spawnp(&t->pid, "redis-server", NULL, NULL, argv, environ),
-	    0);
-	for (int i = 0; i < 500 && !srv_answers(t->sock); i++)
-		usleep(10000);
-	assert_true(srv_answers(t->sock));
-}
-
-static void
-srv_kill(struct tctx *t)
-{
-	int st;
-
-	if (t->pid <= 0)
-		return;
-	kill(t->pid, SIGKILL);
-	assert_int_equal(waitpid(t->pid, &st, 0), t->pid);
-	t->pid = 0;
-}
 
 /* ---- fixture ------------------------------------------------------------- */
 
@@ -124,22 +73,7 @@ t_poke(domain_record *dr, int64_t when_ms, void *arg)
 	n->last_when = when_ms;
 }
 
-#define RUN_UNTIL(t, cond, ms)                                                 \
-	do {                                                                   \
-		int64_t end_ = ring_now_update((t)->r) + (ms)*MS;              \
-		while (!(cond) && ring_now_update((t)->r) < end_)              \
-			assert_true(ring_run_once((t)->r, 5 * MS) >= 0);       \
-		assert_true(cond);                                             \
-	} while (0)
-
-static void
-run_for(struct tctx *t, int ms)
-{
-	int64_t end = ring_now_update(t->r) + ms * MS;
-
-	while (ring_now_update(t->r) < end)
-		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
-}
+#define RUN_UNTIL(t, cond, ms) RFX_RUN_UNTIL((t)->r, cond, ms)
 
 /* Node i: its own client and rlease (timer only when renew). */
 static void
@@ -152,7 +86,7 @@ node_start(struct tctx *t, int i, unsigned ttl_ms,
 
 	n->t = t;
 	n->rds = rds_new(t->r,
-			 &(struct rds_opts){.target = t->sock,
+			 &(struct rds_opts){.target = t->srv.sock,
 					    .key_prefix = "rl",
 					    .on_up = t_up,
 					    .backoff_max_ms = 200,
@@ -177,21 +111,13 @@ static int
 setup(void **state)
 {
 	struct tctx *t = calloc(1, sizeof(*t));
-	struct ring_opts o = {.sq_entries = 256, .cq_entries = 4096};
-	int err;
-
 	assert_non_null(t);
 	*state = t;
-	t->r = ring_new(&o, &err);
-	if (t->r == NULL) {
-		fprintf(stderr, "*** io_uring unavailable (%s): SKIPPING ***\n",
-			strerror(-err));
+	t->r = rfx_ring(256, 4096);
+	if (t->r == NULL)
 		return 0;
-	}
-	snprintf(t->dir, sizeof(t->dir), "/tmp/test-rlease.XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
-	snprintf(t->sock, sizeof(t->sock), "%s/r.sock", t->dir);
-	srv_start(t);
+	rfx_init(&t->srv, "test-rlease");
+	rfx_start(&t->srv);
 	dom_table_init(&t->doms, 2);
 	t->dr = dom_get(&t->doms, "a.example");
 	return 0;
@@ -201,7 +127,6 @@ static int
 teardown(void **state)
 {
 	struct tctx *t = *state;
-	char cmd[128];
 
 	if (t->r) {
 		for (int i = 0; i < 2; i++) {
@@ -209,12 +134,11 @@ teardown(void **state)
 			rds_free(t->n[i].rds, 500);
 			rlease_free(t->n[i].rl);
 		}
-		srv_kill(t);
+		rfx_kill(&t->srv, SIGKILL);
 		assert_int_equal(ring_shutdown(t->r, 2000), 0);
 		ring_free(t->r);
 		dom_table_fini(&t->doms);
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
-		assert_int_equal(system(cmd), 0);
+		rfx_rmdir(t->srv.dir);
 	}
 	free(t);
 	return 0;
@@ -241,7 +165,7 @@ cmd_int(struct tctx *t, int argc, const char *const *argv)
 {
 	int want = t->replies + 1;
 
-	run_for(t, 20); /* write-behind batches go first */
+	rfx_run_for(t->r, 20); /* write-behind batches go first */
 	assert_int_equal(rds_cmd(t->n[0].rds, int_cb, t, argc, argv, NULL), 0);
 	RUN_UNTIL(t, t->replies == want, 2000);
 	return t->reply;
@@ -357,7 +281,7 @@ test_limit_two_nodes(void **state)
 	rlease_put(t->n[1].rl, t->dr, 1, b[0]); /* twice: ignored */
 	assert_int_equal(rlease_used(t->n[1].rl, t->dr, 1), 1);
 	assert_int_equal(zcard(t, "rl:lease:a.example"), 4);
-	run_for(t, RLEASE_RETRY_MS + 20);
+	rfx_run_for(t->r, RLEASE_RETRY_MS + 20);
 	assert_int_equal(take_n(t, 0, 0, "default", 5, 0, 1, &extra), 1);
 	assert_int_equal(zcard(t, "rl:lease:a.example"), 5);
 	assert_int_equal(rlease_spare(t->n[0].rl, t->dr, 0), 0);
@@ -406,7 +330,7 @@ test_expiry_and_renewal(void **state)
 	node_start(t, 1, 600, CONFIG_CLUSTER_CLOSED, false);
 	assert_int_equal(take_n(t, 1, 0, "default", 3, 0, 2, b), 2);
 	assert_int_equal(take_n(t, 0, 0, "default", 3, 0, 4, a), 1);
-	run_for(t, 1500); /* more than twice the TTL */
+	rfx_run_for(t->r, 1500); /* more than twice the TTL */
 	assert_true(rlease_stats(t->n[0].rl)->renewals >= 5);
 	assert_int_equal(rlease_stats(t->n[0].rl)->lost, 0);
 	/* Node 2's leases expired, node 1's were renewed. */
@@ -485,7 +409,7 @@ test_down(void **state)
 	(void)rlease_renew(t->n[1].rl);
 	RUN_UNTIL(t, rlease_nodes(t->n[0].rl) == 2, 2000);
 	assert_int_equal(take_n(t, 0, 0, "default", 4, 0, 1, a), 1);
-	srv_kill(t);
+	rfx_kill(&t->srv, SIGKILL);
 	RUN_UNTIL(t, !rds_is_up(t->n[0].rds) && !rds_is_up(t->n[1].rds), 3000);
 	/* closed */
 	assert_int_equal(rlease_take(t->n[1].rl, t->dr, 1, "b", 4, 0, &tk), 0);
@@ -497,7 +421,7 @@ test_down(void **state)
 	    rlease_take(t->n[0].rl, t->dr, 0, "default", 4, 0, &tk), 0);
 	assert_int_equal(rlease_stats(t->n[0].rl)->local, 1);
 	/* Back: node 1 re-backs its local lease; node 2 is poked. */
-	srv_start(t);
+	rfx_start(&t->srv);
 	RUN_UNTIL(t, rds_is_up(t->n[0].rds) && rds_is_up(t->n[1].rds), 3000);
 	pokes = t->n[1].pokes;
 	rlease_on_up(t->n[0].rl);
@@ -564,12 +488,12 @@ test_tokens(void **state)
 	assert_true(t->n[0].last_when > 0); /* told when to ask again */
 	/* Redis down: closed sends nothing, local its share (20 / 1 node
 	 * known: spaced at 500 ms, so one now). */
-	srv_kill(t);
+	rfx_kill(&t->srv, SIGKILL);
 	RUN_UNTIL(t, !rds_is_up(t->n[0].rds) && !rds_is_up(t->n[1].rds), 3000);
 	/* Not before the time Redis gave: no question, no fallback. */
 	assert_int_equal(rlease_msg_ready(t->n[0].rl, t->dr, &r), 0);
 	assert_int_equal(rlease_stats(t->n[0].rl)->closed, 0);
-	run_for(t, 600);
+	rfx_run_for(t->r, 600);
 	assert_int_equal(rlease_msg_ready(t->n[0].rl, t->dr, &r), 0);
 	assert_int_equal(rlease_stats(t->n[0].rl)->closed, 1);
 	used[1] = 0;

@@ -25,6 +25,7 @@
 #include "domain.h"
 #include "log.h"
 #include "redis.h"
+#include "redis_fixture.h"
 #include "redis_server.h"
 #include "ring.h"
 #include "rstate.h"
@@ -67,6 +68,12 @@ test_ctl_parse(void **state)
 	     true},
 	    {"retry " RQ " " MID, 0, RSTATE_CTL_RETRY, RQ, MID, false},
 	    {"delete " RQ " " MID, 0, RSTATE_CTL_DELETE, RQ, MID, false},
+	    {"domain " RQ " a.example", 0, RSTATE_CTL_DOMAIN, RQ, "a.example",
+	     false},
+	    {"domain " RQ, -EINVAL, 0, NULL, NULL, false},
+	    {"domain " RQ " a.example quiet", -EINVAL, 0, NULL, NULL, false},
+	    {"domain " RQ " A.example", -EINVAL, 0, NULL, NULL, false},
+	    {"domain " RQ " " MID "x*", -EINVAL, 0, NULL, NULL, false},
 	    {"suspend ", -EINVAL, 0, NULL, NULL, false},
 	    {"suspend", -EINVAL, 0, NULL, NULL, false},
 	    {"suspendexample.com", -EINVAL, 0, NULL, NULL, false},
@@ -194,7 +201,7 @@ test_node_name(void **state)
 /* ---- against redis-server --------------------------------------------- */
 
 struct tctx {
-	char dir[64];
+	struct rfx fx; /* only its directory: rdsrv runs the server */
 	struct ring *r;
 	struct rdsrv *srv;
 	struct rds *rds;
@@ -242,20 +249,15 @@ static int
 setup(void **state)
 {
 	struct tctx *t = calloc(1, sizeof(*t));
-	struct ring_opts o = {.sq_entries = 256, .cq_entries = 4096};
 	int err;
 
 	assert_non_null(t);
 	*state = t;
-	t->r = ring_new(&o, &err);
-	if (t->r == NULL) {
-		fprintf(stderr, "*** io_uring unavailable (%s): SKIPPING ***\n",
-			strerror(-err));
+	t->r = rfx_ring(256, 4096);
+	if (t->r == NULL)
 		return 0;
-	}
-	snprintf(t->dir, sizeof(t->dir), "/tmp/test-rstate.XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
-	assert_int_equal(rdsrv_start(t->dir, NULL, &t->srv), 0);
+	rfx_init(&t->fx, "test-rstate");
+	assert_int_equal(rdsrv_start(t->fx.dir, NULL, &t->srv), 0);
 	t->rds = rds_new(t->r,
 			 &(struct rds_opts){.target = rdsrv_socket(t->srv),
 					    .key_prefix = "rt"},
@@ -286,7 +288,6 @@ static int
 teardown(void **state)
 {
 	struct tctx *t = *state;
-	char cmd[128];
 
 	if (t->r) {
 		rstate_stop(t->rs);
@@ -298,8 +299,7 @@ teardown(void **state)
 		dom_table_fini(&t->doms);
 		bnd_table_fini(&t->bnds);
 		config_free(t->cfg);
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
-		assert_int_equal(system(cmd), 0);
+		rfx_rmdir(t->fx.dir);
 	}
 	free(t);
 	return 0;
@@ -669,6 +669,67 @@ test_requests_and_overrides(void **state)
 	assert_null(rstate_override_text(rs, "o.example"));
 }
 
+/* The node hash: gauges over every domain, this process's totals, and
+ * rates per minute over the rounds of the last minute. */
+static void
+test_node_totals_rates(void **state)
+{
+	CTX_OR_SKIP(t);
+	domain_record *a = t_domain(t, "a.example", 2);
+	domain_record *b = t_domain(t, "b.example", 1);
+	static const struct {
+		const char *field, *want;
+	} first[] =
+	    {
+		{"active", "3"},
+		{"delayed", "0"},
+		{"queued", "3"},
+		{"connections", "3"},
+		{"received", "3"},
+		{"deliveries", "4"},
+		{"transients", "1"},
+		{"failures", "0"},
+		{"deliveries_per_min", "0"}, /* one round: no interval yet */
+	    },
+	  later[] =
+	      {
+		  {"deliveries", "34"},
+		  {"transients", "1"},
+		  {"failures", "6"},
+		  {"received", "3"},
+		  {"deliveries_per_min", "60"}, /* 30 in 30 s */
+		  {"failures_per_min", "12"},
+		  {"transients_per_min", "0"},
+	      },
+	  window[] = {
+	      {"deliveries_per_min", "0"}, /* the minute holds no change */
+	      {"deliveries", "34"},
+	  };
+
+	a->nconn = 2;
+	b->nconn = 1;
+	a->deliveries = 3;
+	b->deliveries = 1;
+	b->transients = 1;
+	rstate_publish(t->rs, 100000);
+	for (size_t i = 0; i < nitems(first); i++)
+		assert_string_equal(t_hget(t, "rt:node:test-1", first[i].field),
+				    first[i].want);
+	a->deliveries += 30;
+	b->failures = 6;
+	rstate_publish(t->rs, 130000);
+	for (size_t i = 0; i < nitems(later); i++)
+		assert_string_equal(t_hget(t, "rt:node:test-1", later[i].field),
+				    later[i].want);
+	/* 61 s later nothing changed: rounds older than a minute drop out */
+	rstate_publish(t->rs, 191000);
+	rstate_publish(t->rs, 192000);
+	for (size_t i = 0; i < nitems(window); i++)
+		assert_string_equal(
+		    t_hget(t, "rt:node:test-1", window[i].field),
+		    window[i].want);
+}
+
 int
 main(void)
 {
@@ -678,6 +739,8 @@ main(void)
 	    cmocka_unit_test(test_records),
 	    cmocka_unit_test_setup_teardown(test_publish_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_only_changes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_node_totals_rates, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_replay_not_counted, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_ctl_channel, setup, teardown),

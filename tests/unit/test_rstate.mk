@@ -2,4 +2,5 @@ test_rstate_SRCS := store/rstate.c store/rstate_ctl.c store/rstate_ovr.c store/r
 	store/redis_server.c src/domain.c src/binding.c src/config.c \
 	src/config_keys.c src/config_dump.c src/value.c src/value_net.c \
 	src/fsutil.c uring/ring.c uring/timer.c uring/fdpoll.c src/log.c \
-	src/compat.c
+	src/compat.c \
+	tests/unit/redis_fixture.c
