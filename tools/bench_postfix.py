@@ -27,6 +27,11 @@ with a defer log each (more work per message than intake alone).
 `park=None` leaves delivery on (for relaying workloads: pass `relayhost`
 and friends in `main_extra`).
 
+master.cf also lists tlsmgr (the TLS session cache) and tlsproxy (TLS
+connection reuse), as Debian's does; they run only when main.cf turns
+outbound TLS on (W3: `smtp_tls_security_level = encrypt`,
+`smtp_tls_session_cache_database`, `smtp_tls_connection_reuse = yes`).
+
 Usage:
     with PrivatePostfix(tmpdir, port) as pf:
         ... smtp-source to 127.0.0.1:port ...
@@ -67,6 +72,8 @@ local     unix  -       n       n       -       -       local
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+tlsproxy  unix  -       -       n       -       0       tlsproxy
 """
 
 
@@ -129,6 +136,18 @@ def _ppid_map():
         except (OSError, IndexError, ValueError):
             pass
     return m
+
+
+def descendants(root):
+    """root and every descendant of it (from /proc parent links)."""
+    ppid = _ppid_map()
+    out, todo = [root], [root]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in ppid.items() if pp == p]
+        out.extend(kids)
+        todo.extend(kids)
+    return out
 
 
 def _ticks(pid):
@@ -252,14 +271,7 @@ class PrivatePostfix:
         master = self.master_pid()
         if master is None or _zombie(master) is not False:
             return []
-        ppid = _ppid_map()
-        out, todo = [master], [master]
-        while todo:
-            p = todo.pop()
-            kids = [c for c, pp in ppid.items() if pp == p]
-            out.extend(kids)
-            todo.extend(kids)
-        return [p for p in out if _zombie(p) is False]
+        return [p for p in descendants(master) if _zombie(p) is False]
 
     def cpu_ticks(self):
         """CPU ticks of the instance so far: live processes plus the

@@ -1,0 +1,400 @@
+#!/usr/bin/python3
+"""The end-to-end benchmarks W1 and W2 of tools/bench.py, and the pieces of
+them W3 (bench_w345) reuses.
+
+  W1 end to end: smtp-source (20 sessions) into ringmta / a delivering
+     private Postfix, both relaying to ringsink; clock from the first
+     byte injected to the sink's last message; 4 KiB and 100 KiB.
+  W2 drain: 20,000 queued messages for 100 domains released at once
+     (ringmta: suspended, restarted unsuspended; Postfix: hold queue,
+     postsuper -H + postqueue -f), against the W0 ceiling at 4 KiB.
+
+run_w1() takes a `tls` dict (W3): the sink offers STARTTLS and both MTAs
+must use it.  Every daemon is stopped by pid, also on failure.
+"""
+import os
+import shutil
+import statistics
+import tempfile
+import time
+
+import bench_postfix
+from bench_lib import (QUICK, TICK, SinkWatch, cpu_ticks, dlog_latency,
+                       free_port, log_problems, measure, median_rows,
+                       peak_rss_kb, perf_usable, ringmta_ini, source_into,
+                       splice_block, start_ringmta, tree_hwm_kb, tree_pids,
+                       tree_ticks, wait_log)
+from bench_w0wi import run_w0
+
+RELAY_CONC = 100  # outbound connections allowed (both systems)
+W2_PER_DOMAIN = 2  # ringmta per domain in W2 (100 domains: 200 at most)
+
+
+def ringmta_relay_conf(d, port, sink_port, suspended, per_domain,
+                       server_limit=RELAY_CONC, tls=False):
+    """ringmta relaying every domain to 127.0.0.1:sink_port; with tls,
+    STARTTLS is required and the certificate not checked."""
+    dlv = {"max_connections": server_limit} if server_limit else {}
+    dlv["suspended"] = "true" if suspended else "false"
+    dom = {"relay": f"127.0.0.1:{sink_port}",
+           "tls": "required" if tls else "none"}
+    if tls:
+        dom["tls_verify"] = "none"
+    dom["max_outbound_connections"] = per_domain
+    dom["max_deliveries_per_connection"] = 1000
+    return ringmta_ini(d, port, dlv, dom)
+
+
+def postfix_relay_extra(sink_port, tls=False):
+    """main.cf additions for relaying to 127.0.0.1:sink_port; with tls,
+    STARTTLS is required (encrypt), sessions are cached by tlsmgr and TLS
+    connections are reused through tlsproxy."""
+    cf = {"relayhost": f"[127.0.0.1]:{sink_port}",
+          "default_destination_concurrency_limit": str(RELAY_CONC),
+          "smtp_destination_concurrency_limit": str(RELAY_CONC),
+          "initial_destination_concurrency": str(RELAY_CONC),
+          "smtp_connection_cache_on_demand": "yes",
+          "notify_classes": "",
+          "smtp_tls_security_level": "encrypt" if tls else "none"}
+    if tls:
+        cf.update(POSTFIX_TLS)
+    return cf
+
+
+POSTFIX_TLS = {
+    "smtp_tls_session_cache_database": "btree:${data_directory}/smtp_scache",
+    "smtp_tls_connection_reuse": "yes",
+    "smtp_tls_loglevel": "0"}
+
+
+def sink_tls_counts(sink):
+    """(handshakes, resumed) the sink logged (--log-level info)."""
+    hs = res = 0
+    with open(sink.log) as f:
+        for line in f:
+            if "smtps: " in line and ": TLS " in line:
+                hs += 1
+                res += " resumed" in line
+    return hs, res
+
+
+def _run_w1_ringmta(d, sink, size, msgs, counter_ok, tls):
+    port = free_port()
+    conf = ringmta_relay_conf(d, port, sink.port, False, RELAY_CONC,
+                              tls=tls is not None)
+    log = os.path.join(d, "ringmta.log")
+    dm, _ = start_ringmta(conf, log)
+    try:
+        if not wait_log(log, f"listening on 127.0.0.1:{port}", dm.p):
+            raise RuntimeError(f"ringmta did not start: "
+                               f"{open(log).read()[-500:]}")
+        s0 = cpu_ticks(sink.d.p.pid)
+        res = measure("ringmta", lambda: tree_pids(dm.p.pid),
+                      lambda: tree_ticks(dm.p.pid), sink, msgs, None,
+                      lambda: source_into(port, size, msgs),
+                      counter_ok, d, lambda: dm.p.poll() is None)
+        res["sink_cpu_ms_per_1k"] = (cpu_ticks(sink.d.p.pid) - s0) \
+            * 1000.0 / TICK / msgs * 1000
+        res["rss_kb"] = peak_rss_kb(dm.p.pid)
+        res["rss_group_kb"] = tree_hwm_kb(tree_pids(dm.p.pid))
+    finally:
+        dm.stop()
+    n, p50, p99 = dlog_latency(os.path.join(d, "d.jsonl"))
+    if n != msgs:
+        raise RuntimeError(f"ringmta logged {n} deliveries of {msgs}")
+    res["p50"], res["p99"] = p50, p99
+    res["log_problems"] = len(log_problems(log))
+    return res
+
+
+def _run_w1_postfix(d, sink, size, msgs, counter_ok, tls):
+    port = free_port()
+    pf = bench_postfix.PrivatePostfix(
+        d, port, park=None,
+        main_extra=postfix_relay_extra(sink.port, tls is not None))
+    pf.start()
+    try:
+        s0 = cpu_ticks(sink.d.p.pid)
+        res = measure("postfix", pf.pids, pf.cpu_ticks, sink, msgs, None,
+                      lambda: source_into(port, size, msgs),
+                      counter_ok, d, None)
+        res["sink_cpu_ms_per_1k"] = (cpu_ticks(sink.d.p.pid) - s0) \
+            * 1000.0 / TICK / msgs * 1000
+        pids = pf.pids()
+        res["rss_kb"] = max(peak_rss_kb(p) for p in pids)
+        res["rss_group_kb"] = tree_hwm_kb(pids)
+    finally:
+        pf.stop()
+    res["p50"] = res["p99"] = None
+    res["log_problems"] = 0
+    return res
+
+
+def run_w1(kind, size, msgs, tmp, counter_ok, tls=None):
+    """One W1 run of kind ("ringmta" or "postfix"); tls: None (plaintext)
+    or {"cert": PATH, "key": PATH} for the sink, which then offers
+    STARTTLS and every message must arrive under TLS.  Returns the
+    figures (rate, CPU, syncs, RSS, latency, TLS handshakes/resumed)."""
+    d = tempfile.mkdtemp(prefix=f"w1-{kind}.", dir=tmp)
+    extra = [] if tls is None else ["--tls-cert", tls["cert"],
+                                    "--tls-key", tls["key"]]
+    sink = SinkWatch(d, extra, log=tls is not None)
+    try:
+        run = _run_w1_ringmta if kind == "ringmta" else _run_w1_postfix
+        res = run(d, sink, size, msgs, counter_ok, tls)
+        sink.poll()
+    finally:
+        sink.stop()
+    summ = sink.summary()
+    got = summ.get("messages", -1)
+    if tls is not None:
+        res["handshakes"], res["resumed"] = sink_tls_counts(sink)
+        res["connections"] = summ.get("connections", 0)
+        if summ.get("tls_messages") != msgs:
+            raise RuntimeError(f"{kind}: {summ.get('tls_messages')} of "
+                               f"{msgs} messages arrived under TLS")
+    shutil.rmtree(d, ignore_errors=True)
+    if got != msgs:
+        raise RuntimeError(f"{kind}: sink counted {got} of {msgs}")
+    print(f"  W1 {kind} {size // 1024} KiB x{msgs}"
+          f"{' TLS' if tls else ''}: {res}", flush=True)
+    return res
+
+
+def w2_inject(port, size, msgs, ndom):
+    per = msgs // ndom
+    for i in range(ndom):
+        source_into(port, size, per, to=f"b@d{i}.test")
+
+
+def run_w2(kind, size, msgs, ndom, tmp, counter_ok):
+    d = tempfile.mkdtemp(prefix=f"w2-{kind}.", dir=tmp)
+    sink = SinkWatch(d)
+    try:
+        if kind == "ringmta":
+            port = free_port()
+            log = os.path.join(d, "ringmta.log")
+            conf = ringmta_relay_conf(d, port, sink.port, True, W2_PER_DOMAIN,
+                                      None)
+            dm, _ = start_ringmta(conf, log)
+            try:
+                if not wait_log(log, f"listening on 127.0.0.1:{port}", dm.p):
+                    raise RuntimeError("ringmta did not start")
+                w2_inject(port, size, msgs, ndom)
+            finally:
+                dm.stop()
+            if sink.count() > 0:
+                raise RuntimeError("ringmta delivered while suspended")
+            ringmta_relay_conf(d, port, sink.port, False, W2_PER_DOMAIN, None)
+            t0 = time.monotonic()
+            dm, _ = start_ringmta(conf, log)
+            try:
+                res = measure(kind, lambda: tree_pids(dm.p.pid),
+                              lambda: tree_ticks(dm.p.pid), sink, msgs, t0,
+                              lambda: None, counter_ok, d,
+                              lambda: dm.p.poll() is None)
+                res["rss_kb"] = peak_rss_kb(dm.p.pid)
+                res["rss_group_kb"] = tree_hwm_kb(tree_pids(dm.p.pid))
+            finally:
+                dm.stop()
+        else:
+            port = free_port()
+            pf = bench_postfix.PrivatePostfix(
+                d, port, park="hold",
+                main_extra=postfix_relay_extra(sink.port))
+            pf.start()
+            try:
+                w2_inject(port, size, msgs, ndom)
+                end = time.time() + 60
+                while pf.queue_count("hold") < msgs and time.time() < end:
+                    time.sleep(0.1)
+                if pf.queue_count("hold") != msgs:
+                    raise RuntimeError("postfix: hold queue incomplete")
+
+                def release():
+                    pf._run("/usr/sbin/postsuper", "-c", pf.conf, "-H",
+                            "ALL", "hold")
+                    pf._run(bench_postfix.POSTQUEUE, "-c", pf.conf, "-f")
+                res = measure(kind, pf.pids, pf.cpu_ticks, sink, msgs, None,
+                              release, counter_ok, d, None)
+                pids = pf.pids()
+                res["rss_kb"] = max(peak_rss_kb(p) for p in pids)
+                res["rss_group_kb"] = tree_hwm_kb(pids)
+            finally:
+                pf.stop()
+    finally:
+        sink.stop()
+    got = sink.count()
+    shutil.rmtree(d, ignore_errors=True)
+    if got != msgs:
+        raise RuntimeError(f"{kind}: sink counted {got} of {msgs}")
+    print(f"  W2 {kind} x{msgs} ({ndom} domains): {res}", flush=True)
+    return res
+
+
+def w1w2(tmp, do_w1=True, do_w2=True):
+    """W1 (4 KiB and 100 KiB) and W2, systems alternating; plus the W0
+    ceiling for 4 KiB (ringsink alone, same smtp-source shape)."""
+    reps = 1 if QUICK else 3
+    why_not = perf_usable(tmp)
+    counter_ok = why_not is None
+    if why_not:
+        print(f"W1/W2: fsync counts unavailable: {why_not}", flush=True)
+    res = {"reps": reps, "perf": why_not, "w1": [], "w2": None}
+    shapes = ((4096, 2000 if QUICK else 20000),
+              (102400, 500 if QUICK else 3000))
+    for size, msgs in shapes if do_w1 else ():
+        runs = {"ringmta": [], "postfix": []}
+        for rep in range(reps):
+            order = ["ringmta", "postfix"]
+            if rep % 2:
+                order.reverse()
+            for kind in order:
+                runs[kind].append(run_w1(kind, size, msgs, tmp, counter_ok))
+        res["w1"].append({"size": size, "msgs": msgs,
+                          **{k: median_rows(v) for k, v in runs.items()}})
+    if not do_w2:
+        return res
+    msgs, ndom = (2000 if QUICK else 20000), 100
+    runs = {"ringmta": [], "postfix": []}
+    ceil = []
+    for rep in range(reps):
+        order = ["ringmta", "postfix"]
+        if rep % 2:
+            order.reverse()
+        for kind in order:
+            runs[kind].append(run_w2(kind, 4096, msgs, ndom, tmp,
+                                     counter_ok))
+        ceil.append(run_w0("ringsink", 20, 4096, msgs, tmp)["rate"])
+    res["w2"] = {"size": 4096, "msgs": msgs, "domains": ndom,
+                 "ceiling": statistics.median(ceil),
+                 **{k: median_rows(v) for k, v in runs.items()}}
+    return res
+
+
+def w1w2_md(r):
+    fmt = (lambda x, n=0: "n/a" if x is None else f"{x:.{n}f}")
+    out = ["## W1: end to end (injector -> MTA -> ringsink)\n"]
+    out.append(
+        "`smtp-source -d -s 20 -m MSGS -l SIZE -f a@bench.test -t "
+        "b@dest.test` into the MTA, which relays every message to "
+        "ringsink on 127.0.0.1; the clock runs from just before "
+        "smtp-source starts to the first ringsink summary (SIGUSR1, polled "
+        "every 10 ms) that counts every message. Both systems fsync "
+        "before their 250 (ringmta's spool `sync = yes` group commit; "
+        "Postfix's cleanup). ringmta: `[domain default] relay = "
+        f"127.0.0.1:SINK`, `tls = none`, `max_outbound_connections = "
+        f"{RELAY_CONC}`, `max_deliveries_per_connection = 1000`, "
+        "`[delivery] allowed_networks = 127.0.0.0/8`, `[dns] servers` on "
+        "a closed loopback port. Postfix (the private instance of WI, "
+        "delivering): `relayhost = [127.0.0.1]:SINK`, "
+        f"`default_destination_concurrency_limit = "
+        f"smtp_destination_concurrency_limit = "
+        f"initial_destination_concurrency = {RELAY_CONC}`, "
+        "`smtp_connection_cache_on_demand = yes`, `notify_classes =` "
+        "(empty), `smtp_tls_security_level = none`. CPU: the whole process "
+        "group (ringmta and any child of it; Postfix's master, "
+        "every descendant and the reaped ones). Syncs: fsync + fdatasync "
+        "(ring and syscalls) of that group, per message. Peak RSS: "
+        "ringmta's VmHWM (group sum in brackets); Postfix: its largest "
+        "process (sum of the live processes' VmHWM in brackets, MiB; "
+        "shared pages counted once per process, so it overstates). "
+        "Latency: ringmta's delivery log, `received` to `delivered` per "
+        "message (1 ms resolution); not measured for Postfix (it logs to "
+        f"nowhere here). Medians of {r['reps']} repetition(s), systems "
+        "alternating.\n")
+    out.append("| size | messages | ringmta msg/s | Postfix msg/s | ratio "
+               "(target >= 10x) | ringmta CPU ms/1k | Postfix CPU ms/1k | "
+               "sink CPU ms/1k (ringmta / Postfix run) | ringmta syncs/msg "
+               "| Postfix syncs/msg | ringmta peak RSS | Postfix peak RSS | "
+               "ringmta latency p50 / p99 |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    if not r["w1"]:
+        out = []
+    verdicts = []
+    for row in r["w1"]:
+        a, b = row["ringmta"], row["postfix"]
+        ratio = a["rate"] / b["rate"]
+        out.append(
+            f"| {row['size'] // 1024} KiB | {row['msgs']} | "
+            f"{a['rate']:.0f} | {b['rate']:.0f} | {ratio:.2f}x | "
+            f"{a['cpu_ms_per_1k']:.0f} | {b['cpu_ms_per_1k']:.0f} | "
+            f"{a['sink_cpu_ms_per_1k']:.0f} / {b['sink_cpu_ms_per_1k']:.0f}"
+            f" | {fmt(a.get('syncs_per_msg'), 3)} | "
+            f"{fmt(b.get('syncs_per_msg'), 2)} | "
+            f"{a['rss_kb'] / 1024:.1f} MiB ({a['rss_group_kb'] / 1024:.0f})"
+            f" | {b['rss_kb'] / 1024:.1f} MiB ({b['rss_group_kb'] / 1024:.0f})"
+            f" | {fmt(a['p50'])} / {fmt(a['p99'])} ms |")
+        v = (f"- W1 {row['size'] // 1024} KiB: {ratio:.2f}x Postfix "
+             f"({'meets' if ratio >= 10 else 'misses'} the 10x target)")
+        if row["size"] >= 102400:
+            v += (f"; {a['rate']:.0f} msg/s "
+                  f"({'meets' if a['rate'] >= 1500 else 'misses'} the "
+                  ">= 1,500 msg/s target)")
+        verdicts.append(v)
+    out.append("")
+    w = r["w2"]
+    if w is None:
+        out.append("Against the targets:\n")
+        return out + verdicts + [""]
+    out.append("## W2: drain a full queue\n")
+    out.append(
+        f"{w['msgs']} messages of 4 KiB for {w['domains']} domains "
+        "(`b@dN.test`, injected with smtp-source -d -s 20, one run per "
+        "domain) are queued but not delivered, then released at once; "
+        "the clock runs from the release to ringsink's count of every "
+        "message. ringmta has no resume command yet without Redis: it is "
+        "filled with `[delivery] suspended = true`, stopped, the file "
+        "rewritten with `suspended = false`, and started again: the clock "
+        "starts at exec (so it includes the spool replay). Per-domain "
+        f"`max_outbound_connections = {W2_PER_DOMAIN}` (at most "
+        f"{W2_PER_DOMAIN * 100} connections), `[delivery] "
+        "max_connections` at its default (10000), otherwise the W1 "
+        "settings. (With a server-wide `max_connections` below the sum of "
+        "the per-domain limits the drain stalls: a domain turned away by "
+        "the server-wide limit is not poked when another domain's "
+        "sessions end, and waits for its 15 s scan; idle sessions of "
+        "drained domains also keep their slots for `idle_timeout`. "
+        "Measured: 100 domains x 20, `max_connections = 100`: 2,000 "
+        "messages in 285 s.) Postfix: filled "
+        "through smtpd with the HOLD restriction (as in WI) and the W1 "
+        "relay settings, released with `postsuper -H ALL hold` followed "
+        "by `postqueue -f`; the clock starts before postsuper. The "
+        "ceiling is W0's shape at 4 KiB: smtp-source -d -s 20 straight "
+        "into ringsink, measured in the same repetitions.\n")
+    out.append("| system | msg/s | CPU ms/1k | syncs/msg | peak RSS |")
+    out.append("|---|---|---|---|---|")
+    for kind, name in (("ringmta", "ringmta"), ("postfix", "Postfix")):
+        a = w[kind]
+        out.append(f"| {name} | {a['rate']:.0f} | {a['cpu_ms_per_1k']:.0f}"
+                   f" | {fmt(a.get('syncs_per_msg'), 3)} | "
+                   f"{a['rss_kb'] / 1024:.1f} MiB "
+                   f"({a['rss_group_kb'] / 1024:.0f}) |")
+    out.append(f"| W0 ceiling (ringsink alone) | {w['ceiling']:.0f} | | "
+               "| |")
+    out.append("")
+    a, b = w["ringmta"], w["postfix"]
+    ratio = a["rate"] / b["rate"]
+    share = a["rate"] / w["ceiling"]
+    cpu = a["cpu_ms_per_1k"] / 1000
+    verdicts.append(f"- W2: {ratio:.2f}x Postfix "
+                    f"({'meets' if ratio >= 10 else 'misses'} the 10x "
+                    f"target); {share * 100:.0f}% of the W0 ceiling "
+                    f"({'meets' if share >= 0.6 else 'misses'} the 60% "
+                    f"target); {cpu:.3f} ms CPU per delivered message "
+                    f"({'meets' if cpu <= 0.15 else 'misses'} the <= 0.15 "
+                    "ms target)")
+    out.append("Against the targets:\n")
+    out.extend(verdicts)
+    out.append("")
+    return out
+
+
+
+
+def splice_w1w2(lines, started):
+    """Replaces (or appends) the W1 and W2 sections of docs/BENCHMARKS.md,
+    leaving the other sections as they were."""
+    cmd = "BENCH_QUICK=1 " if QUICK else ""
+    splice_block("\n".join(lines), f"(W1 and W2 produced by `{cmd}tools/"
+                 f"bench.py w1 w2` on {started} UTC.)")
