@@ -25,6 +25,7 @@ if [ "$EXPIRE" = 1 ]; then SETTLE=${DEMO_SETTLE_TIMEOUT:-180}; else SETTLE=${DEM
 KEEP=${DEMO_KEEP:-0}
 PY=/usr/bin/python3
 RINGMTA=$BUILD/ringmta
+RINGCTL=$BUILD/ringctl
 RINGSINK=$BUILD/ringsink
 
 for v in MESSAGES CONNS SIZE SETTLE; do
@@ -85,9 +86,9 @@ show_log() {
 }
 
 # --- what it needs -------------------------------------------------------
-if [ ! -x "$RINGMTA" ] || [ ! -x "$RINGSINK" ]; then
-	echo "demo: building $RINGMTA and $RINGSINK"
-	make --no-print-directory BUILD="$BUILD" "$RINGMTA" "$RINGSINK" >"$dir/build.log" 2>&1 ||
+if [ ! -x "$RINGMTA" ] || [ ! -x "$RINGSINK" ] || [ ! -x "$RINGCTL" ]; then
+	echo "demo: building $RINGMTA, $RINGSINK and $RINGCTL"
+	make --no-print-directory BUILD="$BUILD" "$RINGMTA" "$RINGSINK" "$RINGCTL" >"$dir/build.log" 2>&1 ||
 		{ tail -n 30 "$dir/build.log" >&2; fail "build failed"; }
 fi
 DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
@@ -290,6 +291,24 @@ else
 fi
 settle_ms=$((($(date +%s%N) - t0) / 1000000))
 
+# --- what Redis says ---------------------------------------------------------------
+# ringmta publishes its counters to its embedded Redis once a second: ringctl's
+# totals must agree with the delivery log (allow two rounds for the last ones).
+redis_ok=no
+logged=$(grep -c '"event":"delivered"' "$dlog")
+for _ in $(seq 30); do
+	published=$("$RINGCTL" -c "$conf" --json summary 2>"$dir/ringctl.err" |
+		$PY -c 'import json,sys; print(json.load(sys.stdin)["totals"]["deliveries"])' 2>/dev/null)
+	[ "$published" = "$logged" ] && { redis_ok=yes; break; }
+	sleep 0.2
+done
+if [ $redis_ok = yes ]; then
+	echo "demo: ringctl summary (from ringmta's embedded Redis) agrees: $published delivered"
+else
+	echo "demo: ringctl summary says ${published:-nothing} delivered, the delivery log $logged" >&2
+	cat "$dir/ringctl.err" >&2
+fi
+
 # --- stop, then count -------------------------------------------------------------
 stop_pid "$mta_pid"
 stop_pid "$healthy_pid"
@@ -302,5 +321,6 @@ $PY tools/demo_report.py summary "$plan" "$dir/acks" "$dlog" \
 	--settled $settled --settle-seconds "$((settle_ms / 1000)).$(printf %03d $((settle_ms % 1000)))" --want "$MESSAGES" \
 	"${expire_flag[@]}"
 rc=$?
+[ $redis_ok = yes ] || rc=1
 [ $rc -eq 0 ] || [ "$KEEP" = 1 ] || echo "demo: rerun with DEMO_KEEP=1 to keep the logs"
 exit $rc
