@@ -214,7 +214,7 @@ maint_open(struct dlv *d, domain_record *dr, int slot,
 	return (dr->thr_conn_tat_us + 999) / 1000;
 }
 
-/* Close idle sessions with nothing queued while domains wait for slots. */
+/* QUIT idle sessions with nothing queued while domains wait for slots. */
 static void
 maint_reclaim_run(struct ring_task *t)
 {
@@ -226,13 +226,13 @@ maint_reclaim_run(struct ring_task *t)
 		    c->dr->bind[c->bslot].active.count > 0 ||
 		    smtpc_get_state(c->s) != SMTPC_S_IDLE)
 			continue;
-		log_debug("%s: closing an idle session to %s (%s): %u domains "
+		log_debug("%s: QUIT to an idle session to %s (%s): %u domains "
 			  "wait for a connection slot",
 			  c->dr->name, c->host, c->ip, d->srv_waitq.n);
 		c->reclaimed = true;
 		c->no_reuse = true;
 		d->nreclaim++;
-		smtpc_cancel(c->s);
+		smtpc_quit(c->s); /* the slot frees when it closes */
 	}
 }
 

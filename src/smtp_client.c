@@ -670,6 +670,22 @@ smtpc_kick(struct smtpc *s)
 		ring_defer(s->r, &s->kick_task);
 }
 
+/*
+ * End the session politely: QUIT once no transaction is under way (from a
+ * deferred task, so any callback may call it).  Idempotent; a no-op once
+ * QUIT is queued or the session closes.
+ */
+void
+smtpc_quit(struct smtpc *s)
+{
+	if (s->quit_asked || s->state == SMTPC_S_QUIT ||
+	    s->state == SMTPC_S_SHUTDOWN || s->state == SMTPC_S_CLOSING)
+		return;
+	s->quit_asked = true;
+	if (s->state == SMTPC_S_IDLE || s->state == SMTPC_S_NEXT)
+		ring_defer(s->r, &s->kick_task);
+}
+
 /* Abort the session (owner's decision); on_close() follows later. */
 void
 smtpc_cancel(struct smtpc *s)

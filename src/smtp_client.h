@@ -308,6 +308,15 @@ int smtpc_start(struct smtpc *s);
 void smtpc_kick(struct smtpc *s);
 
 /*
+ * End the session gracefully: an idle session sends QUIT (with the quit
+ * timeout) from a deferred task, never from inside this call; a session
+ * in a transaction (or still greeting) finishes it, takes no further
+ * message and QUITs once every reply is in.  on_close() follows as after
+ * any QUIT.  Idempotent; a no-op once QUIT is sent or the session closes.
+ */
+void smtpc_quit(struct smtpc *s);
+
+/*
  * Stop now (shutdown, admin): in-flight messages get temporary results,
  * then on_close() with SMTPC_FAIL_LOCAL / err -ECANCELED (later, from the
  * ring, never from inside this call).  Idempotent.

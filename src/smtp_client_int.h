@@ -59,7 +59,8 @@ struct smtpc {
 	size_t tls_olen;   /* bytes of the ciphertext send in flight */
 	int64_t tls_deadline; /* handshake deadline (absolute ns) */
 	struct tls_sess *tls;
-	bool polled; /* next_msg() said "none"; ask again after an event */
+	bool polled;     /* next_msg() said "none"; ask again after an event */
+	bool quit_asked; /* smtpc_quit(): QUIT at the next NEXT, take no more */
 	/* Stage of the reply being handled (its pend[] entry is already
 	 * popped), so a handler's failure names it; -1 outside handlers. */
 	int reply_stage;

@@ -46,9 +46,9 @@ smtpc_msg_precheck(struct smtpc *s, struct smtpc_msg *m)
 }
 
 /*
- * NEXT: take the next message unless the limit is reached.  Without
- * PIPELINING, or before QUIT (never behind "."), wait until every reply
- * is in.
+ * NEXT: take the next message unless the limit is reached or smtpc_quit()
+ * asked for the end.  Without PIPELINING, or before QUIT (never behind
+ * "."), wait until every reply is in.
  */
 int
 smtpc_next_entry(struct smtpc *s)
@@ -58,7 +58,8 @@ smtpc_next_entry(struct smtpc *s)
 	for (;;) {
 		if (!s->pipelining && s->pn > 0)
 			return SMTPC_S_NEXT;
-		if (s->o.max_deliveries > 0 && s->ndeliv >= s->o.max_deliveries)
+		if (s->quit_asked || (s->o.max_deliveries > 0 &&
+				      s->ndeliv >= s->o.max_deliveries))
 			return s->pn > 0 ? SMTPC_S_NEXT : SMTPC_S_QUIT;
 		m = s->polled ? NULL : s->ops->next_msg(s, s->arg);
 		if (m == NULL) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_dns.sh: src/dns.c on a real ring with real c-ares, against a private
 # dnsmasq on 127.0.0.1/::1 (TOOLCHAIN.md 4.4), a blackholed UDP server (the
-# timeout path) and a closed port (refused).  tests/integration/dnsq.c is
+# timeout path), a server answering SERVFAIL and a closed port (refused).  tests/integration/dnsq.c is
 # built here by t_build_prog (lib.sh), linked with $RINGMTA_BUILD/libcore.a,
 # and prints one JSON line per result; the checks below read those lines.
 cd "$(dirname "$0")/../.." || exit 1
@@ -35,20 +35,29 @@ dnsmasq -k --pid-file= --conf-file=/dev/null --no-resolv --no-hosts \
 t_daemon $!
 DNSMASQ_PID=$!
 
-# A UDP server that never answers: the timeout path.
-BH_PORT_FILE=$T_DIR/blackhole.port
-/usr/bin/python3 - "$BH_PORT_FILE" <<'PY' &
-import socket, sys, time
+# fake_dns PORT_FILE MODE: a UDP server on 127.0.0.1 whose port goes to
+# PORT_FILE.  MODE drop: never answers (the timeout path); servfail:
+# answers SERVFAIL to every query, the header echoed with QR RD RA and
+# RCODE 2 (dnsmasq would turn an upstream SERVFAIL into REFUSED).
+fake_dns() {
+	/usr/bin/python3 - "$1" "$2" <<'PY' &
+import os, socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("127.0.0.1", 0))
 with open(sys.argv[1] + ".tmp", "w") as f:
     f.write(str(s.getsockname()[1]))
-import os
 os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 while True:
-    s.recvfrom(4096)  # read and drop
+    q, peer = s.recvfrom(4096)
+    if sys.argv[2] == "servfail" and len(q) >= 12:
+        s.sendto(q[:2] + bytes([0x81, 0x82]) + q[4:], peer)
 PY
-t_daemon $!
+	t_daemon $!
+}
+BH_PORT_FILE=$T_DIR/blackhole.port
+fake_dns "$BH_PORT_FILE" drop
+SF_PORT_FILE=$T_DIR/servfail.port
+fake_dns "$SF_PORT_FILE" servfail
 
 # Wait for dnsmasq to answer.
 ok=0
@@ -196,6 +205,18 @@ dnsq_run bh.json --server "127.0.0.1:$BH_PORT" --timeout 200 --tries 2 \
 t_check "blackholed server: temporary timeout, within the bounds" jcheck bh.json \
 	'all(r["status"] == "tempfail" and r["reason"] == "timeout" and
 	     not r["permanent"] and 500 <= r["ms"] <= 3000 for r in ALL) and
+	 len(ALL) == 2'
+
+wait_file "$SF_PORT_FILE" 10
+SF_PORT=$(cat "$SF_PORT_FILE")
+dnsq_run sf.json --server "127.0.0.1:$SF_PORT" --timeout 500 --tries 1 \
+	mx:example.test host:mx1.example.test:25
+# c-ares 1.18 ends a query whose only server said SERVFAIL with the
+# server's error (reason "refused"), so the reason is not checked here:
+# what matters is temporary, no A fallback (no implicit MX), no address.
+t_check "SERVFAIL: temporary, no A fallback, no address" jcheck sf.json \
+	'all(r["status"] == "tempfail" and not r["permanent"] and
+	     not r["implicit_mx"] and not ips(r) for r in ALL) and
 	 len(ALL) == 2'
 
 dnsq_run cr.json --server "127.0.0.1:$CLOSED_PORT" --timeout 1000 --tries 2 \

@@ -4,7 +4,10 @@
  * action's value and name, CONN_ERROR() and its inverse for every code
  * with every action combination, the errno and DNS mappings, and the
  * precondition errors of initiate_connection_smtp() that need no ring
- * (no context, bad slot).
+ * (no context, bad slot), and, on the routing context of dlv_fixture.c,
+ * every code initiate_connection_smtp() returns itself, with the actions
+ * it takes (requeue one, suspend the binding).  The DNS codes and their
+ * actions arrive with the lookup's answer (test_delivery.c).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,10 +15,15 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "connection.h"
+#include "dlv_fixture.h"
 #include "dns.h"
 
 static void
@@ -155,6 +163,173 @@ test_initiate_without_context(void **state)
 	dom_table_fini(&t);
 }
 
+static const char fx_conf[] = "[server]\n"
+			      "hostname = mta.test\n"
+			      "[dns]\n"
+			      "servers = 127.0.0.1:9\n"
+			      "[delivery]\n"
+			      "max_connections = 5\n"
+			      "tls = none\n"
+			      "[binding b2]\n"
+			      "address = 127.0.0.2\n"
+			      "[binding ghost]\n"
+			      "address = 192.0.2.55\n"
+			      "[domain susp.test]\n"
+			      "suspended = true\n"
+			      "[domain lim.test]\n"
+			      "max_outbound_connections = 1\n"
+			      "[domain thr.test]\n"
+			      "outbound_throttle_connections = 1/1h\n";
+
+static int
+fx_setup(void **state)
+{
+	return dlv_fx_setup(state, "test_connection", fx_conf);
+}
+
+/* Domain name with one unit queued on slot and a ready MX set of one
+ * address of family fam (127.0.0.1:9 for AF_INET) until now + 1 h. */
+static domain_record *
+fx_dom(struct dlv_fx *f, const char *name, int slot, int fam, int64_t now_ms)
+{
+	static const uint8_t id[DOM_ID_LEN] = {1};
+	domain_record *dr = dom_get(&f->doms, name);
+	struct dom_unit *u = dom_unit_new(id, 1);
+	struct dom_addr a;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&a.sa;
+
+	dr->ctx = f->d;
+	u->nrcpt = 1;
+	u->bslot = slot;
+	dom_active_push(&f->doms, dr, u);
+	memset(&a, 0, sizeof(a));
+	sin->sin_family = (sa_family_t)fam;
+	sin->sin_port = htons(9);
+	sin->sin_addr.s_addr = htonl(0x7f000001u);
+	a.len = sizeof(*sin);
+	snprintf(a.host, sizeof(a.host), "mx.%s", name);
+	snprintf(a.ip, sizeof(a.ip), "127.0.0.1");
+	dom_mx_set(dr, &a, 1, now_ms + 3600 * 1000);
+	return dr;
+}
+
+/* Drop every queued unit (no session may start when the ring runs). */
+static void
+fx_unqueue(domain_record *dr, void *arg)
+{
+	struct dlv_fx *f = arg;
+	struct dom_unit *u;
+
+	while ((u = dom_active_pop_any(&f->doms, dr)) != NULL)
+		dom_unit_free(u);
+	while ((u = dom_delayed_pop(&f->doms, dr)) != NULL)
+		dom_unit_free(u);
+}
+
+/*
+ * Every code initiate_connection_smtp() returns by itself, each produced
+ * by the one condition that causes it, with its action taken: REQUEUE1
+ * moves the unit to the delayed queue, SUSPEND_BINDING suspends the
+ * binding (and the next call says BINDING_SUSPENDED).
+ */
+static void
+test_initiate_codes(void **state)
+{
+	DLV_FX();
+	struct timeval now;
+	int64_t now_ms;
+	int def = bnd_find(&f->bnds, "default"), b2 = bnd_find(&f->bnds, "b2");
+	int ghost = bnd_find(&f->bnds, "ghost");
+	domain_record *dr;
+
+	assert_true(def >= 0 && b2 >= 0 && ghost >= 0);
+	gettimeofday(&now, NULL);
+	now_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
+
+	dr = fx_dom(f, "a.test", def, AF_INET, now_ms);
+	assert_int_equal(initiate_connection_smtp(dr, 99, &now),
+			 CONN_ERROR(CONN_ERR_BAD_BINDING));
+	assert_int_equal(initiate_connection_smtp(dr, -1, &now),
+			 CONN_ERROR(CONN_ERR_BAD_BINDING));
+	/* nothing queued for b2 */
+	assert_int_equal(initiate_connection_smtp(dr, b2, &now),
+			 CONN_ERROR(CONN_ERR_NO_MESSAGES));
+	/* suspended binding */
+	assert_true(bnd_suspend(bnd_get(&f->bnds, b2), "test"));
+	assert_int_equal(initiate_connection_smtp(dr, b2, &now),
+			 CONN_ERROR(CONN_ERR_BINDING_SUSPENDED));
+	/* backing off */
+	dr->backoff_until_ms = now_ms + 60000;
+	assert_int_equal(initiate_connection_smtp(dr, def, &now),
+			 CONN_ERROR(CONN_ERR_BACKOFF));
+	dr->backoff_until_ms = 0;
+	/* every address penalised */
+	dr->addrs[0].penalty_until_ms = now_ms + 60000;
+	assert_int_equal(initiate_connection_smtp(dr, def, &now),
+			 CONN_ERROR(CONN_ERR_NO_ROUTE));
+	dr->addrs[0].penalty_until_ms = 0;
+	/* the server-wide limit ([delivery] max_connections = 5) */
+	f->d->nconn = 5;
+	assert_int_equal(initiate_connection_smtp(dr, def, &now),
+			 CONN_ERROR(CONN_ERR_LIMIT));
+	f->d->nconn = 0;
+	/* the MX set expired: a lookup starts, and stays pending */
+	dr->mx_expires_ms = now_ms;
+	assert_int_equal(initiate_connection_smtp(dr, def, &now),
+			 CONN_ERROR(CONN_ERR_DNS_PENDING));
+	assert_int_equal(dr->mx_state, DOM_MX_RESOLVING);
+	assert_int_equal(initiate_connection_smtp(dr, def, &now),
+			 CONN_ERROR(CONN_ERR_DNS_PENDING));
+
+	dr = fx_dom(f, "susp.test", def, AF_INET, now_ms);
+	assert_int_equal(initiate_connection_smtp(dr, def, &now),
+			 CONN_ERROR(CONN_ERR_DOMAIN_SUSPENDED));
+	dr->suspended = false;
+	dr = fx_dom(f, "b.test", def, AF_INET, now_ms);
+	dr->suspended = true; /* by an administrator */
+	assert_int_equal(initiate_connection_smtp(dr, def, &now),
+			 CONN_ERROR(CONN_ERR_DOMAIN_SUSPENDED));
+
+	/* the domain's limit (max_outbound_connections = 1) */
+	dr = fx_dom(f, "lim.test", def, AF_INET, now_ms);
+	dr->nconn = 1;
+	assert_int_equal(initiate_connection_smtp(dr, def, &now),
+			 CONN_ERROR(CONN_ERR_LIMIT));
+	dr->nconn = 0;
+
+	/* the connection throttle (1/1h): the token is not there yet */
+	dr = fx_dom(f, "thr.test", def, AF_INET, now_ms);
+	dr->thr_conn_tat_us = (now_ms + 600000) * 1000;
+	assert_int_equal(initiate_connection_smtp(dr, def, &now),
+			 CONN_ERROR(CONN_ERR_THROTTLED));
+	assert_int_equal(dr->thr_conn_tat_us, (now_ms + 600000) * 1000);
+
+	/* socket() refused on our side: requeue one (to the delayed queue) */
+	dr = fx_dom(f, "sock.test", def, 250 /* no such family */, now_ms);
+	assert_int_equal(initiate_connection_smtp(dr, def, &now),
+			 CONN_ERROR(CONN_ERR_SOCKET | CONN_ACTION_REQUEUE1));
+	assert_int_equal(dr->bind[def].active.count, 0);
+	assert_int_equal(dr->delayed.count, 1);
+	assert_true(dr->delayed.head->due_ms > now_ms);
+
+	/* the source address is not on the host: the binding is suspended */
+	dr = fx_dom(f, "ghost.test", ghost, AF_INET, now_ms);
+	assert_false(bnd_get(&f->bnds, ghost)->suspended);
+	assert_int_equal(
+	    initiate_connection_smtp(dr, ghost, &now),
+	    CONN_ERROR(CONN_ERR_ADDR_UNAVAIL | CONN_ACTION_SUSPEND_BINDING));
+	assert_true(bnd_get(&f->bnds, ghost)->suspended);
+	assert_int_equal(dr->bind[ghost].active.count, 1); /* stays queued */
+	assert_int_equal(initiate_connection_smtp(dr, ghost, &now),
+			 CONN_ERROR(CONN_ERR_BINDING_SUSPENDED));
+
+	/* Let the failed sessions close with nothing left to deliver. */
+	dom_foreach(&f->doms, fx_unqueue, f);
+	for (int i = 0; i < 5; i++)
+		ring_run_once(f->r, 1000000);
+	assert_int_equal(f->d->nconn, 0);
+}
+
 int
 main(void)
 {
@@ -164,6 +339,8 @@ main(void)
 	    cmocka_unit_test(test_errno_mapping),
 	    cmocka_unit_test(test_dns_mapping),
 	    cmocka_unit_test(test_initiate_without_context),
+	    cmocka_unit_test_setup_teardown(test_initiate_codes, fx_setup,
+					    dlv_fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

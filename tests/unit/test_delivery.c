@@ -19,22 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "delivery_int.h"
-#include "dlogw.h"
+#include "dlv_fixture.h"
 #include "log.h"
-#include "spool.h"
-
-struct fx {
-	struct ring *r;
-	char tmp[64], dir[96], logp[96];
-	struct config *cfg;
-	struct spool *sp;
-	struct dlogw *dl;
-	struct dom_table doms;
-	struct bnd_table bnds;
-	struct dlv *d;
-};
 
 static const char fx_conf[] = "[server]\n"
 			      "hostname = mta.test\n"
@@ -49,91 +35,13 @@ static const char fx_conf[] = "[server]\n"
 static int
 fx_setup(void **state)
 {
-	struct ring_opts ro = {.sq_entries = 256, .cq_entries = 4096};
-	struct config_err_list errs;
-	struct spool_opts so = {0};
-	struct fx *f = calloc(1, sizeof(*f));
-	int err;
-
-	log_set_level(LOG_ERR);
-	f->r = ring_new(&ro, &err);
-	if (f->r == NULL) {
-		fprintf(stderr, "*** io_uring unavailable (%s): SKIPPING ***\n",
-			strerror(-err));
-		free(f);
-		*state = NULL;
-		return 0;
-	}
-	snprintf(f->tmp, sizeof(f->tmp), "/tmp/test_delivery.XXXXXX");
-	assert_non_null(mkdtemp(f->tmp));
-	snprintf(f->dir, sizeof(f->dir), "%s/spool", f->tmp);
-	snprintf(f->logp, sizeof(f->logp), "%s/d.jsonl", f->tmp);
-	config_err_list_init(&errs);
-	assert_int_equal(config_load_string("t", fx_conf, &f->cfg, &errs), 0);
-	config_err_list_fini(&errs);
-	so.dir = f->dir;
-	so.unsafe_no_sync = true;
-	assert_int_equal(spool_open(f->r, &so, &f->sp), 0);
-	assert_int_equal(dlogw_open(f->r, f->logp, &f->dl), 0);
-	bnd_table_init(&f->bnds, f->cfg);
-	dom_table_init(&f->doms, (unsigned)f->bnds.n);
-	assert_int_equal(dlv_new(&(struct dlv_opts){.ring = f->r,
-						    .cfg = f->cfg,
-						    .sp = f->sp,
-						    .dl = f->dl,
-						    .doms = &f->doms,
-						    .bnds = &f->bnds},
-				 &f->d),
-			 0);
-	*state = f;
-	return 0;
-}
-
-static int
-fx_teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-
-	if (f == NULL)
-		return 0;
-	dlv_free(f->d);
-	spool_close(f->sp);
-	dlogw_close(f->dl);
-	dom_table_fini(&f->doms);
-	bnd_table_fini(&f->bnds);
-	config_free(f->cfg);
-	assert_int_equal(ring_shutdown(f->r, 2000), 0);
-	ring_free(f->r);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->tmp);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
-}
-
-#define FX()                                                                   \
-	struct fx *f = *state;                                                 \
-	if (f == NULL) {                                                       \
-		skip();                                                        \
-		return;                                                        \
-	}
-
-static void
-fx_on_commit(void *arg, int err)
-{
-	*(int *)arg = err == 0 ? 1 : err;
-}
-
-static void
-fx_on_resume(void *arg)
-{
-	(void)arg;
+	return dlv_fx_setup(state, "test_delivery", fx_conf);
 }
 
 /* Spool a message from sender to rcpts (comma list), binding b; queue it
  * with dlv_queue_msg; copy its id into id. */
 static void
-fx_msg(struct fx *f, const char *sender, const char *rcpts, const char *b,
+fx_msg(struct dlv_fx *f, const char *sender, const char *rcpts, const char *b,
        uint32_t flags, uint8_t id[SPOOL_ID_LEN])
 {
 	struct record_msg_rcpt rc[8];
@@ -146,8 +54,6 @@ fx_msg(struct fx *f, const char *sender, const char *rcpts, const char *b,
 	    .flags = flags,
 	    .rcpt = rc,
 	};
-	struct spool_txn txn = {0};
-	int done = 0;
 
 	snprintf(buf, sizeof(buf), "%s", rcpts);
 	memset(rc, 0, sizeof(rc));
@@ -156,27 +62,18 @@ fx_msg(struct fx *f, const char *sender, const char *rcpts, const char *b,
 		rc[n++].addr.len = strlen(p);
 	}
 	env.nrcpt = n;
-	assert_int_equal(spool_txn_begin(f->sp, &txn, &env, fx_on_resume, NULL),
-			 0);
-	memcpy(id, spool_txn_id(&txn), SPOOL_ID_LEN);
-	assert_true(spool_txn_body(&txn, body, sizeof(body) - 1) >= 0);
-	spool_txn_commit(&txn, fx_on_commit, &done);
-	while (!done)
-		ring_run_once(f->r, 100000000);
-	assert_int_equal(done, 1);
+	dlv_fx_spool(f, &env, body, sizeof(body) - 1, id);
 	dlv_queue_msg(f->d, spool_find(f->sp, id));
 }
 
 static void
-fx_drain(struct fx *f)
+fx_drain(struct dlv_fx *f)
 {
-	assert_int_equal(spool_drain(f->sp, 5000), 0);
-	for (int i = 0; i < 5; i++)
-		ring_run_once(f->r, 10000000);
+	dlv_fx_drain(f, 5);
 }
 
 static uint8_t
-fx_state(struct fx *f, const uint8_t *id, uint32_t i, uint32_t *attempts)
+fx_state(struct dlv_fx *f, const uint8_t *id, uint32_t i, uint32_t *attempts)
 {
 	const struct spool_msg *m = spool_find(f->sp, id);
 	struct spool_rcpt_info ri;
@@ -209,7 +106,7 @@ res(enum smtpc_status st, enum smtpc_stage stage, int code, unsigned c1,
 
 /* DSNs (sender <>, RECORD_MSG_F_BOUNCE) queued for rcpt's domain. */
 static unsigned
-fx_dsns_to(struct fx *f, const char *rcpt)
+fx_dsns_to(struct dlv_fx *f, const char *rcpt)
 {
 	domain_record *dr = dom_find(&f->doms, dom_of_addr(rcpt));
 	unsigned n = 0;
@@ -233,7 +130,7 @@ fx_dsns_to(struct fx *f, const char *rcpt)
 static void
 test_queue_binding_and_split(void **state)
 {
-	FX();
+	DLV_FX();
 	uint8_t id[SPOOL_ID_LEN];
 	domain_record *a, *b;
 	int slot = bnd_find(&f->bnds, "b2");
@@ -256,7 +153,7 @@ test_queue_binding_and_split(void **state)
 
 /* Take the one unit of dr and apply results[] to it. */
 static void
-fx_apply(struct fx *f, domain_record *dr, const struct smtpc_result *r,
+fx_apply(struct dlv_fx *f, domain_record *dr, const struct smtpc_result *r,
 	 unsigned n, unsigned accepted)
 {
 	struct dom_unit *u = dom_active_pop_any(&f->doms, dr);
@@ -273,7 +170,7 @@ fx_apply(struct fx *f, domain_record *dr, const struct smtpc_result *r,
 static void
 test_results_marks_requeue_dsn(void **state)
 {
-	FX();
+	DLV_FX();
 	uint8_t id[SPOOL_ID_LEN];
 	domain_record *dr;
 	uint32_t att = 0;
@@ -316,7 +213,7 @@ test_results_marks_requeue_dsn(void **state)
 static void
 test_no_dsn_for_null_sender_or_dsn(void **state)
 {
-	FX();
+	DLV_FX();
 	uint8_t id1[SPOOL_ID_LEN], id2[SPOOL_ID_LEN];
 	struct smtpc_result r =
 	    res(SMTPC_R_PERMANENT, SMTPC_STAGE_RCPT, 550, 5, 1, 1, "no");
@@ -337,7 +234,7 @@ test_no_dsn_for_null_sender_or_dsn(void **state)
 static void
 test_domain_purge_and_defer(void **state)
 {
-	FX();
+	DLV_FX();
 	uint8_t id1[SPOOL_ID_LEN], id2[SPOOL_ID_LEN], id3[SPOOL_ID_LEN];
 	domain_record *dr;
 	struct outcome o;
@@ -371,7 +268,7 @@ test_domain_purge_and_defer(void **state)
 static void
 test_expire_and_requeue1(void **state)
 {
-	FX();
+	DLV_FX();
 	uint8_t id[SPOOL_ID_LEN];
 	domain_record *dr;
 	struct dom_unit *u;
@@ -394,7 +291,7 @@ test_expire_and_requeue1(void **state)
 static void
 test_replay_keeps_retry_time(void **state)
 {
-	FX();
+	DLV_FX();
 	uint8_t id[SPOOL_ID_LEN];
 	domain_record *dr;
 	struct smtpc_result r =
@@ -421,7 +318,7 @@ test_replay_keeps_retry_time(void **state)
 static void
 test_delivery_log(void **state)
 {
-	FX();
+	DLV_FX();
 	uint8_t id[SPOOL_ID_LEN];
 	struct smtpc_result r =
 	    res(SMTPC_R_DELIVERED, SMTPC_STAGE_DOT, 250, 2, 0, 0, "queued");
@@ -455,19 +352,19 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_queue_binding_and_split,
-					    fx_setup, fx_teardown),
+					    fx_setup, dlv_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_results_marks_requeue_dsn,
-					    fx_setup, fx_teardown),
+					    fx_setup, dlv_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_no_dsn_for_null_sender_or_dsn,
-					    fx_setup, fx_teardown),
+					    fx_setup, dlv_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_domain_purge_and_defer,
-					    fx_setup, fx_teardown),
+					    fx_setup, dlv_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_expire_and_requeue1, fx_setup,
-					    fx_teardown),
+					    dlv_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_replay_keeps_retry_time,
-					    fx_setup, fx_teardown),
+					    fx_setup, dlv_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_delivery_log, fx_setup,
-					    fx_teardown),
+					    dlv_fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

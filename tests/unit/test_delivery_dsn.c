@@ -7,7 +7,8 @@
  * expiry), the notice's content, and exactly one notice across restarts.
  * The asynchronous read of the original: the DSN is built after the read's
  * completion, even when the message is done before it; big originals are
- * returned as headers; shutdown with a read in flight, waited for or
+ * returned as headers; ENVID, ORCPT and RET reach the DSN from the
+ * spooled envelope; shutdown with a read in flight, waited for or
  * cancelled, is clean.
  */
 #include <stdarg.h>
@@ -22,24 +23,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "delivery_int.h"
-#include "dlogw.h"
+#include "dlv_fixture.h"
 #include "log.h"
-#include "spool.h"
 
 #define MIN_US (60ull * 1000000)
-
-struct fx {
-	struct ring *r;
-	char tmp[64], dir[96], logp[96];
-	struct config *cfg;
-	struct spool *sp;
-	struct dlogw *dl;
-	struct dom_table doms;
-	struct bnd_table bnds;
-	struct dlv *d;
-};
 
 static const char fx_conf[] = "[server]\n"
 			      "hostname = mta.test\n"
@@ -54,107 +41,15 @@ static const char fx_conf[] = "[server]\n"
 			      "[domain late.test]\n"
 			      "delay_warning = 2d\n";
 
-/* Open the spool at f->dir and the routing context on it. */
-static void
-fx_open(struct fx *f)
-{
-	struct spool_opts so = {.dir = f->dir, .unsafe_no_sync = true};
-
-	assert_int_equal(spool_open(f->r, &so, &f->sp), 0);
-	dom_table_init(&f->doms, (unsigned)f->bnds.n);
-	assert_int_equal(dlv_new(&(struct dlv_opts){.ring = f->r,
-						    .cfg = f->cfg,
-						    .sp = f->sp,
-						    .dl = f->dl,
-						    .doms = &f->doms,
-						    .bnds = &f->bnds},
-				 &f->d),
-			 0);
-}
-
-static void
-fx_close(struct fx *f)
-{
-	dlv_free(f->d);
-	f->d = NULL;
-	spool_close(f->sp);
-	f->sp = NULL;
-	dom_table_fini(&f->doms);
-}
-
 static int
 fx_setup(void **state)
 {
-	struct ring_opts ro = {.sq_entries = 256, .cq_entries = 4096};
-	struct config_err_list errs;
-	struct fx *f = calloc(1, sizeof(*f));
-	int err;
-
-	log_set_level(LOG_ERR);
-	f->r = ring_new(&ro, &err);
-	if (f->r == NULL) {
-		fprintf(stderr, "*** io_uring unavailable (%s): SKIPPING ***\n",
-			strerror(-err));
-		free(f);
-		*state = NULL;
-		return 0;
-	}
-	snprintf(f->tmp, sizeof(f->tmp), "/tmp/test_dlvdsn.XXXXXX");
-	assert_non_null(mkdtemp(f->tmp));
-	snprintf(f->dir, sizeof(f->dir), "%s/spool", f->tmp);
-	snprintf(f->logp, sizeof(f->logp), "%s/d.jsonl", f->tmp);
-	config_err_list_init(&errs);
-	assert_int_equal(config_load_string("t", fx_conf, &f->cfg, &errs), 0);
-	config_err_list_fini(&errs);
-	assert_int_equal(dlogw_open(f->r, f->logp, &f->dl), 0);
-	bnd_table_init(&f->bnds, f->cfg);
-	fx_open(f);
-	*state = f;
-	return 0;
-}
-
-static int
-fx_teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-
-	if (f == NULL)
-		return 0;
-	fx_close(f);
-	dlogw_close(f->dl);
-	bnd_table_fini(&f->bnds);
-	config_free(f->cfg);
-	assert_int_equal(ring_shutdown(f->r, 2000), 0);
-	ring_free(f->r);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->tmp);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
-}
-
-#define FX()                                                                   \
-	struct fx *f = *state;                                                 \
-	if (f == NULL) {                                                       \
-		skip();                                                        \
-		return;                                                        \
-	}
-
-static void
-fx_on_commit(void *arg, int err)
-{
-	*(int *)arg = err == 0 ? 1 : err;
-}
-
-static void
-fx_on_resume(void *arg)
-{
-	(void)arg;
+	return dlv_fx_setup(state, "test_dlvdsn", fx_conf);
 }
 
 /* Spool a message from sender to one rcpt (NOTIFY notify) with body. */
 static void
-fx_msg(struct fx *f, const char *sender, const char *rcpt, uint8_t notify,
+fx_msg(struct dlv_fx *f, const char *sender, const char *rcpt, uint8_t notify,
        uint32_t flags, const char *body, size_t len, uint8_t id[SPOOL_ID_LEN])
 {
 	struct record_msg_rcpt rc = {
@@ -167,33 +62,21 @@ fx_msg(struct fx *f, const char *sender, const char *rcpt, uint8_t notify,
 	    .rcpt = &rc,
 	    .nrcpt = 1,
 	};
-	struct spool_txn txn = {0};
-	int done = 0, rc2;
 
-	assert_int_equal(spool_txn_begin(f->sp, &txn, &env, fx_on_resume, NULL),
-			 0);
-	memcpy(id, spool_txn_id(&txn), SPOOL_ID_LEN);
-	rc2 = spool_txn_body(&txn, body, len);
-	assert_true(rc2 == 0 || rc2 == SPOOL_BUSY); /* all taken either way */
-	spool_txn_commit(&txn, fx_on_commit, &done);
-	while (!done)
-		ring_run_once(f->r, 100000000);
-	assert_int_equal(done, 1);
+	dlv_fx_spool(f, &env, body, len, id);
 }
 
 static const char fx_body[] = "Subject: t\r\n\r\nbody\r\n";
 
 static void
-fx_drain(struct fx *f)
+fx_drain(struct dlv_fx *f)
 {
-	assert_int_equal(spool_drain(f->sp, 5000), 0);
-	for (int i = 0; i < 10; i++)
-		ring_run_once(f->r, 10000000);
+	dlv_fx_drain(f, 10);
 	assert_int_equal(spool_drain(f->sp, 5000), 0);
 }
 
 static uint64_t
-fx_received(struct fx *f, const uint8_t *id)
+fx_received(struct dlv_fx *f, const uint8_t *id)
 {
 	struct spool_msg_info mi;
 
@@ -203,7 +86,7 @@ fx_received(struct fx *f, const uint8_t *id)
 
 /* Record recipient 0 of id as deferred until next_us (a past deferral). */
 static void
-fx_mark(struct fx *f, const uint8_t *id, uint8_t state, uint64_t next_us)
+fx_mark(struct dlv_fx *f, const uint8_t *id, uint8_t state, uint64_t next_us)
 {
 	struct spool_state st = {
 	    .state = state, .attempts = 1, .next_try_us = next_us};
@@ -217,7 +100,8 @@ fx_mark(struct fx *f, const uint8_t *id, uint8_t state, uint64_t next_us)
  * is called where dlv_batch_finish() calls it, before the marks.
  */
 static void
-fx_defer(struct fx *f, const uint8_t *id, const char *domain, uint64_t next_min)
+fx_defer(struct dlv_fx *f, const uint8_t *id, const char *domain,
+	 uint64_t next_min)
 {
 	domain_record *dr = dom_get(&f->doms, domain);
 	struct dom_unit *u = dom_unit_new(id, 1);
@@ -268,7 +152,7 @@ fx_find_dsn(void *arg, const struct spool_msg *m)
 
 /* DSNs in the spool; the last one's body into *msg (heap) if asked. */
 static unsigned
-fx_dsns(struct fx *f, char **msg)
+fx_dsns(struct dlv_fx *f, char **msg)
 {
 	struct fx_found fd = {0};
 	struct spool_body sb;
@@ -323,7 +207,7 @@ static const struct delay_case delay_cases[] = {
 static void
 test_delay_rule(void **state)
 {
-	FX();
+	DLV_FX();
 	uint8_t id[SPOOL_ID_LEN];
 	unsigned before;
 
@@ -346,7 +230,7 @@ test_delay_rule(void **state)
 static void
 test_delay_content(void **state)
 {
-	FX();
+	DLV_FX();
 	uint8_t id[SPOOL_ID_LEN];
 	char *msg = NULL;
 	static const char *const want[] = {
@@ -379,19 +263,19 @@ test_delay_content(void **state)
 static void
 test_delay_once_across_restarts(void **state)
 {
-	FX();
+	DLV_FX();
 	uint8_t id[SPOOL_ID_LEN];
 
 	fx_msg(f, "s@src.test", "a@d.test", 0, 0, fx_body, sizeof(fx_body) - 1,
 	       id);
 	fx_defer(f, id, "d.test", 30);
 	assert_int_equal(fx_dsns(f, NULL), 0);
-	fx_close(f);
-	fx_open(f);
+	dlv_fx_close(f);
+	dlv_fx_open(f);
 	fx_defer(f, id, "d.test", 90);
 	assert_int_equal(fx_dsns(f, NULL), 1);
-	fx_close(f);
-	fx_open(f);
+	dlv_fx_close(f);
+	dlv_fx_open(f);
 	fx_defer(f, id, "d.test", 180);
 	fx_defer(f, id, "d.test", 400);
 	assert_int_equal(fx_dsns(f, NULL), 1);
@@ -400,7 +284,7 @@ test_delay_once_across_restarts(void **state)
 /* ---- the asynchronous read ---------------------------------------------- */
 
 static int
-fx_send_failure(struct fx *f, const uint8_t *id)
+fx_send_failure(struct dlv_fx *f, const uint8_t *id)
 {
 	struct dlv_dsn_rcpt rc = {
 	    .addr = "a@d.test",
@@ -415,7 +299,7 @@ fx_send_failure(struct fx *f, const uint8_t *id)
 
 /* Spool the standard message to a@d.test and start its failure DSN. */
 static void
-fx_msg_failure(struct fx *f, uint8_t id[SPOOL_ID_LEN])
+fx_msg_failure(struct dlv_fx *f, uint8_t id[SPOOL_ID_LEN])
 {
 	fx_msg(f, "s@src.test", "a@d.test", 0, 0, fx_body, sizeof(fx_body) - 1,
 	       id);
@@ -425,7 +309,7 @@ fx_msg_failure(struct fx *f, uint8_t id[SPOOL_ID_LEN])
 static void
 test_failure_read_async(void **state)
 {
-	FX();
+	DLV_FX();
 	uint8_t id[SPOOL_ID_LEN], none[SPOOL_ID_LEN] = {0};
 	char *msg = NULL;
 
@@ -452,7 +336,7 @@ test_failure_read_async(void **state)
 static void
 test_failure_big_original(void **state)
 {
-	FX();
+	DLV_FX();
 	size_t len = 300 * 1024;
 	char *body = malloc(len), *msg = NULL;
 	uint8_t id[SPOOL_ID_LEN];
@@ -490,7 +374,7 @@ fx_res(int code, unsigned c1, unsigned c2, unsigned c3, const char *text)
 }
 
 static uint8_t
-fx_state(struct fx *f, const uint8_t *id, uint32_t i)
+fx_state(struct dlv_fx *f, const uint8_t *id, uint32_t i)
 {
 	const struct spool_msg *m = spool_find(f->sp, id);
 	struct spool_rcpt_info ri;
@@ -508,7 +392,7 @@ fx_state(struct fx *f, const uint8_t *id, uint32_t i)
  * is never recorded, so the recipient is tried again after a restart.
  */
 static void
-fx_bounce_batch(struct fx *f, uint8_t id[SPOOL_ID_LEN], struct dlv_batch *b)
+fx_bounce_batch(struct dlv_fx *f, uint8_t id[SPOOL_ID_LEN], struct dlv_batch *b)
 {
 	struct smtpc_result r[2] = {
 	    fx_res(550, 5, 1, 1, "no such user"),
@@ -523,17 +407,9 @@ fx_bounce_batch(struct fx *f, uint8_t id[SPOOL_ID_LEN], struct dlv_batch *b)
 	    .rcpt = rc,
 	    .nrcpt = 2,
 	};
-	struct spool_txn txn = {0};
 	struct dom_unit *u;
-	int done = 0;
 
-	assert_int_equal(spool_txn_begin(f->sp, &txn, &env, fx_on_resume, NULL),
-			 0);
-	memcpy(id, spool_txn_id(&txn), SPOOL_ID_LEN);
-	assert_int_equal(spool_txn_body(&txn, fx_body, sizeof(fx_body) - 1), 0);
-	spool_txn_commit(&txn, fx_on_commit, &done);
-	while (!done)
-		ring_run_once(f->r, 100000000);
+	dlv_fx_spool(f, &env, fx_body, sizeof(fx_body) - 1, id);
 	u = dom_unit_new(id, 2);
 	u->nrcpt = 2;
 	u->rcpt[1] = 1;
@@ -551,10 +427,58 @@ fx_bounce_batch(struct fx *f, uint8_t id[SPOOL_ID_LEN], struct dlv_batch *b)
 	dlv_batch_finish(b);
 }
 
+/*
+ * ENVID, ORCPT and RET go from the spooled envelope into the DSN: a 550
+ * through a batch for a message with ENVID=ENV-42, RET=HDRS and an ORCPT
+ * gives Original-Envelope-Id, Original-Recipient and the headers only.
+ */
+static void
+test_failure_envid_orcpt_ret(void **state)
+{
+	DLV_FX();
+	static const char orcpt[] = "rfc822;Orig@D.test";
+	static const char envid[] = "ENV-42";
+	struct smtpc_result r = fx_res(550, 5, 1, 1, "no such user");
+	struct record_msg_rcpt rc = {
+	    .addr = {(const uint8_t *)"a@d.test", 8},
+	    .orcpt = {(const uint8_t *)orcpt, sizeof(orcpt) - 1},
+	};
+	struct spool_env env = {
+	    .sender = {(const uint8_t *)"s@src.test", 10},
+	    .envid = {(const uint8_t *)envid, sizeof(envid) - 1},
+	    .ret = RECORD_RET_HDRS,
+	    .rcpt = &rc,
+	    .nrcpt = 1,
+	};
+	uint8_t id[SPOOL_ID_LEN];
+	struct dom_unit *u;
+	struct dlv_batch b;
+	char *msg = NULL;
+
+	dlv_fx_spool(f, &env, fx_body, sizeof(fx_body) - 1, id);
+	u = dom_unit_new(id, 1);
+	u->nrcpt = 1;
+	dlv_batch_init(&b, f->d, dom_get(&f->doms, "d.test"), u);
+	dlv_batch_rcpt(&b, 0, &r, 0);
+	assert_int_equal(b.ndsn, 1);
+	dlv_dsn_send_batch(&b);
+	dlv_batch_finish(&b);
+	assert_int_equal(fx_dsns(f, &msg), 1);
+	assert_non_null(strstr(msg, "Original-Envelope-Id: ENV-42\r\n"));
+	assert_non_null(strstr(msg, "Original-Recipient: rfc822;"));
+	assert_non_null(strstr(msg, "Orig@D.test\r\n"));
+	assert_non_null(strstr(msg, "Final-Recipient: rfc822; a@d.test\r\n"));
+	assert_non_null(strstr(msg, "Content-Type: text/rfc822-headers\r\n"));
+	assert_non_null(strstr(msg, "Subject: t\r\n"));
+	assert_null(strstr(msg, "\r\nbody\r\n")); /* RET=HDRS: no body */
+	assert_null(strstr(msg, "message/rfc822"));
+	free(msg);
+}
+
 static void
 test_failure_marks_after_dsn(void **state)
 {
-	FX();
+	DLV_FX();
 	uint8_t id[SPOOL_ID_LEN];
 	struct dlv_batch b;
 	char *msg = NULL;
@@ -573,14 +497,14 @@ test_failure_marks_after_dsn(void **state)
 static void
 test_failure_marks_kept_on_cancel(void **state)
 {
-	FX();
+	DLV_FX();
 	uint8_t id[SPOOL_ID_LEN];
 	struct dlv_batch b;
 
 	fx_bounce_batch(f, id, &b);
 	dlv_dsn_abort_wait(f->d, 0);
-	fx_close(f);
-	fx_open(f);
+	dlv_fx_close(f);
+	dlv_fx_open(f);
 	assert_int_equal(fx_state(f, id, 0), RECORD_RS_PENDING);
 	assert_int_equal(fx_state(f, id, 1), RECORD_RS_DEFERRED);
 	assert_int_equal(fx_dsns(f, NULL), 0);
@@ -590,12 +514,12 @@ test_failure_marks_kept_on_cancel(void **state)
 static void
 test_shutdown_waits_for_read(void **state)
 {
-	FX();
+	DLV_FX();
 	uint8_t id[SPOOL_ID_LEN];
 
 	fx_msg_failure(f, id);
-	fx_close(f);
-	fx_open(f);
+	dlv_fx_close(f);
+	dlv_fx_open(f);
 	assert_int_equal(fx_dsns(f, NULL), 1);
 }
 
@@ -605,19 +529,19 @@ test_shutdown_waits_for_read(void **state)
 static void
 test_shutdown_cancels_read(void **state)
 {
-	FX();
+	DLV_FX();
 	uint8_t id[SPOOL_ID_LEN];
 
 	fx_msg_failure(f, id);
 	assert_non_null(f->d->dsn_jobs);
 	dlv_dsn_abort_wait(f->d, 0);
 	assert_null(f->d->dsn_jobs);
-	fx_close(f);
+	dlv_fx_close(f);
 	/* The completion arrives after the dlv is freed. */
 	for (int i = 0; i < 100 && ring_inflight(f->r) > 0; i++)
 		ring_run_once(f->r, 10000000);
 	assert_int_equal(ring_inflight(f->r), 0);
-	fx_open(f);
+	dlv_fx_open(f);
 	assert_int_equal(fx_dsns(f, NULL), 0);
 }
 
@@ -626,23 +550,25 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_delay_rule, fx_setup,
-					    fx_teardown),
+					    dlv_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_delay_content, fx_setup,
-					    fx_teardown),
+					    dlv_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_delay_once_across_restarts,
-					    fx_setup, fx_teardown),
+					    fx_setup, dlv_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_failure_read_async, fx_setup,
-					    fx_teardown),
+					    dlv_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_failure_envid_orcpt_ret,
+					    fx_setup, dlv_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_failure_big_original, fx_setup,
-					    fx_teardown),
+					    dlv_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_failure_marks_after_dsn,
-					    fx_setup, fx_teardown),
+					    fx_setup, dlv_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_failure_marks_kept_on_cancel,
-					    fx_setup, fx_teardown),
+					    fx_setup, dlv_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_shutdown_waits_for_read,
-					    fx_setup, fx_teardown),
+					    fx_setup, dlv_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_shutdown_cancels_read,
-					    fx_setup, fx_teardown),
+					    fx_setup, dlv_fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

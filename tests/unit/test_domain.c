@@ -130,21 +130,29 @@ split_bad(uint32_t i, const char *why, void *arg)
 static void
 test_split(void **state)
 {
-	static const char *const addr[] = {"a@X.example.", "b@y.example",
-					   "c@x.example", "nodomain",
-					   "d@bad..name"};
+	static const char *const addr[] = {"a@X.example.",
+					   "b@y.example",
+					   "c@x.example",
+					   "nodomain",
+					   "d@bad..name",
+					   "e@B\xc3\xbc"
+					   "cher.Example.",
+					   "f@xn--bcher-kva.example"};
 	struct dom_table t;
 	struct split_seen s = {0};
 
 	(void)state;
 	dom_table_init(&t, 1);
 	assert_int_equal(
-	    dom_split(&t, id1, addr, NULL, 5, split_out, split_bad, &s), 2);
-	assert_int_equal(s.units, 2);
+	    dom_split(&t, id1, addr, NULL, 7, split_out, split_bad, &s), 3);
+	assert_int_equal(s.units, 3);
 	assert_int_equal(s.nrcpt[0], 2); /* x.example, normalised */
 	assert_int_equal(s.nrcpt[1], 1);
+	assert_int_equal(s.nrcpt[2], 2); /* U-label and A-label: one key */
 	assert_int_equal(s.bad, 2);
 	assert_non_null(dom_find(&t, "x.example"));
+	assert_non_null(dom_find(&t, "xn--bcher-kva.example"));
+	assert_null(dom_find(&t, "X.example."));
 	dom_table_fini(&t);
 }
 

@@ -34,6 +34,8 @@
  *   BODY    --read -EIO-->           CLOSING (local), no "." on the wire
  *   BODY    --cancel, read completes after CLOSING--> chunk still valid
  *   BODY/NEXT --send deadline (session timer)--> CLOSING (timeout)
+ *   IDLE    --smtpc_quit-->          QUIT (deferred, once, quit timeout)
+ *   EHLO/BODY --smtpc_quit-->        the transaction ends, then QUIT
  *
  * A protocol error in a reply handler is reported with the stage of the
  * command it answered (smtpc_reply() keeps it in s->reply_stage while the
@@ -237,14 +239,22 @@ fx_to_ehlo(struct fx *f)
 	expect_sent(EHLO);
 }
 
+/* nmsg messages offered; connect, greet, EHLO answered with PIPELINING:
+ * the session must then be in state want. */
+static void
+fx_to_ready(struct fx *f, unsigned nmsg, enum smtpc_state want)
+{
+	f->nmsg = nmsg;
+	fx_to_ehlo(f);
+	fake_ring_recv_str(EHLO_PIPE);
+	assert_int_equal(smtpc_get_state(f->s), want);
+}
+
 /* Up to the pipelined group of msg[0] being armed (not completed). */
 static void
 fx_to_group(struct fx *f)
 {
-	f->nmsg = 1;
-	fx_to_ehlo(f);
-	fake_ring_recv_str(EHLO_PIPE);
-	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_TXN);
+	fx_to_ready(f, 1, SMTPC_S_TXN);
 }
 
 /* Up to the body read being armed after "354". */
@@ -893,11 +903,8 @@ test_quit_eof_or_421(void **state)
 	struct fx *f = *state;
 
 	for (size_t i = 0; i < nitems(ends); i++) {
-		f->nmsg = 0;
 		f->o.tmo.idle = 50;
-		fx_to_ehlo(f);
-		fake_ring_recv_str(EHLO_PIPE);
-		assert_int_equal(smtpc_get_state(f->s), SMTPC_S_IDLE);
+		fx_to_ready(f, 0, SMTPC_S_IDLE);
 		assert_int_equal(fake_ring_advance(50 * MS), 1);
 		expect_sent("QUIT\r\n");
 		if (ends[i] == NULL)
@@ -920,10 +927,7 @@ test_unsolicited_421_while_idle(void **state)
 {
 	struct fx *f = *state;
 
-	f->nmsg = 0;
-	fx_to_ehlo(f);
-	fake_ring_recv_str(EHLO_PIPE);
-	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_IDLE);
+	fx_to_ready(f, 0, SMTPC_S_IDLE);
 	fake_ring_recv_str("421 4.4.2 mx.example idle too long\r\n");
 	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_CLOSING);
 	expect_closed(f, SMTPC_FAIL_REPLY, SMTPC_STAGE_IDLE, 0, 421);
@@ -981,6 +985,132 @@ test_full_delivery_wire(void **state)
 	fx_end(f);
 }
 
+/* ---- smtpc_quit ----------------------------------------------------------
+ */
+
+/* An idle session (idle 100 s, quit 40 ms) asked twice to QUIT: nothing
+ * happens inside the call; after the deferred task one "QUIT" is sent. */
+static void
+fx_quit_idle(struct fx *f)
+{
+	f->o.tmo.idle = 100000;
+	f->o.tmo.quit = 40;
+	fx_to_ready(f, 0, SMTPC_S_IDLE);
+	fake_ring_wire_reset();
+	smtpc_quit(f->s);
+	smtpc_quit(f->s);
+	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_IDLE);
+	assert_null(fake_ring_pending(RING_OP_SEND));
+	(void)fake_ring_run_tasks();
+	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_QUIT);
+	expect_sent("QUIT\r\n");
+}
+
+/* QUIT, then 221: a clean end, as after any QUIT. */
+static void
+fx_quit_221(struct fx *f)
+{
+	fake_ring_recv_str("221 bye\r\n");
+	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_CLOSING);
+	expect_closed(f, SMTPC_FAIL_NONE, SMTPC_STAGE_QUIT, 0, 221);
+	assert_int_equal(f->why.status, SMTPC_R_DELIVERED);
+}
+
+/* Idle: QUIT once (a further quit or kick adds nothing), no message
+ * taken; 221 ends it cleanly. */
+static void
+test_quit_idle(void **state)
+{
+	struct fx *f = *state;
+
+	fx_quit_idle(f);
+	smtpc_quit(f->s); /* in QUIT: nothing more */
+	smtpc_kick(f->s);
+	(void)fake_ring_run_tasks();
+	assert_null(fake_ring_pending(RING_OP_SEND));
+	assert_string_equal(fake_ring_wire(NULL), "QUIT\r\n");
+	assert_int_equal(f->taken, 0);
+	fx_quit_221(f);
+	smtpc_timeouts_default(&f->o.tmo);
+}
+
+/* The QUIT reply is awaited for the quit timeout, not the idle one. */
+static void
+test_quit_idle_timeout(void **state)
+{
+	struct fx *f = *state;
+
+	fx_quit_idle(f);
+	assert_int_equal(fake_ring_advance(39 * MS), 0);
+	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_QUIT);
+	assert_int_equal(fake_ring_advance(1 * MS), 1);
+	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_CLOSING);
+	expect_closed(f, SMTPC_FAIL_TIMEOUT, SMTPC_STAGE_QUIT, -ETIMEDOUT, 0);
+	smtpc_timeouts_default(&f->o.tmo);
+}
+
+/* Mid transaction: the message in flight completes (its body, "." and
+ * reply), the next one is not taken, then QUIT (never behind "."). */
+static void
+test_quit_mid_transaction(void **state)
+{
+	struct fx *f = *state;
+
+	fx_to_ready(f, 2, SMTPC_S_TXN);
+	expect_sent(GROUP);
+	fake_ring_recv_str("250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_BODY);
+	smtpc_quit(f->s);
+	(void)fake_ring_run_tasks();
+	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_BODY);
+	fake_ring_read_bytes(BODY_IN, strlen(BODY_IN));
+	(void)fake_ring_flush_sends();
+	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_NEXT);
+	assert_null(fake_ring_pending(RING_OP_SEND));
+	fake_ring_recv_str("250 2.0.0 queued\r\n");
+	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_QUIT);
+	expect_sent("QUIT\r\n");
+	assert_int_equal(f->taken, 1);
+	assert_int_equal(f->done, 1);
+	assert_int_equal(f->msg[0].rc[0].res.status, SMTPC_R_DELIVERED);
+	assert_int_equal(f->msg[0].rc[1].res.status, SMTPC_R_DELIVERED);
+	assert_string_equal(fake_ring_wire(NULL),
+			    EHLO GROUP BODY_OUT "QUIT\r\n");
+	fx_quit_221(f);
+}
+
+/* Asked while greeting: EHLO completes, no message is taken, QUIT. */
+static void
+test_quit_while_greeting(void **state)
+{
+	struct fx *f = *state;
+
+	f->nmsg = 1;
+	fx_to_ehlo(f);
+	smtpc_quit(f->s);
+	(void)fake_ring_run_tasks();
+	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_EHLO);
+	fake_ring_recv_str(EHLO_PIPE);
+	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_QUIT);
+	expect_sent("QUIT\r\n");
+	assert_int_equal(f->taken, 0);
+	fx_quit_221(f);
+}
+
+/* After cancel (CLOSING) it does nothing: the reason stays "cancelled". */
+static void
+test_quit_after_cancel(void **state)
+{
+	struct fx *f = *state;
+
+	fx_to_ready(f, 0, SMTPC_S_IDLE);
+	smtpc_cancel(f->s);
+	smtpc_quit(f->s);
+	(void)fake_ring_run_tasks();
+	assert_null(fake_ring_pending(RING_OP_SEND));
+	expect_closed(f, SMTPC_FAIL_LOCAL, SMTPC_STAGE_IDLE, -ECANCELED, 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1008,6 +1138,11 @@ main(void)
 	    T(test_send_failures_are_reset),
 	    T(test_body_read_error),
 	    T(test_full_delivery_wire),
+	    T(test_quit_idle),
+	    T(test_quit_idle_timeout),
+	    T(test_quit_mid_transaction),
+	    T(test_quit_while_greeting),
+	    T(test_quit_after_cancel),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
