@@ -158,10 +158,23 @@ dlv_free(struct dlv *d)
 	free(d);
 }
 
+/* dom_foreach: tick a domain with queued units (after a reload). */
+static void
+dlv_poke_queued(domain_record *dr, void *arg)
+{
+	(void)arg;
+	if (dr->nactive > 0 || dr->delayed.count > 0)
+		maint_poke(dr);
+}
+
 void
 dlv_set_config(struct dlv *d, const struct config *cfg)
 {
 	d->cfg = cfg;
+	/* Limits, throttles or a suspension may have changed: every domain
+	 * with work looks again at its next turn, not at its next scan. */
+	if (d->doms != NULL)
+		dom_foreach(d->doms, dlv_poke_queued, NULL);
 }
 
 struct tls_ctx *
@@ -539,6 +552,11 @@ dlv_on_next_msg(struct smtpc *s, void *arg)
 			c->finish(c, 0, c->udata);
 	}
 	if (d->stopping || c->no_reuse || dr->bind[c->bslot].active.count == 0)
+		goto idle;
+	/* A suspended domain (config, SIGHUP or ringctl) gets no new message,
+	 * even from a session already open: it idles out or is kicked when
+	 * the suspension is lifted. */
+	if (pol->suspended || dr->suspended)
 		goto idle;
 	wait = dom_rate_wait(&pol->throttle_messages, dr->thr_msg_tat_us,
 			     now_ms * 1000);

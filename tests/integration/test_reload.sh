@@ -141,6 +141,22 @@ t_check "after reload: ringsink saw the new source address and EHLO" \
 	 "old.test" not in S["helo"] and
 	 "before.test" not in S["helo"] and "127.0.0.3" not in S["clients"]'
 
+# ---- a suspension lifted by a reload wakes the domain at once ----
+write_conf "$DNS_PORT" 127.0.0.4 after.test \
+	"$(printf '[domain example.test]\nsuspended = true')"
+kill -HUP $MTA_PID
+t_check "SIGHUP: example.test suspended" \
+	wait_text "$T_DIR/rl.log" "configuration reloaded"
+sleep 0.5
+$SEND "$LPORT" a@sender.test r4@example.test
+sleep 2
+t_check "while suspended: nothing delivered" jq_log 'not ev("delivered", "r4@example.test")'
+write_conf "$DNS_PORT" 127.0.0.4 after.test
+kill -HUP $MTA_PID
+# well under the maintainer's 15 s scan: the reload itself woke it
+t_check "suspension lifted by SIGHUP: delivered within 4 s" wait_log \
+	'ev("delivered", "r4@example.test")' 4
+
 # ---- a bad file keeps everything ----
 echo "[dns]" >"$T_DIR/rl.conf"
 echo "servers = not-an-address" >>"$T_DIR/rl.conf"
