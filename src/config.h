@@ -241,6 +241,7 @@ struct config_dns {
 	uint64_t negative_ttl_ms;
 	unsigned max_mx_hosts;
 	unsigned max_addresses;
+	unsigned max_inflight; /* queries out at once; the rest wait */
 	struct config_meta meta;
 };
 

@@ -220,6 +220,7 @@ static const struct config_key config_dns_keys[] = {
 	      "5m"),
     CONFIG_DK("max_mx_hosts", UINT, 0, max_mx_hosts, 1, 100, "10"),
     CONFIG_DK("max_addresses", UINT, 0, max_addresses, 1, 100, "20"),
+    CONFIG_DK("max_inflight", UINT, 0, max_inflight, 1, 100000, "128"),
 };
 
 static const struct config_key config_delivery_keys[] = {

@@ -92,6 +92,7 @@ dlv_dns_opts(const struct config *cfg, struct dns_opts *o)
 	o->negative_ttl_ms = cfg->dns.negative_ttl_ms;
 	o->max_mx_hosts = cfg->dns.max_mx_hosts;
 	o->max_addresses = cfg->dns.max_addresses;
+	o->max_inflight = cfg->dns.max_inflight;
 }
 
 int

@@ -10,6 +10,11 @@
  * and requests are dns_cache.c and dns_req.c; this file never calls a
  * request's callback.
  *
+ * At most o.max_inflight queries are out (over every channel); the rest
+ * wait in a FIFO.  ares_timeout() walks every query in flight, so it runs
+ * once per loop turn (the sync timer, at "now"), not after every send or
+ * answer; waiting queries are started there too.
+ *
  * c-ares may call our query callback from inside ares_query() (bad name)
  * or ares_process_fd(); that callback only files the answer and arms the
  * run timer, so no state is changed under c-ares's feet.  A poll slot the
@@ -31,7 +36,8 @@
 #include "ring.h"
 #include "timer.h"
 
-#define DNS_CLASS_IN 1
+#define DNS_CLASS_IN    1
+#define DNS_SOCK_RCVBUF (1 << 20)
 
 struct dns_slot {
 	struct fdpoll fp;
@@ -167,10 +173,12 @@ struct dns_chan {
 	struct dns_chan *next; /* on d->draining */
 };
 
-/* One query in flight: its node and the channel that carries it. */
+/* One query: its node, and the channel that carries it once sent (NULL
+ * while it waits on d->wait_head for a slot under max_inflight). */
 struct dns_q {
 	struct dns_node *n;
 	struct dns_chan *c;
+	struct dns_q *next; /* d->wait_head */
 };
 
 static void
@@ -227,6 +235,15 @@ dns_ares_timer(struct dns *d)
 	timer_arm(ring_timers(d->ring), &d->tmo, when);
 }
 
+/* Re-arm tmo and start waiting queries later in this loop turn, once for
+ * every send and answer of the turn: ares_timeout() is O(queries). */
+static void
+dns_ares_sync_soon(struct dns *d)
+{
+	if (d->ring && !timer_armed(&d->sync))
+		timer_arm(ring_timers(d->ring), &d->sync, ring_now(d->ring));
+}
+
 /* Let every channel handle rfd/wfd (a channel ignores sockets that are
  * not its own) and its timeouts. */
 static void
@@ -235,7 +252,7 @@ dns_ares_process(struct dns *d, ares_socket_t rfd, ares_socket_t wfd)
 	ares_process_fd(d->chan->ch, rfd, wfd);
 	for (struct dns_chan *c = d->draining; c != NULL; c = c->next)
 		ares_process_fd(c->ch, rfd, wfd);
-	dns_ares_timer(d);
+	dns_ares_sync_soon(d);
 }
 
 static void
@@ -258,29 +275,80 @@ dns_ares_on_answer(void *arg, int status, int timeouts, unsigned char *abuf,
 
 	(void)timeouts;
 	q->c->inflight--;
+	q->n->d->sent--;
 	free(q);
 	dns_ares_parse(n->type, status, abuf, alen, n->d->o.max_cname, &a);
 	dns_node_complete(n->d, n, &a);
 }
 
 static void
-dns_ares_send(struct dns *d, struct dns_node *n)
+dns_ares_query(struct dns *d, struct dns_q *q)
 {
-	struct dns_q *q = xmalloc(sizeof(*q));
-
-	q->n = n;
 	q->c = d->chan;
 	q->c->inflight++; /* before: the callback may run inside ares_query */
-	ares_query(d->chan->ch, n->name, DNS_CLASS_IN, dns_qtype_wire(n->type),
-		   dns_ares_on_answer, q);
+	d->sent++;
+	if (d->sent > d->st.sent_peak)
+		d->st.sent_peak = d->sent;
+	ares_query(d->chan->ch, q->n->name, DNS_CLASS_IN,
+		   dns_qtype_wire(q->n->type), dns_ares_on_answer, q);
+	dns_ares_sync_soon(d);
+}
+
+/* Send waiting queries, oldest first, while there is room. */
+static void
+dns_ares_pump(struct dns *d)
+{
+	struct dns_q *q;
+
+	while (d->sent < d->o.max_inflight && (q = d->wait_head) != NULL) {
+		d->wait_head = q->next;
+		if (d->wait_head == NULL)
+			d->wait_tail = &d->wait_head;
+		q->next = NULL;
+		d->st.waiting--;
+		dns_ares_query(d, q);
+	}
+}
+
+static void
+dns_on_sync(struct timer *t)
+{
+	struct dns *d = container_of(t, struct dns, sync);
+
+	if (d->chan == NULL)
+		return;
+	dns_ares_pump(d);
 	dns_ares_timer(d);
+}
+
+static void
+dns_ares_send(struct dns *d, struct dns_node *n)
+{
+	struct dns_q *q = xcalloc(1, sizeof(*q));
+
+	q->n = n;
+	if (d->sent < d->o.max_inflight && d->wait_head == NULL) {
+		dns_ares_query(d, q);
+		return;
+	}
+	*d->wait_tail = q;
+	d->wait_tail = &q->next;
+	d->st.waiting++;
 }
 
 static void
 dns_ares_stop(struct dns *d)
 {
 	struct dns_chan *c;
+	struct dns_q *q;
 
+	/* Waiting nodes stay pending: dns_shutdown() cancels them. */
+	while ((q = d->wait_head) != NULL) {
+		d->wait_head = q->next;
+		free(q);
+	}
+	d->wait_tail = &d->wait_head;
+	d->st.waiting = 0;
 	while ((c = d->draining) != NULL) {
 		d->draining = c->next;
 		dns_chan_free(c);
@@ -290,8 +358,10 @@ dns_ares_stop(struct dns *d)
 		d->chan = NULL;
 		ares_library_cleanup();
 	}
-	if (d->ring)
+	if (d->ring) {
 		timer_cancel(ring_timers(d->ring), &d->tmo);
+		timer_cancel(ring_timers(d->ring), &d->sync);
+	}
 }
 
 static const struct dns_backend dns_ares_backend = {
@@ -424,7 +494,7 @@ dns_chan_new(struct dns *d, const struct value_sockaddr *servers, size_t n,
 	struct dns_chan *c = xcalloc(1, sizeof(*c));
 	struct ares_options ao;
 	int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS |
-		   ARES_OPT_TRIES | ARES_OPT_FLAGS;
+		   ARES_OPT_TRIES | ARES_OPT_FLAGS | ARES_OPT_SOCK_RCVBUF;
 	int rc;
 
 	memset(&ao, 0, sizeof(ao));
@@ -433,6 +503,9 @@ dns_chan_new(struct dns *d, const struct value_sockaddr *servers, size_t n,
 	ao.timeout = (int)MIN(d->o.timeout_ms, 3600u * 1000);
 	ao.tries = (int)d->o.tries;
 	ao.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
+	/* A burst of answers must not overflow the socket (the kernel caps
+	 * it at net.core.rmem_max). */
+	ao.socket_receive_buffer_size = DNS_SOCK_RCVBUF;
 	rc = ares_init_options(&c->ch, &ao, mask);
 	if (rc != ARES_SUCCESS) {
 		free(c);
@@ -485,7 +558,7 @@ dns_set_servers(struct dns *d, const struct value_sockaddr *servers, size_t n)
 	d->chan = c;
 	log_info("dns: %zu resolver server(s) in use for new queries%s", n,
 		 n == 0 ? " (from /etc/resolv.conf)" : "");
-	dns_ares_timer(d);
+	dns_ares_sync_soon(d);
 	return 0;
 }
 
@@ -495,14 +568,18 @@ dns_new(struct ring *r, const struct dns_opts *o, int *err_r)
 	struct dns *d;
 	int rc;
 
-	if (r == NULL) {
+	if (r == NULL || o->max_inflight > DNS_MAX_INFLIGHT_MAX) {
 		*err_r = -EINVAL;
 		return NULL;
 	}
 	d = dns_alloc(r, o, &dns_ares_backend, err_r);
 	if (d == NULL)
 		return NULL;
+	if (d->o.max_inflight == 0)
+		d->o.max_inflight = DNS_MAX_INFLIGHT_DEFAULT;
+	d->wait_tail = &d->wait_head;
 	timer_init(&d->tmo, dns_on_tmo);
+	timer_init(&d->sync, dns_on_sync);
 	rc = dns_ares_init(d, o);
 	if (rc < 0) {
 		log_err("dns: cannot set up the resolver: %s", strerror(-rc));

@@ -151,7 +151,12 @@ struct dns_opts {
 	unsigned max_cname;       /* CNAMEs allowed in one answer */
 	enum dns_family family;
 	uint64_t seed; /* shuffling; 0: from getrandom() */
+	/* Queries sent to the resolvers at once; the rest wait in a FIFO.
+	 * 0: DNS_MAX_INFLIGHT_DEFAULT. */
+	unsigned max_inflight;
 };
+#define DNS_MAX_INFLIGHT_DEFAULT 128
+#define DNS_MAX_INFLIGHT_MAX     100000
 /* The defaults of docs/CONFIG.md [dns]. */
 void dns_opts_init(struct dns_opts *o);
 
@@ -164,7 +169,9 @@ struct dns_stats {
 	uint64_t failures;  /* queries that ended in a temporary failure */
 	uint64_t evictions; /* cache entries pushed out by the size bound */
 	uint64_t entries;   /* cache entries now */
-	uint64_t inflight;  /* queries in flight now */
+	uint64_t inflight;  /* queries not yet answered (sent or waiting) */
+	uint64_t waiting;   /* of those, held back by max_inflight */
+	uint64_t sent_peak; /* most queries out at the resolvers at once */
 };
 
 /*

@@ -164,6 +164,7 @@ struct dns_backend {
 };
 
 struct dns_slot; /* dns.c: one polled c-ares socket */
+struct dns_q;    /* dns.c: one query, sent or waiting for a slot */
 struct dns_chan; /* dns.c: one c-ares channel and its queries in flight */
 
 struct dns {
@@ -190,6 +191,10 @@ struct dns {
 	struct dns_chan *draining; /* older channels finishing their queries
 				    * (dns_set_servers) */
 	struct timer tmo;
+	struct timer sync; /* once per loop turn: start waiting queries,
+			    * re-arm tmo (ares_timeout walks every query) */
+	struct dns_q *wait_head, **wait_tail; /* FIFO over max_inflight */
+	unsigned sent;                        /* queries out, all channels */
 	struct dns_slot **slots;
 	size_t nslots;
 	bool dead; /* freed; waiting for busy poll slots */

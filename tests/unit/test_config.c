@@ -196,6 +196,7 @@ test_defaults(void **state)
 	assert_true(cfg->dns.negative_ttl_ms == 300000);
 	assert_int_equal(cfg->dns.max_mx_hosts, 10);
 	assert_int_equal(cfg->dns.max_addresses, 20);
+	assert_int_equal(cfg->dns.max_inflight, 128);
 	assert_int_equal(cfg->delivery.max_connections, 10000);
 	assert_null(cfg->tls.cert_file);
 	assert_null(cfg->tls.ca_file);
@@ -309,6 +310,7 @@ static const char full_file[] =
     "negative_ttl = 1m\n"
     "max_mx_hosts = 5\n"
     "max_addresses = 8\n"
+    "max_inflight = 32\n"
     "\n"
     "[tls]\n"
     "cert_file = /etc/ringmta/cert.pem\n"
@@ -453,6 +455,7 @@ check_full(const struct config *cfg)
 	assert_true(cfg->dns.negative_ttl_ms == 60000);
 	assert_int_equal(cfg->dns.max_mx_hosts, 5);
 	assert_int_equal(cfg->dns.max_addresses, 8);
+	assert_int_equal(cfg->dns.max_inflight, 32);
 	assert_string_equal(cfg->tls.cert_file, "/etc/ringmta/cert.pem");
 	assert_string_equal(cfg->tls.key_file, "/etc/ringmta/key.pem");
 	assert_string_equal(cfg->tls.ca_file,
@@ -762,6 +765,9 @@ test_error_classes(void **state)
 	     "brackets, as in [::1]:25: '::1:25'"},
 	    {"[listener]\naddress =\n", "t.ini:2: [listener] address: a "
 					"value is required"},
+	    {"[dns]\nmax_inflight = 0\n",
+	     "t.ini:2: [dns] max_inflight: 0 is out of range: expected 1 to "
+	     "100000"},
 	    {"[dns]\nservers = *:53\n",
 	     "t.ini:2: [dns] servers: the wildcard address '*' is not "
 	     "allowed here"},
