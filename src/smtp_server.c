@@ -2,9 +2,10 @@
 /*
  * smtp_server.c: the inbound ESMTP engine's server and session lifecycle:
  * listeners and multishot accept (with the 421 for connections over the
- * limit), session pool, deadlines, the receive buffer and recv, and
- * teardown.  Output and the reply API are in smtp_server_out.c, commands and
- * the input loop in smtp_server_cmd.c, STARTTLS in smtp_server_tls.c.  No
+ * limit), session pool and teardown.  The receive buffer, recv and the
+ * session timer are in smtp_server_io.c, output and the reply API in
+ * smtp_server_out.c, commands and the input loop in smtp_server_cmd.c,
+ * STARTTLS in smtp_server_tls.c.  No
  * policy: every decision about a client is the owner's (smtps_ops).
  *
  * Lifetime (STYLE 3.5): a session embeds op_recv, op_send and op_close and
@@ -77,10 +78,8 @@ smtps_state_str(enum smtps_state st)
 	return (unsigned)st < SMTPS_S__COUNT ? smtps_state_names[st] : "?";
 }
 
-static void smtps_recv_done(struct uop *op, int res, unsigned flags);
 static void smtps_close_done(struct uop *op, int res, unsigned flags);
 static void smtps_task_run(struct ring_task *t);
-static void smtps_deadline_fire(struct timer *t);
 static void smtps_accept_done(struct uop *op, int res, unsigned flags);
 static void smtps_accept_retry(struct timer *t);
 
@@ -465,6 +464,8 @@ smtps_session_put(struct smtps_session *s)
 	uop_fini(&s->op_send);
 	uop_fini(&s->op_close);
 	smtps_tls_free(s);
+	s->in_off = s->in_len = 0;
+	smtps_in_return(s);
 	if (srv->npool < SMTPS_POOL_MAX && !srv->stopping) {
 		s->next = srv->pool;
 		srv->pool = s;
@@ -578,7 +579,8 @@ smtps_notify_close(struct smtps_session *s)
 		s->srv->ops->on_close(s, s->why);
 }
 
-static void
+/* Cancel everything in flight and close once it is back (CLOSING). */
+void
 smtps_hard_close(struct smtps_session *s)
 {
 	smtps_enter(s, SMTPS_S_CLOSING);
@@ -630,20 +632,6 @@ smtps_close(struct smtps_session *s, enum smtps_close_why why, bool graceful)
 }
 
 static void
-smtps_deadline_fire(struct timer *t)
-{
-	struct smtps_session *s =
-	    container_of(t, struct smtps_session, deadline);
-
-	if (s->state < SMTPS_S_FLUSH) {
-		smtps_queue(s, 421, "4.4.2 Error: session timeout exceeded");
-		smtps_close(s, SMTPS_CLOSE_SESSION_TIMEOUT, true);
-	} else {
-		smtps_close(s, SMTPS_CLOSE_SESSION_TIMEOUT, false);
-	}
-}
-
-static void
 smtps_task_run(struct ring_task *t)
 {
 	struct smtps_session *s = container_of(t, struct smtps_session, task);
@@ -672,136 +660,6 @@ smtps_close_done(struct uop *op, int res, unsigned flags)
 		return;
 	}
 	smtps_closing_step(s);
-}
-
-/* ---- receive ----------------------------------------------------------- */
-
-void
-smtps_arm_recv(struct smtps_session *s)
-{
-	struct smtps_server *srv = s->srv;
-	int64_t now = ring_now(srv->ring), dl;
-
-	if (uop_busy(&s->op_recv) || s->state >= SMTPS_S_CLOSING ||
-	    s->state == SMTPS_S_FLUSH)
-		return;
-	if (s->state == SMTPS_S_LINGER) {
-		s->in_off = s->in_len = 0;
-		dl = MIN(now + SMTPS_LINGER_NS, s->t_end);
-	} else {
-		if (s->paused)
-			return; /* smtps_resume() arms it again */
-		if (s->tls_st == SMTPS_TLS_ON && !s->tls_dry)
-			return; /* tls.c may hold plaintext: process it first */
-		if (s->in_off == s->in_len) {
-			s->in_off = s->in_len = 0;
-		} else if (s->in_off > 0 &&
-			   (s->in_len == s->in_cap || smtps_tls_io(s))) {
-			memmove(s->in, s->in + s->in_off,
-				s->in_len - s->in_off);
-			s->in_len -= s->in_off;
-			s->in_off = 0;
-		}
-		if (s->in_len == s->in_cap)
-			return; /* full: processing resumes reading */
-		dl = MIN(now + (int64_t)srv->cfg.idle_timeout_ms * 1000000,
-			 s->t_end);
-		if (s->tls_st == SMTPS_TLS_HANDSHAKE)
-			dl = MIN(s->t_hs, s->t_end);
-	}
-	if (ring_recv(srv->ring, &s->op_recv, s->fd, s->in + s->in_len,
-		      s->in_cap - s->in_len, dl) < 0)
-		smtps_close(s, SMTPS_CLOSE_IO, false);
-}
-
-/* True when the engine waits for the client and nothing else (a paused
- * session waits for its owner: the client is not idle). */
-static bool
-smtps_waiting_for_client(const struct smtps_session *s)
-{
-	return s->pending == SMTPS_STAGE_NONE && !s->paused &&
-	       !s->out_sending && s->out_len[s->out_fill] == 0 &&
-	       s->in_off == s->in_len;
-}
-
-static void
-smtps_recv_timeout(struct smtps_session *s)
-{
-	if (ring_now(s->srv->ring) >= s->t_end) {
-		smtps_queue(s, 421, "4.4.2 Error: session timeout exceeded");
-		smtps_close(s, SMTPS_CLOSE_SESSION_TIMEOUT, true);
-	} else if (smtps_waiting_for_client(s)) {
-		smtps_queue(s, 421, "4.4.2 Error: timeout exceeded");
-		smtps_close(s, SMTPS_CLOSE_IDLE, true);
-	} else {
-		smtps_arm_recv(s); /* the owner or the send is slow, not us */
-	}
-}
-
-static void
-smtps_recv_data(struct smtps_session *s, int res)
-{
-	struct smtps_server *srv = s->srv;
-
-	if (s->tls_st != SMTPS_TLS_OFF) { /* ciphertext, or discarded */
-		smtps_tls_recv(s, res);
-		return;
-	}
-	s->in_len += (size_t)res;
-	s->replied_since_recv = false;
-	if (!s->greeted && !srv->cfg.early_talker_ok) {
-		srv->st.early_talkers++;
-		s->greeted = true; /* our 554 replaces the greeting */
-		s->pending = SMTPS_STAGE_NONE;
-		smtps_queue(s, 554, "5.5.0 Error: talking before the greeting");
-		smtps_close(s, SMTPS_CLOSE_EARLY_TALKER, true);
-		return;
-	}
-	smtps_process(s);
-}
-
-static void
-smtps_recv_done(struct uop *op, int res, unsigned flags)
-{
-	struct smtps_session *s =
-	    container_of(op, struct smtps_session, op_recv);
-
-	(void)flags;
-	switch (s->state) {
-	case SMTPS_S_CMD:
-	case SMTPS_S_BODY:
-	case SMTPS_S_BDAT:
-		if (s->tls_st == SMTPS_TLS_HANDSHAKE && res <= 0)
-			smtps_tls_recv_end(s, res);
-		else if (res > 0)
-			smtps_recv_data(s, res);
-		else if (res == -ETIMEDOUT)
-			smtps_recv_timeout(s);
-		else if (res == 0) /* half-close: still send what is queued */
-			smtps_close(s, SMTPS_CLOSE_EOF, true);
-		else
-			smtps_close(s, SMTPS_CLOSE_IO, false);
-		break;
-	case SMTPS_S_FLUSH:
-		/* EOF: the linger's recv sees it again and closes */
-		if (res < 0 && res != -ETIMEDOUT)
-			smtps_close(s, s->why, false);
-		break;
-	case SMTPS_S_LINGER:
-		if (res > 0)
-			smtps_arm_recv(s);
-		else
-			smtps_hard_close(s);
-		break;
-	case SMTPS_S_CLOSING:
-	case SMTPS_S_CLOSED:
-		smtps_closing_step(s);
-		break;
-	case SMTPS_S__COUNT:
-		BUG_ON(1);
-	}
-	if (s->state < SMTPS_S_FLUSH)
-		smtps_arm_recv(s);
 }
 
 /* ---- stop and free ------------------------------------------------------ */
@@ -848,6 +706,7 @@ smtps_server_free(struct smtps_server *srv)
 	if (srv == NULL)
 		return;
 	BUG_ON(!smtps_server_idle(srv));
+	smtps_body_bufs_free(srv);
 	while (srv->pool) {
 		struct smtps_session *s = srv->pool;
 

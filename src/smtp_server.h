@@ -179,7 +179,7 @@ struct smtps_config {
 	unsigned session_timeout_ms; /* whole session; 0: 3600000 */
 	bool early_talker_ok;      /* false: input before the greeting -> 554 */
 	enum sdata_mode data_mode; /* STRICT (counts) or NORMALIZE */
-	size_t recv_buf;           /* per-session receive buffer; 0: 4096 */
+	size_t recv_buf;           /* 0: 4096; a fast body: 64 KiB lent */
 	bool reuseport;            /* SO_REUSEPORT on the listeners */
 	int backlog;               /* listen(2) backlog; 0: 4096 */
 };

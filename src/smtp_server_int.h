@@ -20,7 +20,9 @@
 #define SMTPS_NAME_MAX  256   /* HELO name kept (truncated) */
 #define SMTPS_ADDR_MAX  (INET6_ADDRSTRLEN + 8)
 #define SMTPS_LINGER_NS (2 * 1000000000LL)
-#define SMTPS_POOL_MAX  256 /* freed sessions kept for reuse */
+#define SMTPS_POOL_MAX  256         /* freed sessions kept for reuse */
+#define SMTPS_BODY_BUF  (64 * 1024) /* receive buffer lent for a body */
+#define SMTPS_BODY_POOL 32          /* lent buffers kept for reuse */
 
 /*
  * Session states (STYLE 3.3).  CMD and BODY/BDAT read input; the rest are
@@ -113,10 +115,15 @@ struct smtps_session {
 	/* I/O */
 	struct uop op_recv, op_send, op_close;
 	struct ring_task task; /* run smtps_process() after an async reply */
-	struct timer deadline; /* the session deadline */
+	struct timer deadline; /* the session timer: all deadlines below */
 	int64_t t_end;         /* session deadline (ring_now scale) */
+	int64_t t_recv;        /* the recv in flight must end by; 0: none */
+	int64_t t_send;        /* the send in flight must end by; 0: none */
 	char *in;
 	size_t in_cap, in_off, in_len; /* unconsumed: in[in_off..in_len) */
+	char *in_own;    /* the session's own buffer while in is a lent one */
+	size_t recv_len; /* bytes the recv in flight may fill */
+	bool recv_full;  /* the last recv filled them */
 	char out[2][SMTPS_OUT_SIZE];
 	size_t out_len[2];
 	unsigned out_fill;   /* buffer replies go into */
@@ -157,15 +164,26 @@ struct smtps_server {
 	char busy_msg[SMTPS_REPLY_MAX];
 	size_t busy_len;
 	char scratch[SMTPS_SCRATCH];
+	char *body_bufs[SMTPS_BODY_POOL]; /* SMTPS_BODY_BUF each, idle */
+	unsigned nbody_bufs;
 };
 
 /* smtp_server.c */
 void smtps_close(struct smtps_session *s, enum smtps_close_why why,
 		 bool graceful);
 void smtps_enter(struct smtps_session *s, enum smtps_state st);
-void smtps_arm_recv(struct smtps_session *s);
 void smtps_linger_start(struct smtps_session *s);
 void smtps_closing_step(struct smtps_session *s);
+void smtps_hard_close(struct smtps_session *s);
+
+/* smtp_server_io.c */
+void smtps_arm_recv(struct smtps_session *s);
+void smtps_recv_done(struct uop *op, int res, unsigned flags);
+void smtps_deadline_fire(struct timer *t);
+void smtps_timer_want(struct smtps_session *s, int64_t when);
+void smtps_send_deadline(struct smtps_session *s);
+void smtps_in_return(struct smtps_session *s);
+void smtps_body_bufs_free(struct smtps_server *srv);
 
 /* smtp_server_out.c */
 void smtps_send_done(struct uop *op, int res, unsigned flags);

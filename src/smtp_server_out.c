@@ -30,16 +30,16 @@ static void
 smtps_send_start(struct smtps_session *s)
 {
 	unsigned idx = s->out_fill ^ 1;
-	int64_t dl = ring_now(s->srv->ring) +
-		     (int64_t)s->srv->cfg.idle_timeout_ms * 1000000;
 
 	s->srv->st.sends++;
 	if (ring_send(s->srv->ring, &s->op_send, s->fd,
 		      s->out[idx] + s->out_sent, s->out_len[idx] - s->out_sent,
-		      dl) < 0) {
+		      0) < 0) {
 		s->out_sending = false;
 		smtps_close(s, SMTPS_CLOSE_IO, false);
+		return;
 	}
+	smtps_send_deadline(s); /* the session timer, no linked timeout */
 }
 
 /*
@@ -79,6 +79,7 @@ smtps_send_done(struct uop *op, int res, unsigned flags)
 	unsigned idx = s->out_fill ^ 1;
 
 	(void)flags;
+	s->t_send = 0;
 	if (s->state >= SMTPS_S_CLOSING) {
 		s->out_sending = false;
 		smtps_closing_step(s);

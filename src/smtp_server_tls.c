@@ -125,12 +125,12 @@ smtps_tls_send(struct smtps_session *s)
 		return;
 	s->out_sending = true;
 	srv->st.sends++;
-	if (ring_send(srv->ring, &s->op_send, s->fd, p, len,
-		      ring_now(srv->ring) +
-			  (int64_t)srv->cfg.idle_timeout_ms * 1000000) < 0) {
+	if (ring_send(srv->ring, &s->op_send, s->fd, p, len, 0) < 0) {
 		s->out_sending = false;
 		smtps_close(s, SMTPS_CLOSE_IO, false);
+		return;
 	}
+	smtps_send_deadline(s);
 }
 
 /* The handshake failed (what: used when tls.c has no reason). */

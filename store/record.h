@@ -251,10 +251,22 @@ const char *record_tag_str(unsigned tag);
 /* 1 for DELIVERED, BOUNCED, EXPIRED, DELETED; else 0. */
 int record_rcpt_state_final(unsigned state);
 
-/* Batch buffer: encode records into it, write [0, len) at the tail, reset. */
+/*
+ * Batch buffer: encode records into it, write [0, len) at the tail, reset.
+ * It grows by doubling from 4 KiB.  record_buf_fini() keeps the memory in
+ * a per-thread pool (at most RECORD_POOL_MAX allocations, RECORD_POOL_BYTES
+ * in all) that the next empty buffer to grow takes from, so a stream of
+ * similar messages allocates nothing after the first few.
+ */
+#define RECORD_POOL_MAX   32
+#define RECORD_POOL_BYTES (8u << 20)
 void record_buf_init(struct record_buf *b);
 void record_buf_fini(struct record_buf *b);
 void record_buf_reset(struct record_buf *b);
+/* Free the calling thread's pooled allocations. */
+void record_buf_pool_drain(void);
+/* The number of pooled allocations; *bytes_r (may be NULL) their size. */
+unsigned record_buf_pool_count(size_t *bytes_r);
 
 /* Segment header: 0 / -EINVAL; decode 1 / 0 / -EBADMSG / -ENOTSUP. */
 int record_seg_encode(const struct record_seg *s,

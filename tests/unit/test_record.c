@@ -569,6 +569,7 @@ test_body_split_and_stream(void **state)
 		assert_int_equal(xs.pad, x1.pad);
 		/* "Disk" = header+envelope, body, pad zeros. */
 		hs.data = realloc(hs.data, xs.size);
+		hs.cap = xs.size; /* record_buf_fini() may pool it */
 		memcpy(hs.data + body_off, body, sizeof(body));
 		memset(hs.data + body_off + sizeof(body), 0, xs.pad);
 		assert_memory_equal(hs.data, one.data, one.len);
@@ -1170,6 +1171,75 @@ test_decode_table(void **state)
 	}
 }
 
+/*
+ * record_buf_fini() pools the allocation and the next buffer to grow takes
+ * it (no regrowth); the pool is bounded in count and bytes; a record
+ * encoded into a pooled buffer is the same as into a fresh one.
+ */
+static void
+test_buf_pool(void **state)
+{
+	static uint8_t body[100 * 1024];
+	struct record_buf a, b, bufs[RECORD_POOL_MAX + 1];
+	struct record_msg m;
+	struct record_extent xa, xb;
+	uint8_t *first, *copy;
+	size_t bytes, cap;
+
+	(void)state;
+	record_buf_pool_drain();
+	assert_int_equal(record_buf_pool_count(&bytes), 0);
+	assert_int_equal(bytes, 0);
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = (uint8_t)(i * 7);
+	msg_init(&m);
+	record_buf_init(&a);
+	xa = enc_msg(&a, &m, &rcpt_xy, 1, body, sizeof(body), 5);
+	first = a.data;
+	cap = a.cap;
+	assert_true(cap >= xa.size);
+	copy = xmalloc(xa.size);
+	memcpy(copy, a.data, xa.size);
+	record_buf_fini(&a);
+	assert_null(a.data);
+	assert_int_equal(record_buf_pool_count(&bytes), 1);
+	assert_int_equal(bytes, cap);
+
+	/* Same message again: the same allocation, no growth, same bytes. */
+	memset(first, 0xee, cap);
+	record_buf_init(&b);
+	xb = enc_msg(&b, &m, &rcpt_xy, 1, body, sizeof(body), 5);
+	assert_ptr_equal(b.data, first);
+	assert_int_equal(b.cap, cap);
+	assert_int_equal(record_buf_pool_count(NULL), 0);
+	assert_int_equal(xb.size, xa.size);
+	assert_memory_equal(b.data, copy, xa.size);
+	free(copy);
+
+	/* At most RECORD_POOL_MAX allocations are kept. */
+	for (size_t i = 0; i < nitems(bufs); i++) {
+		record_buf_init(&bufs[i]);
+		(void)enc_msg(&bufs[i], &m, &rcpt_xy, 1, body, 16, 1);
+	}
+	for (size_t i = 0; i < nitems(bufs); i++)
+		record_buf_fini(&bufs[i]);
+	assert_int_equal(record_buf_pool_count(NULL), RECORD_POOL_MAX);
+	record_buf_fini(&b); /* full: freed */
+	assert_int_equal(record_buf_pool_count(NULL), RECORD_POOL_MAX);
+
+	/* And at most RECORD_POOL_BYTES in all: a huge one is freed. */
+	record_buf_pool_drain();
+	assert_int_equal(record_buf_pool_count(&bytes), 0);
+	record_buf_init(&a);
+	a.data = xmalloc(RECORD_POOL_BYTES + 1);
+	a.cap = RECORD_POOL_BYTES + 1;
+	record_buf_fini(&a);
+	assert_int_equal(record_buf_pool_count(&bytes), 0);
+	assert_int_equal(bytes, 0);
+	record_buf_fini(&a); /* empty: harmless */
+	assert_int_equal(record_buf_pool_count(NULL), 0);
+}
+
 /* Recipient caps: RECORD_RCPT_MAX encodes and decodes, one more does not. */
 static void
 test_rcpt_cap(void **state)
@@ -1544,6 +1614,7 @@ main(void)
 	    cmocka_unit_test(test_magic_never_zero),
 	    cmocka_unit_test(test_decode_table),
 	    cmocka_unit_test(test_rcpt_cap),
+	    cmocka_unit_test(test_buf_pool),
 	    cmocka_unit_test(test_encode_errors),
 	    cmocka_unit_test(test_decode_head_only),
 	    cmocka_unit_test(test_segment_header),

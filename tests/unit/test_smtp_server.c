@@ -551,6 +551,60 @@ test_body_and_pipelined_quit(void **state)
 	assert_int_equal(smtps_session_messages(x->sess), 1);
 }
 
+/*
+ * A body that fills the receive buffer is read into a lent 64 KiB buffer
+ * (few, large on_body calls), the bytes come out exactly, and commands
+ * pipelined after the dot still work once the buffer is given back.
+ */
+static void
+test_body_lent_buffer(void **state)
+{
+	TST_OR_SKIP(x);
+	static char wire[70000], want[65536];
+	size_t wl = 0, nl = 0;
+
+	for (int i = 0; i < 600; i++) { /* 100-byte lines, some stuffed */
+		char line[101];
+
+		memset(line, 'a' + i % 26, 98);
+		line[98] = '\r';
+		line[99] = '\n';
+		line[100] = '\0';
+		if (i % 50 == 0) {
+			wire[wl++] = '.';
+			line[0] = '.';
+		}
+		memcpy(wire + wl, line, 100);
+		wl += 100;
+		memcpy(want + nl, line, 100);
+		nl += 100;
+	}
+	memcpy(wire + wl,
+	       ".\r\nMAIL FROM:<c@x.test>\r\nRCPT TO:<d@y.test>\r\n"
+	       "DATA\r\nsecond\r\n.\r\nQUIT\r\n",
+	       sizeof(".\r\nMAIL FROM:<c@x.test>\r\nRCPT TO:<d@y.test>\r\n"
+		      "DATA\r\nsecond\r\n.\r\nQUIT\r\n"));
+	memcpy(want + nl, "second\r\n", 8);
+	nl += 8;
+
+	x->cfg.recv_buf = 4096;
+	tst_start(x);
+	tst_ehlo(x);
+	tst_send(x, "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n");
+	tst_expect(x, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+		      "354 End data with <CR><LF>.<CR><LF>\r\n");
+	tst_send(x, wire);
+	tst_expect(x, "250 2.0.0 Ok: queued\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+		      "354 End data with <CR><LF>.<CR><LF>\r\n"
+		      "250 2.0.0 Ok: queued\r\n221 2.0.0 Bye\r\n");
+	tst_expect_eof(x);
+	assert_int_equal(x->body_len, nl);
+	assert_memory_equal(x->body, want, nl);
+	/* 4 KiB reads would take >= 15 calls for 60,000 bytes */
+	assert_true(x->body_calls < 10);
+	assert_int_equal(smtps_session_messages(x->sess), 2);
+}
+
 static void
 test_body_anomalies_counted(void **state)
 {
@@ -616,6 +670,27 @@ test_idle_timeout(void **state)
 	x->cfg.idle_timeout_ms = 100;
 	tst_start(x);
 	tst_expect(x, "220 test.host ESMTP\r\n");
+	tst_expect(x, "421 4.4.2 Error: timeout exceeded\r\n");
+	tst_expect_eof(x);
+	assert_int_equal(x->why, SMTPS_CLOSE_IDLE);
+}
+
+/* Each command moves the idle deadline on: the session timer, armed
+ * for an earlier recv, fires early and is moved, never closing. */
+static void
+test_idle_timer_moves(void **state)
+{
+	TST_OR_SKIP(x);
+
+	x->cfg.idle_timeout_ms = 100;
+	tst_start(x);
+	tst_expect(x, "220 test.host ESMTP\r\n");
+	for (int i = 0; i < 6; i++) { /* 360 ms in all, > 3 idle timeouts */
+		tst_drain(x, 60);
+		tst_send(x, "NOOP\r\n");
+		tst_expect(x, "250 2.0.0 Ok\r\n");
+	}
+	assert_false(x->closed);
 	tst_expect(x, "421 4.4.2 Error: timeout exceeded\r\n");
 	tst_expect_eof(x);
 	assert_int_equal(x->why, SMTPS_CLOSE_IDLE);
@@ -860,6 +935,8 @@ main(void)
 	    T(test_line_too_long_survives),
 	    T(test_error_limit),
 	    T(test_idle_timeout),
+	    T(test_idle_timer_moves),
+	    T(test_body_lent_buffer),
 	    T(test_session_timeout),
 	    T(test_early_talker),
 	    T(test_early_talker_allowed),
