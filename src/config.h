@@ -21,7 +21,7 @@
 #include "value.h"
 
 #define CONFIG_ERR_MAX   100         /* errors kept; the rest are counted */
-#define CONFIG_META_KEYS 32          /* most keys in one section's table */
+#define CONFIG_META_KEYS 40          /* most keys in one section's table */
 #define CONFIG_FILE_MAX  (16u << 20) /* largest configuration file */
 #define CONFIG_TOKEN_MAX 64          /* binding names, redis prefix, group */
 
@@ -96,6 +96,7 @@ enum config_pol_key {
 	CONFIG_POL_MAX_RETRY_INTERVAL,
 	CONFIG_POL_MESSAGE_EXPIRATION,
 	CONFIG_POL_MAX_OUTBOUND_CONNECTIONS,
+	CONFIG_POL_MAX_BINDING_CONNECTIONS,
 	CONFIG_POL_MAX_DELIVERIES_PER_CONNECTION,
 	CONFIG_POL_IDLE_TIMEOUT,
 	CONFIG_POL_THROTTLE_MESSAGES,
@@ -143,6 +144,7 @@ struct domain_policy {
 	uint64_t max_retry_interval_ms;
 	uint64_t message_expiration_ms;
 	unsigned max_outbound_connections;
+	unsigned max_binding_connections; /* per binding x domain; 0: off */
 	unsigned max_deliveries_per_connection;
 	uint64_t idle_timeout_ms;
 	struct value_rate throttle_messages;    /* count 0: unlimited */

@@ -95,6 +95,8 @@ const struct config_key config_pol_keys[] = {
 	      message_expiration_ms, CONFIG_MS_M, 90 * CONFIG_MS_D, "5d"),
     CONFIG_PK(MAX_OUTBOUND_CONNECTIONS, "max_outbound_connections", UINT, 0,
 	      max_outbound_connections, 1, 100000, "20"),
+    CONFIG_PK(MAX_BINDING_CONNECTIONS, "max_outbound_connections_per_binding",
+	      UINT, 0, max_binding_connections, 0, 100000, "0"),
     CONFIG_PK(MAX_DELIVERIES_PER_CONNECTION, "max_deliveries_per_connection",
 	      UINT, 0, max_deliveries_per_connection, 1, 1000000, "100"),
     CONFIG_PK(IDLE_TIMEOUT, "idle_timeout", DURATION, 0, idle_timeout_ms, 0,
@@ -291,6 +293,7 @@ const struct config_section_def config_sections[] = {
 };
 _Static_assert(nitems(config_sections) == CONFIG_SEC__COUNT, "sections");
 _Static_assert(nitems(config_pol_keys) <= CONFIG_META_KEYS, "meta keys");
+_Static_assert(CONFIG_META_KEYS <= 64, "config_meta.set has 64 bits");
 _Static_assert(nitems(config_listener_keys) <= CONFIG_META_KEYS, "meta");
 
 const char *

@@ -43,6 +43,7 @@ enum ctl_ovr_key {
 	CTL_OVR_MAX_RETRY_INTERVAL,
 	CTL_OVR_MESSAGE_EXPIRATION,
 	CTL_OVR_IDLE_TIMEOUT,
+	CTL_OVR_MAX_BINDING_CONNECTIONS,
 	CTL_OVR__COUNT /* must stay last */
 };
 /* The key's name as in the configuration file ("retry_interval"). */

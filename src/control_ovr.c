@@ -66,6 +66,10 @@ static const struct ctl_ovr_def {
     [CTL_OVR_IDLE_TIMEOUT] = {CONFIG_POL_IDLE_TIMEOUT, CTL_OT_DURATION, 0,
 			      CTL_MS_H,
 			      offsetof(struct domain_policy, idle_timeout_ms)},
+    [CTL_OVR_MAX_BINDING_CONNECTIONS] = {CONFIG_POL_MAX_BINDING_CONNECTIONS,
+					 CTL_OT_UINT, 0, 100000,
+					 offsetof(struct domain_policy,
+						  max_binding_connections)},
 };
 _Static_assert(nitems(ctl_ovr_defs) == CTL_OVR__COUNT, "override keys");
 

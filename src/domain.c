@@ -518,9 +518,9 @@ dom_waitq_pop(struct dom_waitq *q)
 }
 
 static const char *const dom_goal_bound_names[] = {
-    [DOM_GOAL_QUEUE] = "queue",       [DOM_GOAL_BLOCKED] = "blocked",
-    [DOM_GOAL_DOMAIN] = "domain",     [DOM_GOAL_SERVER] = "server",
-    [DOM_GOAL_THROTTLE] = "throttle",
+    [DOM_GOAL_QUEUE] = "queue",   [DOM_GOAL_BLOCKED] = "blocked",
+    [DOM_GOAL_DOMAIN] = "domain", [DOM_GOAL_BINDING] = "binding",
+    [DOM_GOAL_SERVER] = "server", [DOM_GOAL_THROTTLE] = "throttle",
 };
 _Static_assert(nitems(dom_goal_bound_names) == DOM_GOAL__COUNT,
 	       "dom_goal_bound_names");
@@ -590,6 +590,8 @@ dom_conn_goal(const struct dom_goal_in *in, enum dom_goal_bound *bound_r)
 	want = in->queued ? dom_goal_need(in) : 0;
 	dom_goal_cut(&want, dom_room(in->max_dom, in->nconn_dom),
 		     DOM_GOAL_DOMAIN, &bound);
+	dom_goal_cut(&want, dom_room(in->max_bind, in->nconn_bind),
+		     DOM_GOAL_BINDING, &bound);
 	dom_goal_cut(
 	    &want,
 	    dom_room(in->max_srv, (uint64_t)in->nconn_srv + in->reserved_srv),

@@ -262,6 +262,8 @@ struct dom_goal_in {
 	unsigned per_session; /* max_deliveries_per_connection; 0: no limit */
 	unsigned nconn_dom;   /* sessions of the domain, every binding */
 	unsigned max_dom;     /* max_outbound_connections; 0: no limit */
+	unsigned nconn_bind;  /* sessions of this binding to the domain */
+	unsigned max_bind;    /* the same per binding x domain; 0: no limit */
 	unsigned nconn_srv;   /* sessions of the whole server */
 	unsigned max_srv;     /* [delivery] max_connections; 0: no limit */
 	unsigned reserved_srv; /* free server slots promised to other domains */
@@ -277,6 +279,7 @@ enum dom_goal_bound {
 	DOM_GOAL_QUEUE = 0, /* the queue: nothing more is needed */
 	DOM_GOAL_BLOCKED,   /* suspended, backoff, no route, message throttle */
 	DOM_GOAL_DOMAIN,    /* max_outbound_connections */
+	DOM_GOAL_BINDING,   /* max_outbound_connections_per_binding */
 	DOM_GOAL_SERVER,    /* [delivery] max_connections (and reservations) */
 	DOM_GOAL_THROTTLE,  /* outbound_throttle_connections */
 	DOM_GOAL__COUNT     /* must stay last */
@@ -295,7 +298,8 @@ const char *dom_goal_bound_str(enum dom_goal_bound b);
  *       else 0: capacity, because a session carries at most per_session
  *       units over its life (0 when per_session is 0: no limit).
  * need is then bounded by the domain's room (max_dom - nconn_dom), the
- * server's room (max_srv - nconn_srv - reserved_srv) and throttle_ok; it
+ * binding x domain room (max_bind - nconn_bind), the server's room
+ * (max_srv - nconn_srv - reserved_srv) and throttle_ok, in that order; it
  * is 0 when suspended, backing off, without a route, or while the message
  * throttle makes sessions wait.  *bound_r (may be NULL) says which bound
  * cut the result last (DOM_GOAL_QUEUE when none did).

@@ -135,6 +135,7 @@ maint_goal_in(struct dlv *d, domain_record *dr, int slot,
 	    .queued = dr->bind[slot].active.count,
 	    .per_session = pol->max_deliveries_per_connection,
 	    .max_dom = pol->max_outbound_connections,
+	    .max_bind = pol->max_binding_connections,
 	    .max_srv = d->cfg->delivery.max_connections,
 	    .suspended = pol->suspended || dr->suspended || (b && b->suspended),
 	    .backoff = dr->backoff_until_ms > now_ms,
@@ -148,11 +149,12 @@ maint_goal_in(struct dlv *d, domain_record *dr, int slot,
 
 /* Refresh the parts of g that opening a connection changes. */
 static void
-maint_goal_now(struct dlv *d, domain_record *dr,
+maint_goal_now(struct dlv *d, domain_record *dr, int slot,
 	       const struct domain_policy *pol, int64_t now_ms,
 	       struct dom_goal_in *g)
 {
 	g->nconn_dom = dr->nconn;
+	g->nconn_bind = dr->bind[slot].nconn;
 	g->nconn_srv = d->nconn;
 	/* Slots promised to other waiting domains are not ours. */
 	g->reserved_srv = d->srv_reserved - dr->srv_grants;
@@ -178,7 +180,7 @@ maint_open(struct dlv *d, domain_record *dr, int slot,
 		uint64_t lease = 0;
 		int rc;
 
-		maint_goal_now(d, dr, pol, now_ms, &g);
+		maint_goal_now(d, dr, slot, pol, now_ms, &g);
 		if (dom_conn_goal(&g, &bound) == 0)
 			break;
 		/* A cluster lease first: none at hand means one was asked

@@ -65,6 +65,8 @@ dnsmasq -k --pid-file= --conf-file=/dev/null --no-resolv --no-hosts \
 	--host-record=mx.thr.test,127.0.0.17 \
 	--mx-host=blim.test,mx.blim.test,10 \
 	--host-record=mx.blim.test,127.0.0.18 \
+	--mx-host=nblim.test,mx.nblim.test,10 \
+	--host-record=mx.nblim.test,127.0.0.19 \
 	--mx-host=retry.test,mx.retry.test,10 \
 	--host-record=mx.retry.test,127.0.0.13 \
 	--mx-host=exp.test,mx.exp.test,10 \
@@ -103,12 +105,13 @@ start_sink slow --listen 127.0.0.11:$P --delay banner=10s
 start_sink limit --listen 127.0.0.12:$P --delay dot=300ms
 start_sink thr --listen 127.0.0.17:$P
 start_sink blim --listen 127.0.0.18:$P --delay dot=300ms
+start_sink nblim --listen 127.0.0.19:$P --delay dot=300ms
 start_sink retry --listen 127.0.0.13:$P \
 	--sequence 'rcpt per rcpt = 451:4.3.0 try again; 250'
 start_sink exp --listen 127.0.0.14:$P --reply 'rcpt=451:4.3.0 never'
 start_sink tls --listen 127.0.0.15:$P "${TLSARGS[@]}" --require-tls
 start_sink tlsinj --listen 127.0.0.16:$P "${TLSARGS[@]}" --tls-fault inject
-for a in 2 7 8 11 12 13 14 15 16 17 18; do
+for a in 2 7 8 11 12 13 14 15 16 17 18 19; do
 	if ! wait_port 127.0.0.$a "$P" 10; then
 		t_case "sink fixture"
 		t_fail "no sink on 127.0.0.$a:$P"
@@ -165,6 +168,9 @@ outbound_throttle_messages = 10/1s
 
 [domain blim.test]
 cluster_max_outbound_connections_per_binding = 1
+
+[domain nblim.test]
+max_outbound_connections_per_binding = 1
 
 [domain cthr.test]
 outbound_throttle_connections = 5/1s
@@ -390,16 +396,31 @@ t_check "connection throttle: one connection per message" sum_check \
 	thr 'S["messages"] == 47 and
 	 S["helo"]["relay.test.example"]["connections"] >= 16 + 1'
 
-# The binding x domain limit (a cluster limit, leased from ringmta's own
-# Redis, so it bounds this node too): one session per binding at a time.
-$SEND "$LPORT" a@sender.test p@blim.test --count 4 --header "X-Binding: b2"
-$SEND "$LPORT" a@sender.test p@blim.test --count 4 --header "X-Binding: b3"
-t_check "binding x domain limit: every message delivered" wait_log \
-	'len(ev("delivered", "p@blim.test")) == 8' 40
-t_check "binding x domain limit: one session per binding, two in all" \
-	sum_check blim 'S["helo"]["b2.test"]["max_concurrent"] == 1 and
-	 S["helo"]["b3.test"]["max_concurrent"] == 1 and
-	 S["max_concurrent"] == 2 and S["messages"] == 8'
+# binding_limit LABEL RCPT SINK N: N/2 messages to RCPT from each of the
+# bindings b2 (127.0.0.2) and b3 (127.0.0.3), to a domain with a binding
+# x domain limit of 1: all delivered, one session per binding (source
+# address) at a time, two in all.
+binding_limit() {
+	$SEND "$LPORT" a@sender.test "$2" --count $(($4 / 2)) \
+		--header "X-Binding: b2"
+	$SEND "$LPORT" a@sender.test "$2" --count $(($4 / 2)) \
+		--header "X-Binding: b3"
+	t_check "$1: every message delivered" wait_log \
+		"len(ev('delivered', '$2')) == $4" 40
+	t_check "$1: one session per binding, two in all" sum_check "$3" "
+	 all(S['clients'][a]['max_concurrent'] == 1 and
+	     S['clients'][a]['messages'] == $4 // 2
+	     for a in ('127.0.0.2', '127.0.0.3')) and
+	 all(S['helo'][h]['max_concurrent'] == 1
+	     for h in ('b2.test', 'b3.test')) and
+	 S['max_concurrent'] == 2 and S['messages'] == $4"
+}
+# The cluster limit, leased from ringmta's own Redis, so it bounds this
+# node too.
+binding_limit "binding x domain limit" p@blim.test blim 8
+# The node's own limit (max_outbound_connections_per_binding = 1, no
+# cluster lease).
+binding_limit "per-binding limit (node)" n@nblim.test nblim 20
 
 # ---- 7. TLS policies ----
 $SEND "$LPORT" a@sender.test k1@tls.test

@@ -207,6 +207,7 @@ test_defaults(void **state)
 	assert_true(d->max_retry_interval_ms == 12 * 3600000);
 	assert_true(d->message_expiration_ms == 5 * 86400000ull);
 	assert_int_equal(d->max_outbound_connections, 20);
+	assert_int_equal(d->max_binding_connections, 0);
 	assert_int_equal(d->max_deliveries_per_connection, 100);
 	assert_true(d->idle_timeout_ms == 5000);
 	assert_true(d->throttle_messages.count == 0);
@@ -326,6 +327,7 @@ static const char full_file[] =
     "max_retry_interval = 1h\n"
     "message_expiration = 2d\n"
     "max_outbound_connections = 7\n"
+    "max_outbound_connections_per_binding = 3\n"
     "max_deliveries_per_connection = 50\n"
     "idle_timeout = 3s\n"
     "outbound_throttle_messages = 100/1m\n"
@@ -360,6 +362,7 @@ static const char full_file[] =
     "max_retry_interval = 2h\n"
     "message_expiration = 3d\n"
     "max_outbound_connections = 8\n"
+    "max_outbound_connections_per_binding = 4\n"
     "max_deliveries_per_connection = 51\n"
     "idle_timeout = 4s\n"
     "outbound_throttle_messages = 5/s\n"
@@ -390,6 +393,7 @@ static const char full_file[] =
     "[domain Example.COM.]   ; trailing dot and case are normalised\n"
     "relay = [::1]:2600\n"
     "suspended = true\n"
+    "max_outbound_connections_per_binding = 1\n"
     "\n"
     "[binding out1]\n"
     "address = 127.0.0.2, ::1\n"
@@ -472,6 +476,7 @@ check_full(const struct config *cfg)
 	assert_true(del->max_retry_interval_ms == 3600000);
 	assert_true(del->message_expiration_ms == 2 * 86400000);
 	assert_int_equal(del->max_outbound_connections, 7);
+	assert_int_equal(del->max_binding_connections, 3);
 	assert_int_equal(del->max_deliveries_per_connection, 50);
 	assert_true(del->idle_timeout_ms == 3000);
 	assert_true(del->throttle_messages.count == 100);
@@ -508,6 +513,7 @@ check_full(const struct config *cfg)
 	assert_true(dd->max_retry_interval_ms == 7200000);
 	assert_true(dd->message_expiration_ms == 3 * 86400000);
 	assert_int_equal(dd->max_outbound_connections, 8);
+	assert_int_equal(dd->max_binding_connections, 4);
 	assert_int_equal(dd->max_deliveries_per_connection, 51);
 	assert_true(dd->idle_timeout_ms == 4000);
 	assert_true(dd->throttle_messages.count == 5);
@@ -537,6 +543,8 @@ check_full(const struct config *cfg)
 	assert_int_equal(d->relay.port, 2600);
 	assert_true(d->suspended);
 	assert_int_equal(d->port, 2527);
+	assert_int_equal(d->max_binding_connections, 1);
+	assert_int_equal(d->max_outbound_connections, 8);
 	assert_true(d->connect_timeout_ms == 31000);
 	assert_int_equal(cfg->nbindings, 2);
 	b = config_binding(cfg, "out1");
@@ -757,6 +765,14 @@ test_error_classes(void **state)
 	     "100001\n",
 	     "t.ini:2: [domain a.example] cluster_max_outbound_connections: "
 	     "100001 is out of range: expected 0 to 100000"},
+	    {"[domain a.example]\nmax_outbound_connections_per_binding = "
+	     "100001\n",
+	     "t.ini:2: [domain a.example] "
+	     "max_outbound_connections_per_binding: "
+	     "100001 is out of range: expected 0 to 100000"},
+	    {"[delivery]\nmax_outbound_connections_per_binding = -1\n",
+	     "t.ini:2: [delivery] max_outbound_connections_per_binding: "
+	     "bad number '-1': expected a whole number"},
 	    {"[spool]\nmin_free_space = 100%\n",
 	     "t.ini:2: [spool] min_free_space: 100 is out of range: "
 	     "expected 0 to 99"},

@@ -33,6 +33,7 @@ test_key_names(void **state)
 	    "max_retry_interval",
 	    "message_expiration",
 	    "idle_timeout",
+	    "max_outbound_connections_per_binding",
 	};
 
 	(void)state;
@@ -56,6 +57,9 @@ test_parse(void **state)
 	    {"max_outbound_connections", "100001", -ERANGE},
 	    {"max_outbound_connections", "2x", -EINVAL},
 	    {"max_outbound_connections", "", -EINVAL},
+	    {"max_outbound_connections_per_binding", "0", 0},
+	    {"max_outbound_connections_per_binding", "100000", 0},
+	    {"max_outbound_connections_per_binding", "100001", -ERANGE},
 	    {"max_deliveries_per_connection", "1000000", 0},
 	    {"max_deliveries_per_connection", "1000001", -ERANGE},
 	    {"retry_interval", "1s", 0},
