@@ -65,7 +65,8 @@ struct tls_client_opts {
 	const char *ca_file; /* PEM bundle; NULL: the system trust store */
 	enum tls_version min_version;
 	enum tls_version max_version;
-	const char *ciphers; /* wolfSSL cipher list; NULL: library default */
+	const char *ciphers; /* wolfSSL cipher list; NULL or "": ours
+			      * (tls_ctx.c: forward-secret, ChaCha20 first) */
 	size_t buf_cap;      /* 0: TLS_BUF_CAP_DEFAULT */
 };
 
@@ -74,7 +75,7 @@ struct tls_server_opts {
 	const char *key_file;  /* PEM private key matching the leaf */
 	enum tls_version min_version;
 	enum tls_version max_version;
-	const char *ciphers; /* NULL: library default */
+	const char *ciphers; /* as for the client */
 	size_t buf_cap;      /* 0: TLS_BUF_CAP_DEFAULT */
 };
 
