@@ -11,7 +11,6 @@
  */
 #include "jsonw.h"
 
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,21 @@ enum {
 #define JSONW_MIN_CAP 256
 
 static const char jsonw_hex[] = "0123456789abcdef";
+
+/* 1 for the ASCII bytes copied verbatim into a string: 0x20..0x7e except
+ * '"' and '\\'.  Bytes >= 0x80 are 0 here and go through UTF-8 checks. */
+/* clang-format off */
+#define JSONW_P16 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+static const unsigned char jsonw_plain_ascii[256] = {
+    [0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* '"' */
+    [0x30] = JSONW_P16,
+    [0x40] = JSONW_P16,
+    [0x50] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* '\\' */
+    [0x60] = JSONW_P16,
+    [0x70] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* DEL */
+};
+#undef JSONW_P16
+/* clang-format on */
 
 /* Empty writer; the buffer is allocated on the first write. */
 void
@@ -63,17 +77,14 @@ jsonw_complete(const struct jsonw *w)
 	return w->depth == 0 && !w->want_value;
 }
 
-/* Make room for extra more bytes plus the terminating NUL. */
+/* Slow path of jsonw_grow(): reallocate to the next power of two. */
 static void
-jsonw_grow(struct jsonw *w, size_t extra)
+jsonw_grow_slow(struct jsonw *w, size_t extra)
 {
-	size_t need, cap;
+	size_t need, cap = w->cap ? w->cap : JSONW_MIN_CAP;
 
 	BUG_ON(extra > SIZE_MAX - w->len - 1);
 	need = w->len + extra + 1;
-	if (need <= w->cap)
-		return;
-	cap = w->cap ? w->cap : JSONW_MIN_CAP;
 	while (cap < need) {
 		BUG_ON(cap > SIZE_MAX / 2);
 		cap *= 2;
@@ -82,7 +93,16 @@ jsonw_grow(struct jsonw *w, size_t extra)
 	w->cap = cap;
 }
 
-static void
+/* Make room for extra more bytes plus the terminating NUL; inline so that
+ * the common case costs one compare (len < cap whenever cap != 0). */
+static inline void
+jsonw_grow(struct jsonw *w, size_t extra)
+{
+	if (extra >= w->cap - w->len)
+		jsonw_grow_slow(w, extra);
+}
+
+static inline void
 jsonw_put(struct jsonw *w, const char *s, size_t n)
 {
 	jsonw_grow(w, n);
@@ -91,7 +111,7 @@ jsonw_put(struct jsonw *w, const char *s, size_t n)
 	w->buf[w->len] = '\0';
 }
 
-static void
+static inline void
 jsonw_putc(struct jsonw *w, char c)
 {
 	jsonw_grow(w, 1);
@@ -156,14 +176,16 @@ jsonw_plain_run(const unsigned char *p, size_t n)
 	size_t i = 0, len;
 
 	while (i < n) {
-		unsigned char c = p[i];
-
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
-				break;
+		/* Plain ASCII four bytes a step, then one by one. */
+		while (n - i >= 4 &&
+		       (jsonw_plain_ascii[p[i]] & jsonw_plain_ascii[p[i + 1]] &
+			jsonw_plain_ascii[p[i + 2]] &
+			jsonw_plain_ascii[p[i + 3]]))
+			i += 4;
+		while (i < n && jsonw_plain_ascii[p[i]])
 			i++;
-			continue;
-		}
+		if (i == n || p[i] < 0x80)
+			break;
 		if (!jsonw_utf8_seq(p + i, n - i, &len) ||
 		    jsonw_is_ls_ps(p + i, len))
 			break;
@@ -214,6 +236,11 @@ jsonw_put_special(struct jsonw *w, const unsigned char *p, size_t n)
 	return len;
 }
 
+/*
+ * Quote and escape n bytes.  Room for the plain case (n + 2) is reserved
+ * once and runs are copied straight into it; an escape grows the buffer
+ * itself, after which the rest is reserved again.
+ */
 static void
 jsonw_put_string(struct jsonw *w, const char *s, size_t n)
 {
@@ -221,15 +248,19 @@ jsonw_put_string(struct jsonw *w, const char *s, size_t n)
 	size_t i = 0, run;
 
 	jsonw_grow(w, n + 2);
-	jsonw_putc(w, '"');
+	w->buf[w->len++] = '"';
 	while (i < n) {
 		run = jsonw_plain_run(p + i, n - i);
-		jsonw_put(w, s + i, run);
+		memcpy(w->buf + w->len, s + i, run);
+		w->len += run;
 		i += run;
-		if (i < n)
+		if (i < n) {
 			i += jsonw_put_special(w, p + i, n - i);
+			jsonw_grow(w, n - i + 1);
+		}
 	}
-	jsonw_putc(w, '"');
+	w->buf[w->len++] = '"';
+	w->buf[w->len] = '\0';
 }
 
 /* Place a value: check the nesting state and write the comma if due. */
@@ -371,24 +402,38 @@ jsonw_raw(struct jsonw *w, const char *json, size_t n)
 	jsonw_after_value(w);
 }
 
-/* Write a signed 64-bit integer. */
+/* Decimal digits of v written backwards ending at end; returns the start. */
+static char *
+jsonw_utoa_rev(char *end, uint64_t v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return end;
+}
+
+/* Write a signed 64-bit integer (by hand: printf costs ~10x). */
 void
 jsonw_int(struct jsonw *w, int64_t v)
 {
-	char b[24];
-	int n = snprintf(b, sizeof(b), "%" PRId64, v);
+	char b[24], *p;
+	/* Negate in unsigned arithmetic so that INT64_MIN does not overflow. */
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 
-	jsonw_raw(w, b, (size_t)n);
+	p = jsonw_utoa_rev(b + sizeof(b), u);
+	if (v < 0)
+		*--p = '-';
+	jsonw_raw(w, p, (size_t)(b + sizeof(b) - p));
 }
 
 /* Write an unsigned 64-bit integer. */
 void
 jsonw_uint(struct jsonw *w, uint64_t v)
 {
-	char b[24];
-	int n = snprintf(b, sizeof(b), "%" PRIu64, v);
+	char b[24], *p = jsonw_utoa_rev(b + sizeof(b), v);
 
-	jsonw_raw(w, b, (size_t)n);
+	jsonw_raw(w, p, (size_t)(b + sizeof(b) - p));
 }
 
 /*

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dlog.h"
@@ -111,6 +112,57 @@ full_event(struct dlog_event *ev)
 	"\"mx\":null,\"ip\":null,\"code\":null,\"enhanced\":null,"             \
 	"\"text\":null,\"tls\":null,\"cipher\":null,\"attempt\":0,"            \
 	"\"ms\":null}\n"
+
+/* The formatter before it was done by hand: gmtime_r and snprintf. */
+static void
+ts_reference(char out[25], int64_t ms)
+{
+	int64_t lo = -62167219200000, hi = 253402300799999, r;
+	struct tm tm;
+	time_t sec;
+
+	ms = ms < lo ? lo : ms > hi ? hi : ms;
+	r = ((ms % 1000) + 1000) % 1000;
+	sec = (time_t)((ms - r) / 1000);
+	assert_non_null(gmtime_r(&sec, &tm));
+	snprintf(out, 25, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (int)r);
+}
+
+static void
+ts_check(int64_t ms)
+{
+	char got[25], want[25];
+
+	assert_int_equal(dlog_ts_format(got, ms), 24);
+	ts_reference(want, ms);
+	if (strcmp(got, want) != 0)
+		fail_msg("ts %lld: got %s want %s", (long long)ms, got, want);
+}
+
+/* The hand-made calendar against glibc: every day's first and last
+ * millisecond over years 0..9999 (century and 400-year leap rules, both
+ * ends of the clamp) and random instants over the whole int64 range. */
+static void
+test_ts_matches_gmtime(void **state)
+{
+	const int64_t day = 86400000;
+	uint64_t x = 0x243f6a8885a308d3u;
+
+	(void)state;
+	for (int64_t d = -62167219200000 / day - 2; d <= 2932897 + 2; d++) {
+		ts_check(d * day);
+		ts_check(d * day - 1);
+	}
+	for (int i = 0; i < 50000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		ts_check((int64_t)x);
+		ts_check((int64_t)(x % 316000000000000u) - 63000000000000);
+	}
+}
 
 static void
 test_full_event(void **state)
@@ -308,6 +360,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ev_str),
 	    cmocka_unit_test(test_ts_format),
+	    cmocka_unit_test(test_ts_matches_gmtime),
 	    cmocka_unit_test(test_full_event),
 	    cmocka_unit_test(test_minimal_event),
 	    cmocka_unit_test(test_zero_numbers),

@@ -287,6 +287,118 @@ test_integers(void **state)
 	jsonw_fini(&w);
 }
 
+/* Integers against printf at every power-of-ten edge and sign. */
+static void
+test_integers_vs_printf(void **state)
+{
+	struct jsonw w;
+	char want[32];
+
+	(void)state;
+	jsonw_init(&w);
+	for (uint64_t p = 1; p != 0; p = p <= UINT64_MAX / 10 ? p * 10 : 0) {
+		const uint64_t us[] = {p - 1, p, p + 1};
+
+		for (size_t i = 0; i < nitems(us); i++) {
+			int64_t v = (int64_t)us[i];
+
+			jsonw_reset(&w);
+			jsonw_uint(&w, us[i]);
+			snprintf(want, sizeof(want), "%llu",
+				 (unsigned long long)us[i]);
+			assert_string_equal(w.buf, want);
+			if (v < 0)
+				continue;
+			jsonw_reset(&w);
+			jsonw_int(&w, v);
+			snprintf(want, sizeof(want), "%lld", (long long)v);
+			assert_string_equal(w.buf, want);
+			jsonw_reset(&w);
+			jsonw_int(&w, -v);
+			snprintf(want, sizeof(want), "%lld", (long long)-v);
+			assert_string_equal(w.buf, want);
+		}
+	}
+	jsonw_fini(&w);
+}
+
+/* One byte sequence that is not copied verbatim, and its escape. */
+static const struct esc_case esc_in_runs[] = {
+    {S("\""), "\\\""},
+    {S("\\"), "\\\\"},
+    {S("\n"), "\\n"},
+    {S("\x01"), "\\u0001"},
+    {S("\x7f"), "\\u007f"},
+    {S("\xff"), "\\ufffd"},
+    {S("\xe2\x80\xa8"), "\\u2028"},
+    {S("\xc3\xa9"), "\xc3\xa9"},                 /* valid: verbatim */
+    {S("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80"}, /* valid: verbatim */
+    {S("\xe2\x80"), "\\ufffd"},                  /* truncated */
+};
+
+/*
+ * Exact output for each special sequence at every offset of plain runs
+ * of several lengths (the scanner steps four bytes at a time), for long
+ * strings that grow the buffer mid-string, and for all-escape strings
+ * (six output bytes per input byte).
+ */
+static void
+test_escape_in_long_runs(void **state)
+{
+	static char in[1100], want[1200];
+	struct jsonw w;
+
+	(void)state;
+	jsonw_init(&w);
+	for (size_t c = 0; c < nitems(esc_in_runs); c++) {
+		const struct esc_case *e = &esc_in_runs[c];
+		size_t olen = strlen(e->out);
+
+		for (size_t len = 0; len <= 1024; len += len < 40 ? 1 : 331) {
+			for (size_t at = 0; at <= len; at++) {
+				memset(in, 'a' + (int)(at % 26), len);
+				memcpy(in + len, e->in, e->len);
+				memmove(in + at + e->len, in + at, len - at);
+				memcpy(in + at, e->in, e->len);
+				want[0] = '"';
+				memset(want + 1, 'a' + (int)(at % 26), len);
+				memcpy(want + 1 + at, e->out, olen);
+				memset(want + 1 + at + olen,
+				       'a' + (int)(at % 26), len - at);
+				memcpy(want + 1 + len + olen, "\"", 2);
+				jsonw_fini(&w); /* regrow from nothing */
+				jsonw_str_n(&w, in, len + e->len);
+				if (strcmp(w.buf, want) != 0)
+					fail_msg("case %zu len %zu at %zu: %s",
+						 c, len, at, w.buf);
+				if (len > 40)
+					at += 97;
+			}
+		}
+	}
+	/* Escapes fill the buffer up to a power of two, then a plain tail
+	 * must still find room (ASan checks the writes). */
+	for (size_t k = 1; k <= 90; k++) {
+		for (size_t tail = 0; tail <= 600; tail += 1 + tail / 2) {
+			memset(in, 0x01, k);
+			memset(in + k, 'z', tail);
+			jsonw_fini(&w);
+			jsonw_str_n(&w, in, k + tail);
+			assert_int_equal(w.len, 6 * k + tail + 2);
+			assert_memory_equal(w.buf + 1 + 6 * (k - 1), "\\u0001z",
+					    tail > 0 ? 7 : 6);
+			assert_string_equal(w.buf + 1 + 6 * k + tail, "\"");
+		}
+	}
+	memset(in, 0x01, 1000);
+	jsonw_fini(&w);
+	jsonw_str_n(&w, in, 1000);
+	assert_int_equal(w.len, 6 * 1000 + 2);
+	for (size_t i = 0; i < 1000; i++)
+		assert_memory_equal(w.buf + 1 + 6 * i, "\\u0001", 6);
+	jsonw_fini(&w);
+}
+
 static const struct {
 	double v;
 	const char *out;
@@ -615,6 +727,8 @@ main(void)
 	    cmocka_unit_test(test_nesting),
 	    cmocka_unit_test(test_reset_and_growth),
 	    cmocka_unit_test(test_integers),
+	    cmocka_unit_test(test_integers_vs_printf),
+	    cmocka_unit_test(test_escape_in_long_runs),
 	    cmocka_unit_test(test_doubles),
 	    cmocka_unit_test(test_misuse_aborts),
 	    cmocka_unit_test(test_python_parses),
