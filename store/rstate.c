@@ -113,8 +113,10 @@ rst_delta(struct rst_round *rr, const char *key, const char *field,
 		return;
 	/* On refusal keep *last: the delta is retried next round. */
 	if (rds_hincrby_later(rr->rs->rds, key, field,
-			      (int64_t)(now - *last)) == 0)
+			      (int64_t)(now - *last)) == 0) {
 		*last = now;
+		rr->rs->sent_fresh = false;
+	}
 }
 
 /* A short code from a last error "450 4.7.1 ...": its 3 digits, or "". */
@@ -219,6 +221,14 @@ rst_pub_dom(domain_record *dr, void *arg)
 		rr->delta[i] += now[i] - s->ctr[i];
 	if (s->bad_name)
 		goto skip;
+	if (next == INT64_MAX)
+		next = 0;
+	if (dr->backoff_until_ms > next && dr->nactive + dr->delayed.count)
+		next = dr->backoff_until_ms;
+	/* Unchanged (the idle case): no key built, nothing queued. */
+	if (s->published && !rst_dom_changed(s, dr, next) &&
+	    memcmp(s->ctr, now, sizeof(now)) == 0)
+		return;
 	if (rds_key(key, sizeof(key), rs->prefix, "domain", dr->name) < 0) {
 		log_warn(
 		    "redis: domain %s: not a valid key name, not published",
@@ -226,10 +236,6 @@ rst_pub_dom(domain_record *dr, void *arg)
 		s->bad_name = true;
 		goto skip;
 	}
-	if (next == INT64_MAX)
-		next = 0;
-	if (dr->backoff_until_ms > next && dr->nactive + dr->delayed.count)
-		next = dr->backoff_until_ms;
 	if (!s->published) {
 		rst_fixed_key(rs, dkey, "domains");
 		rst_batch(rr, 3, (const char *const[]){"SADD", dkey, dr->name});
@@ -560,6 +566,8 @@ rst_snapshot_sent(struct rstate *rs)
 {
 	char key[RDS_KEY_MAX];
 
+	if (rs->sent_fresh)
+		return; /* the last snapshot still holds */
 	for (size_t i = 0; i < rs->nslots; i++) {
 		struct rst_dom *s = &rs->slots[i];
 
@@ -583,6 +591,8 @@ rst_snapshot_sent(struct rstate *rs)
 			    (uint64_t)rds_delta_get(rs->rds, key,
 						    rst_bnd_ctr_names[c]);
 	}
+	/* A pending delta may be flushed before the next check. */
+	rs->sent_fresh = rds_deltas_pending(rs->rds) == 0;
 }
 
 static void rst_reload(struct rstate *rs);
@@ -604,6 +614,7 @@ rst_on_node_known(void *arg, int status, const struct rds_reply *rep)
 	rs->checking = false;
 	if (status < 0 || rep->type != RDS_REPLY_INTEGER || rep->integer != 0)
 		return;
+	rs->sent_fresh = false;
 	for (size_t i = 0; i < rs->nslots; i++) {
 		rs->slots[i].published = false;
 		for (int c = 0; c < RST__COUNT; c++) {
@@ -669,6 +680,7 @@ rstate_on_up(struct rstate *rs)
 	for (size_t i = 0; i < rs->bnds->n; i++)
 		rs->bv[i].published = false;
 	rs->checking = false; /* a check in flight was lost with the link */
+	rs->sent_fresh = false;
 	rst_check_known(rs);
 	rst_reload(rs);
 }
@@ -680,6 +692,7 @@ rst_baseline(domain_record *dr, void *arg)
 
 	s->ctr[RST_RECEIVED] = dr->received;
 	s->base_received = dr->received;
+	((struct rstate *)arg)->sent_fresh = false;
 }
 
 void

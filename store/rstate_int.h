@@ -80,7 +80,10 @@ struct rstate {
 	struct rst_snap hist[RST_HIST]; /* ring of past rounds' tot */
 	unsigned nhist, hhead;          /* entries, next slot */
 	bool ready, loading;
-	bool checking;    /* SISMEMBER PREFIX:nodes in flight */
+	bool checking; /* SISMEMBER PREFIX:nodes in flight */
+	/* Every record's sent[] is still exact: no ctr moved and no delta
+	 * was pending since the last snapshot (so the next one is skipped). */
+	bool sent_fresh;
 	unsigned pending; /* commands in flight with our callbacks */
 	bool freed;       /* rstate_free() ran while pending */
 	/* overrides */

@@ -29,6 +29,7 @@
 #include "redis_server.h"
 #include "ring.h"
 #include "rstate.h"
+#include "rstate_int.h"
 
 #define MS 1000000LL
 
@@ -601,6 +602,54 @@ test_data_loss(void **state)
 	t_wait_field(t, "rt:stats", "received", "1");
 }
 
+/* The snapshot of what reached Redis (for a data loss) is taken only when
+ * a counter moved or a delta was pending: idle rounds skip it, and the
+ * one they kept still re-sends everything after a FLUSHALL. */
+static void
+test_idle_snapshot(void **state)
+{
+	CTX_OR_SKIP(t);
+	domain_record *dr = t_domain(t, "example.com", 0);
+	struct rst_dom *s;
+
+	dr->deliveries = 5;
+	rstate_publish(t->rs, 1000);
+	assert_false(t->rs->sent_fresh); /* a delta queued this round */
+	t_wait_field(t, "rt:stats", "deliveries", "5");
+	t_round(t, 2000); /* snapshot with nothing pending: exact */
+	assert_true(t->rs->sent_fresh);
+	s = rst_dom_get(t->rs, dr);
+	assert_int_equal(s->sent[RST_DELIVERIES], 5);
+	/* idle: no new pair queued, the snapshot is kept as it is */
+	s->sent[RST_DELIVERIES] = 4; /* a walk would write 5 back */
+	t_round(t, 3000);
+	assert_int_equal(rds_deltas_pending(t->rds), 0);
+	assert_true(t->rs->sent_fresh);
+	assert_int_equal(s->sent[RST_DELIVERIES], 4);
+	s->sent[RST_DELIVERIES] = 5;
+	/* a delta pending at the snapshot keeps the next one from skipping
+	 * (a pair queued outside rst_delta, the snapshot made due by hand) */
+	assert_int_equal(
+	    rds_hincrby_later(t->rds, "rt:domain:example.com", "attempts", 1),
+	    0);
+	t->rs->sent_fresh = false;
+	rstate_publish(t->rs, 4000);
+	assert_false(t->rs->sent_fresh);
+	assert_int_equal(s->sent[RST_ATTEMPTS], UINT64_MAX); /* 0 - 1 */
+	for (int i = 0; i < 20; i++)
+		assert_true(ring_run_once(t->r, 2 * MS) >= 0);
+	t_round(t, 5000); /* flushed since: taken again */
+	assert_true(t->rs->sent_fresh);
+	assert_int_equal(s->sent[RST_ATTEMPTS], 0);
+	/* the kept snapshot re-sends what Redis lost */
+	t_cmd(t, 1, (const char *const[]){"FLUSHALL"});
+	t_round(t, 6000); /* the check sees the loss */
+	assert_false(t->rs->sent_fresh);
+	t_round(t, 7000); /* ... this round re-sends */
+	t_wait_field(t, "rt:stats", "deliveries", "5");
+	t_wait_field(t, "rt:domain:example.com", "deliveries", "5");
+}
+
 static void
 test_requests_and_overrides(void **state)
 {
@@ -747,6 +796,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_reconcile_on_up, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_data_loss, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_idle_snapshot, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_requests_and_overrides, setup,
 					    teardown),
 	};
