@@ -575,7 +575,8 @@ dlv_on_next_msg(struct smtpc *s, void *arg)
 		goto idle;
 	dom_rate_take(&pol->throttle_messages, &dr->thr_msg_tat_us,
 		      now_ms * 1000);
-	if (d->rl != NULL)
+	/* only under a cluster rate: no lookup per message without one */
+	if (d->rl != NULL && pol->cluster_throttle_messages.count > 0)
 		rlease_msg_use(d->rl, dr);
 	if (c->waiting) {
 		c->waiting = false;
