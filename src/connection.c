@@ -18,7 +18,11 @@
 #include "dns.h"
 #include "log.h"
 #include "outcome.h"
+#include "rlease.h"
 #include "smtp_client.h"
+
+/* What the next connection staged takes over (conn_stage_lease()). */
+static uint64_t conn_staged_lease;
 
 static const char *const conn_err_names[] = {
     [CONN_OK] = "ok",
@@ -82,6 +86,23 @@ conn_err_from_dns(int st)
 	if (dns_status_permanent((enum dns_status)st))
 		return CONN_ERR_DNS_PERM | CONN_ACTION_PURGE_DOMAIN;
 	return CONN_ERR_DNS_TEMP | CONN_ACTION_DEFER_DOMAIN;
+}
+
+void
+conn_stage_lease(uint64_t lease)
+{
+	BUG_ON(conn_staged_lease != 0 && lease != 0);
+	conn_staged_lease = lease;
+}
+
+/* The staged lease, now the caller's (0: none). */
+static uint64_t
+conn_stage_take(void)
+{
+	uint64_t lease = conn_staged_lease;
+
+	conn_staged_lease = 0;
+	return lease;
 }
 
 static int64_t
@@ -184,32 +205,30 @@ initiate_connection(domain_record *dr, int binding, struct timeval *now,
 	struct smtpc_opts o;
 	struct conn *c;
 	int64_t now_ms = conn_ms(now);
+	uint64_t lease = conn_stage_take();
 	unsigned e;
-	int idx, rc;
+	int idx = -1, rc;
 
 	*error = CONN_ERR_BAD_BINDING;
 	if (d == NULL)
 		return NULL;
 	pol = dlv_policy(d, dr);
 	e = conn_check(d, dr, binding, now_ms, pol);
+	if (e == 0 && (idx = dom_mx_pick(dr, now_ms)) < 0)
+		e = CONN_ERR_NO_ROUTE;
+	if (e == 0 && dom_rate_take(&pol->throttle_connections,
+				    &dr->thr_conn_tat_us, now_ms * 1000) > 0)
+		e = CONN_ERR_THROTTLED;
 	if (e != 0) {
+		rlease_drop(d->rl, dr, binding, lease); /* not used: back now */
 		*error = (int)e;
-		return NULL;
-	}
-	idx = dom_mx_pick(dr, now_ms);
-	if (idx < 0) {
-		*error = CONN_ERR_NO_ROUTE;
-		return NULL;
-	}
-	if (dom_rate_take(&pol->throttle_connections, &dr->thr_conn_tat_us,
-			  now_ms * 1000) > 0) {
-		*error = CONN_ERR_THROTTLED;
 		return NULL;
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->dlv = d;
 	c->dr = dr;
 	c->bslot = binding;
+	c->lease = lease;
 	c->finish = finish;
 	c->timeout = timeout;
 	c->udata = user_data;
@@ -225,8 +244,11 @@ initiate_connection(domain_record *dr, int binding, struct timeval *now,
 	dr->addrs[idx].nconn++;
 	rc = smtpc_start(c->s);
 	if (rc < 0) {
-		/* The session reports its end later; this path owns it. */
+		/* The session reports its end later; this path owns it.  Its
+		 * lease goes back now, not at that end. */
 		c->start_failed = true;
+		rlease_drop(d->rl, dr, binding, c->lease);
+		c->lease = 0;
 		*error = (int)conn_err_from_errno(rc);
 		log_warn("%s: cannot connect to %s (%s) from binding %s: %s",
 			 dr->name, c->host, c->ip,

@@ -165,4 +165,18 @@ struct conn *initiate_connection(domain_record *dr, int binding,
 int initiate_connection_smtp(domain_record *dr, int binding,
 			     struct timeval *now);
 
+/*
+ * The seed's signature has no room for what a caller hands over to the
+ * connection it asks for, so it is staged just before the call:
+ * conn_stage_lease(lease) gives lease (an rlease_take() ticket of the
+ * (dr, binding) that is asked for next, on dr's context's rlease) to the
+ * next initiate_connection_smtp() / initiate_connection().  The
+ * connection that call creates owns it (c->lease, given back when its
+ * session ends); when the call creates none, or the connection's start
+ * fails, the lease is given back at once (rlease_drop).  Either way that
+ * call consumes it.  Staging twice with no call between is a bug
+ * (BUG_ON).  Single-threaded, like the ring.
+ */
+void conn_stage_lease(uint64_t lease);
+
 #endif

@@ -108,26 +108,61 @@ maint_sessions(const domain_record *dr, int slot, unsigned per_session,
 	}
 }
 
-/* Whether the message throttle makes more sessions useless now. */
-static bool
-maint_msg_throttled(const domain_record *dr, int slot,
-		    const struct domain_policy *pol, int64_t now_ms)
+bool
+maint_rate_blocks(const struct maint_rate_in *in)
 {
-	/* Under a message throttle a waiting session takes the next
-	 * permitted message, and none may go before the interval ends: more
-	 * sessions would only idle. */
-	return pol->throttle_messages.count > 0 &&
-	       (dr->bind[slot].waiting > 0 ||
-		(dr->nconn > 0 &&
-		 dom_rate_wait(&pol->throttle_messages, dr->thr_msg_tat_us,
-			       now_ms * 1000) > 0));
+	/* Under a message rate a waiting session takes the next permitted
+	 * message, and none may go before the wait ends: more sessions
+	 * would only idle.  The first may open ahead of the wait, unless
+	 * it would idle out (QUIT) before the wait ends. */
+	return in->rated && (in->waiting > 0 ||
+			     (in->wait_ms > 0 &&
+			      (in->nconn > 0 || in->wait_ms >= in->idle_ms)));
 }
 
-/* The goal's inputs for (dr, slot) that do not change while opening. */
+/* Whether a message rate applies: this node's, or the cluster's. */
+static bool
+maint_rated(const struct dlv *d, const struct domain_policy *pol)
+{
+	return pol->throttle_messages.count > 0 ||
+	       (d->rl != NULL && pol->cluster_throttle_messages.count > 0);
+}
+
+/* Whether the message rates (this node's and the cluster's) make more
+ * sessions of (dr, slot) useless now; *wait_r: ms before a message may
+ * go (0: now). */
+static bool
+maint_msg_throttled(const struct dlv *d, domain_record *dr, int slot,
+		    const struct domain_policy *pol, int64_t now_ms,
+		    int64_t *wait_r)
+{
+	struct maint_rate_in in = {
+	    .rated = maint_rated(d, pol),
+	    .waiting = dr->bind[slot].waiting,
+	    .nconn = dr->nconn,
+	    .idle_ms = (int64_t)pol->idle_timeout_ms,
+	};
+
+	*wait_r = 0;
+	if (!in.rated)
+		return false;
+	in.wait_ms =
+	    MAX((dom_rate_wait(&pol->throttle_messages, dr->thr_msg_tat_us,
+			       now_ms * 1000) +
+		 999) /
+		    1000,
+		rlease_msg_wait(d->rl, dr, &pol->cluster_throttle_messages,
+				now_ms));
+	*wait_r = in.wait_ms;
+	return maint_rate_blocks(&in);
+}
+
+/* The goal's inputs for (dr, slot) that do not change while opening;
+ * *msg_wait_r: ms before the message rates let one go. */
 static void
 maint_goal_in(struct dlv *d, domain_record *dr, int slot,
 	      const struct domain_policy *pol, int64_t now_ms,
-	      struct dom_goal_in *g)
+	      struct dom_goal_in *g, int64_t *msg_wait_r)
 {
 	struct binding *b = bnd_get(d->bnds, slot);
 
@@ -139,7 +174,8 @@ maint_goal_in(struct dlv *d, domain_record *dr, int slot,
 	    .max_srv = d->cfg->delivery.max_connections,
 	    .suspended = pol->suspended || dr->suspended || (b && b->suspended),
 	    .backoff = dr->backoff_until_ms > now_ms,
-	    .msg_throttled = maint_msg_throttled(dr, slot, pol, now_ms),
+	    .msg_throttled =
+		maint_msg_throttled(d, dr, slot, pol, now_ms, msg_wait_r),
 	    .no_route = dr->mx_state == DOM_MX_READY &&
 			dr->mx_expires_ms > now_ms &&
 			dom_mx_pick(dr, now_ms) < 0,
@@ -166,53 +202,66 @@ maint_goal_now(struct dlv *d, domain_record *dr, int slot,
 		: 0;
 }
 
-/* Open what the goal of (dr, slot) says; returns the throttle's end. */
+/* Open what the goal of (dr, slot) says; returns when a throttle that
+ * held it back ends (connections, or messages while they block it). */
 static int64_t
 maint_open(struct dlv *d, domain_record *dr, int slot,
 	   const struct domain_policy *pol, struct timeval *tv, int64_t now_ms)
 {
 	enum dom_goal_bound bound = DOM_GOAL_QUEUE;
 	struct dom_goal_in g;
+	int64_t msg_wait;
+	unsigned want;
+	bool rated = maint_rated(d, pol);
 
-	maint_goal_in(d, dr, slot, pol, now_ms, &g);
+	maint_goal_in(d, dr, slot, pol, now_ms, &g, &msg_wait);
 	for (;;) {
 		struct binding *b = bnd_get(d->bnds, slot);
 		uint64_t lease = 0;
 		int rc;
 
 		maint_goal_now(d, dr, slot, pol, now_ms, &g);
-		if (dom_conn_goal(&g, &bound) == 0)
+		if ((want = dom_conn_goal(&g, &bound)) == 0) {
+			/* Leases granted beyond the goal: other nodes' now. */
+			rlease_trim(d->rl, dr, slot);
 			break;
-		/* A cluster lease first: none at hand means one was asked
-		 * for, and its grant pokes this domain. */
+		}
+		/* A cluster lease first: none at hand means as many as the
+		 * goal wants were asked for, and their grant pokes this
+		 * domain. */
 		if (d->rl != NULL &&
 		    rlease_take(d->rl, dr, slot, b ? b->name : NULL,
 				pol->cluster_max_outbound_connections,
-				pol->cluster_max_binding_connections,
+				pol->cluster_max_binding_connections, want,
 				&lease) == 0) {
 			bound = DOM_GOAL_QUEUE;
 			break;
 		}
 		dr->srv_tight = bound == DOM_GOAL_SERVER || d->srv_waitq.n > 0;
+		/* The session owns the lease, or it goes back at once. */
+		conn_stage_lease(lease);
 		rc = initiate_connection_smtp(dr, slot, tv);
 		if (rc < 0) {
-			rlease_put(d->rl, dr, slot, lease);
 			log_trace("%s: binding %d: %s", dr->name, slot,
 				  conn_err_str(conn_error_code(rc)));
 			break;
 		}
-		/* dlv_conn_link() put the new session first. */
-		((struct conn *)dr->conns)->lease = lease;
 		if (dr->srv_grants > 0) {
 			dr->srv_grants--;
 			d->srv_reserved--;
 		}
-		/* The new session takes a unit as soon as it is ready. */
+		/* The new session takes a unit as soon as it is ready; under
+		 * a message rate, the next message the rate permits, so more
+		 * would only idle (maint_rate_blocks): one per tick. */
 		g.waiting++;
 		g.capacity += g.per_session;
+		g.msg_throttled = g.msg_throttled || rated;
 	}
 	if (bound == DOM_GOAL_SERVER)
 		maint_srv_wait(d, dr);
+	if (g.msg_throttled && msg_wait > 0) /* tick when one may go */
+		return MAX((dr->thr_conn_tat_us + 999) / 1000,
+			   now_ms + msg_wait);
 	return (dr->thr_conn_tat_us + 999) / 1000;
 }
 

@@ -6,17 +6,21 @@
  * A tick of domain dr moves its due delayed units to the active queues,
  * wakes idle sessions that can take them, computes the connection goal of
  * every binding (dom_conn_goal: queue depth, max_outbound_connections,
- * [delivery] max_connections, outbound_throttle_connections, suspension,
- * backoff, penalties) and calls initiate_connection_smtp() for what is
- * missing, then re-arms itself for the earliest moment anything can
- * change (a delayed unit due, the end of a backoff, a penalty or a
- * throttle interval, or the scan interval while units wait).  Session ends,
+ * [delivery] max_connections, outbound_throttle_connections, the message
+ * rates of this node and of the cluster, suspension, backoff, penalties),
+ * takes the cluster leases the goal needs (rlease_take, all in one
+ * request) and calls initiate_connection_smtp() for what is missing, each
+ * with its lease staged (conn_stage_lease), then re-arms itself for the
+ * earliest moment anything can change (a delayed unit due, the end of a
+ * backoff, a penalty, a throttle interval or a message rate's wait, or
+ * the scan interval while units wait).  Session ends,
  * lookups and new mail poke the domain (maint_poke) for a tick in this
  * loop turn.  No policy: that is outcome.c / backoff.c.
  */
 #ifndef RINGMTA_MAINTAINER_H
 #define RINGMTA_MAINTAINER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "domain.h"
@@ -76,5 +80,27 @@ struct maint_wake_in {
  * interval applies).
  */
 int64_t maint_next_wake(const struct maint_wake_in *in);
+
+/* What a message rate tells the connection goal of (domain, binding). */
+struct maint_rate_in {
+	bool rated;       /* a message rate applies (this node's or the
+			     cluster's) */
+	unsigned waiting; /* sessions of the binding that take a unit now */
+	unsigned nconn;   /* sessions of the domain */
+	int64_t wait_ms;  /* before a message may go: the longer of this
+			     node's GCRA and the cluster's next token
+			     (rlease_msg_wait) */
+	int64_t idle_ms;  /* idle_timeout: how long an idle session stays */
+};
+/*
+ * Whether the message rates make more sessions useless now (the goal's
+ * msg_throttled): a rate applies, and a session already waits (it takes
+ * the next message the rate permits), or no message may go before
+ * wait_ms and either sessions are open or one opened now would idle out
+ * before then.  A domain without sessions may open one ahead of a wait
+ * shorter than the idle timeout.  While it blocks, the maintainer ticks
+ * again when the wait ends.
+ */
+bool maint_rate_blocks(const struct maint_rate_in *in);
 
 #endif

@@ -49,6 +49,29 @@ const char rlease_lua[] =
     "end\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local ttl = tonumber(ARGV[2])\n"
+    "local nk = #KEYS\n"
+    "if op == 'acquire' then\n"
+    /* KEYS the sets; ARGV: ttl_ms, one limit per key (0: none), new
+     * members -> k: the first k members are held until now + ttl, the
+     * others found no room (so one call grants up to all of them). */
+    "  local k = #ARGV - nk - 2\n"
+    "  for i = 1, nk do\n"
+    "    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)\n"
+    "    local lim = tonumber(ARGV[2 + i])\n"
+    "    if lim > 0 then\n"
+    "      local room = lim - redis.call('ZCARD', KEYS[i])\n"
+    "      if room < k then k = room end\n"
+    "    end\n"
+    "  end\n"
+    "  if k < 0 then k = 0 end\n"
+    "  for i = 1, nk do\n"
+    "    for j = 1, k do\n"
+    "      redis.call('ZADD', KEYS[i], now + ttl, ARGV[nk + 2 + j])\n"
+    "    end\n"
+    "    redis.call('PEXPIRE', KEYS[i], ttl * 2)\n"
+    "  end\n"
+    "  return k\n"
+    "end\n"
     "if op == 'nodes' then\n"
     /* KEYS[1] the live-node set; ARGV: ttl_ms, member -> live nodes */
     "  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
@@ -56,10 +79,9 @@ const char rlease_lua[] =
     "  redis.call('PEXPIRE', KEYS[1], ttl * 2)\n"
     "  return redis.call('ZCARD', KEYS[1])\n"
     "end\n"
-    /* 'lease': KEYS the sets; ARGV: ttl_ms, one limit per key (0: none),
-     * members -> per member 1 (held until now + ttl) or 0 (no room).  A
-     * member already held is renewed whatever the count. */
-    "local nk = #KEYS\n"
+    /* 'lease' (renewal): KEYS the sets; ARGV: ttl_ms, one limit per key
+     * (0: none), members -> per member 1 (held until now + ttl) or 0 (no
+     * room).  A member already held is renewed whatever the count. */
     "for i = 1, nk do\n"
     "  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)\n"
     "end\n"
@@ -326,8 +348,10 @@ rlease_poke(struct rlease *rl, struct rl_group *g, int64_t when_ms)
 static void rl_on_lease(void *arg, int status, const struct rds_reply *rep);
 
 /*
- * EVALSHA 'lease' for seq[0..n) of g with its current limits.  Returns
- * 0 (the callback will run) or -errno.
+ * EVALSHA for seq[0..n) of g with its current limits: 'acquire' (new
+ * members, answered with how many of them were granted) or 'lease' (held
+ * ones, answered per member).  Returns 0 (the callback will run) or
+ * -errno.
  */
 static int
 rl_send_lease(struct rlease *rl, struct rl_group *g, const uint64_t *seq,
@@ -347,7 +371,7 @@ rl_send_lease(struct rlease *rl, struct rl_group *g, const uint64_t *seq,
 		return -EINVAL;
 	snprintf(ttl, sizeof(ttl), "%u", rl->o.ttl_ms);
 	ac = nk;
-	av[ac++] = "lease";
+	av[ac++] = kind == RL_Q_ACQUIRE ? "acquire" : "lease";
 	av[ac++] = ttl;
 	if (g->lim_dom > 0) {
 		snprintf(lim[0], sizeof(lim[0]), "%u", g->lim_dom);
@@ -419,16 +443,30 @@ rl_lease_one(struct rlease *rl, struct rl_group *g, uint64_t seq, int ok,
 	}
 }
 
+/* Whether rep is the answer q expects: a count of at most q->n for an
+ * acquire, one element per member for a renewal. */
+static bool
+rl_lease_reply_ok(const struct rl_req *q, int status,
+		  const struct rds_reply *rep)
+{
+	if (status < 0)
+		return false;
+	if (q->kind == RL_Q_ACQUIRE)
+		return rep->type == RDS_REPLY_INTEGER && rep->integer >= 0 &&
+		       rep->integer <= q->n;
+	return rep->type == RDS_REPLY_ARRAY && rep->nelem == q->n;
+}
+
 static void
 rl_on_lease(void *arg, int status, const struct rds_reply *rep)
 {
 	struct rl_req *q = arg;
 	struct rlease *rl = q->rl;
 	struct rl_group *g = q->g;
-	bool granted = false, bad;
+	bool granted = false, bad = !rl_lease_reply_ok(q, status, rep);
+	unsigned k = 0;
 
 	rl->inflight--;
-	bad = status < 0 || rep->type != RDS_REPLY_ARRAY || rep->nelem != q->n;
 	if (bad) {
 		rl->st.errors++;
 		if (status == 0 && rep->type == RDS_REPLY_ERROR)
@@ -437,20 +475,21 @@ rl_on_lease(void *arg, int status, const struct rds_reply *rep)
 	}
 	for (unsigned i = 0; i < q->n; i++) {
 		int ok = bad ? -1
+			 : q->kind == RL_Q_ACQUIRE
+			     ? i < rep->integer
 			     : rep->elem[i].type == RDS_REPLY_INTEGER &&
 				   rep->elem[i].integer == 1;
 
+		k += ok > 0;
 		rl_lease_one(rl, g, q->seq[i], ok, &granted);
 	}
 	if (q->kind == RL_Q_ACQUIRE) {
+		/* Fewer than asked: the cluster is at its limit, so no new
+		 * question before the retry time; what came is used now. */
 		g->inflight = false;
-		if (granted) {
-			g->retry_ms = 0;
-			rlease_poke(rl, g, 0);
-		} else {
-			g->retry_ms = rlease_wall_ms() + RLEASE_RETRY_MS;
-			rlease_poke(rl, g, g->retry_ms);
-		}
+		g->retry_ms =
+		    k == q->n ? 0 : rlease_wall_ms() + RLEASE_RETRY_MS;
+		rlease_poke(rl, g, granted ? 0 : g->retry_ms);
 	}
 	free(q);
 }
@@ -476,13 +515,51 @@ rl_fallback(struct rlease *rl, struct rl_group *g, uint64_t *ticket_r)
 	return 1;
 }
 
+/*
+ * How many new leases to ask for when want connections are wanted: at
+ * most RL_CHUNK, and no more than the limits leave beside the leases of
+ * the domain and of g this node holds already (at least one).
+ */
+static unsigned
+rl_ask(const struct rlease *rl, const struct rl_group *g, unsigned want)
+{
+	unsigned n = MIN(MAX(want, 1u), (unsigned)RL_CHUNK);
+	unsigned held;
+
+	if (g->lim_dom > 0) {
+		held = rl_dom_used(rl, g->dr);
+		n = MIN(n, g->lim_dom > held ? g->lim_dom - held : 1u);
+	}
+	if (g->lim_bind > 0) {
+		held = rl_count(g, RL_USED, RL_UNBACKED);
+		n = MIN(n, g->lim_bind > held ? g->lim_bind - held : 1u);
+	}
+	return MAX(n, 1u);
+}
+
+/* Ask for n new leases of g in one command.  Returns 0 or -errno (none
+ * asked for). */
+static int
+rl_acquire(struct rlease *rl, struct rl_group *g, unsigned n)
+{
+	uint64_t seq[RL_CHUNK];
+
+	for (unsigned i = 0; i < n; i++)
+		seq[i] = rl_member_add(rl, g, RL_PENDING)->seq;
+	if (rl_send_lease(rl, g, seq, n, RL_Q_ACQUIRE) < 0) {
+		g->n -= n; /* the last n members are those just added */
+		return -EIO;
+	}
+	g->inflight = true;
+	return 0;
+}
+
 int
 rlease_take(struct rlease *rl, domain_record *dr, int slot, const char *binding,
-	    unsigned max_dom, unsigned max_bind, uint64_t *ticket_r)
+	    unsigned max_dom, unsigned max_bind, unsigned want,
+	    uint64_t *ticket_r)
 {
 	struct rl_group *g;
-	struct rl_member *m;
-	uint64_t seq;
 
 	*ticket_r = 0;
 	if (max_dom == 0 && max_bind == 0)
@@ -508,18 +585,16 @@ rlease_take(struct rlease *rl, domain_record *dr, int slot, const char *binding,
 		rlease_poke(rl, g, g->retry_ms);
 		return 0;
 	}
-	m = rl_member_add(rl, g, RL_PENDING);
-	seq = m->seq;
-	if (rl_send_lease(rl, g, &seq, 1, RL_Q_ACQUIRE) < 0) {
-		rl_member_del(g, m);
+	if (rl_acquire(rl, g, rl_ask(rl, g, want)) < 0)
 		return rl_fallback(rl, g, ticket_r);
-	}
-	g->inflight = true;
 	return 0;
 }
 
-void
-rlease_put(struct rlease *rl, domain_record *dr, int slot, uint64_t ticket)
+/* Give back ticket of (dr, slot); room: a connection ended, so ask again
+ * at once. */
+static void
+rl_put(struct rlease *rl, domain_record *dr, int slot, uint64_t ticket,
+       bool room)
 {
 	struct rl_group *g;
 	struct rl_member *m;
@@ -531,6 +606,8 @@ rlease_put(struct rlease *rl, domain_record *dr, int slot, uint64_t ticket)
 	if (m->st != RL_UNBACKED || rds_is_up(rl->rds))
 		rl_zrem(rl, g, ticket);
 	rl_member_del(g, m);
+	if (!room)
+		return;
 	/* Room for another connection of the domain, here or on another
 	 * node: ask again at once, whatever a refusal said. */
 	for (struct rl_group *o = rl->b[rds_ptr_hash(dr, rl->nb - 1)]; o;
@@ -538,6 +615,43 @@ rlease_put(struct rlease *rl, domain_record *dr, int slot, uint64_t ticket)
 		if (o->dr == dr && o->slot != RL_TOK_SLOT)
 			o->retry_ms = 0;
 	rlease_poke(rl, g, 0);
+}
+
+void
+rlease_put(struct rlease *rl, domain_record *dr, int slot, uint64_t ticket)
+{
+	rl_put(rl, dr, slot, ticket, true);
+}
+
+void
+rlease_drop(struct rlease *rl, domain_record *dr, int slot, uint64_t ticket)
+{
+	rl_put(rl, dr, slot, ticket, false);
+}
+
+/* Give back the spares of g that became spare before round. */
+static void
+rl_drop_spares(struct rlease *rl, struct rl_group *g, uint64_t round)
+{
+	for (unsigned i = 0; i < g->n;) {
+		struct rl_member *m = &g->m[i];
+
+		if (m->st == RL_SPARE && m->round < round) {
+			rl_zrem(rl, g, m->seq);
+			rl_member_del(g, m);
+			continue;
+		}
+		i++;
+	}
+}
+
+void
+rlease_trim(struct rlease *rl, domain_record *dr, int slot)
+{
+	struct rl_group *g;
+
+	if (rl != NULL && (g = rlease_group_find(rl, dr, slot)) != NULL)
+		rl_drop_spares(rl, g, UINT64_MAX);
 }
 
 unsigned
@@ -590,16 +704,7 @@ rl_renew_group(struct rlease *rl, struct rl_group *g)
 	unsigned n = 0;
 	int sent = 0;
 
-	for (unsigned i = 0; i < g->n;) {
-		struct rl_member *m = &g->m[i];
-
-		if (m->st == RL_SPARE && m->round < rl->round) {
-			rl_zrem(rl, g, m->seq);
-			rl_member_del(g, m);
-			continue;
-		}
-		i++;
-	}
+	rl_drop_spares(rl, g, rl->round);
 	if (g->bad_key || (g->lim_dom == 0 && g->lim_bind == 0))
 		return 0;
 	for (unsigned i = 0; i <= g->n; i++) {

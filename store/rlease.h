@@ -11,8 +11,9 @@
  * PREFIX:lease:DOMAIN:BINDING) scored by its expiry in Redis time; one Lua
  * script (EVALSHA, reloaded on NOSCRIPT) drops expired members, counts and
  * adds in one step.  Nothing here blocks or waits: rlease_take() answers
- * from leases already granted and asks Redis for one more in the
- * background, then pokes the domain through opts.poke when it arrives.
+ * from leases already granted and asks Redis, in the background and in
+ * one command, for as many more as the caller wants, then pokes the
+ * domain through opts.poke when they arrive.
  * It does not own the records, the Redis client, or any decision about
  * what to open: the maintainer asks, delivery gives back.
  */
@@ -32,9 +33,10 @@ struct rds;
 struct rlease;
 struct value_rate;
 
-#define RLEASE_TTL_MS   15000 /* lease lifetime without a renewal */
-#define RLEASE_RETRY_MS 250   /* ask again after a refusal or an error */
-#define RLEASE_BATCH    16    /* most message tokens taken at once */
+#define RLEASE_TTL_MS    15000 /* lease lifetime without a renewal */
+#define RLEASE_RETRY_MS  250   /* ask again after a refusal or an error */
+#define RLEASE_BATCH     16    /* most message tokens taken at once */
+#define RLEASE_CLOSED_MS 1000  /* no token while closed: look again in */
 
 struct rlease_opts {
 	struct ring *ring;
@@ -56,7 +58,7 @@ struct rlease_opts {
 /* Counters, for tests and the logs. */
 struct rlease_stats {
 	uint64_t granted;  /* leases granted by Redis */
-	uint64_t refused;  /* acquires refused: the cluster is at its limit */
+	uint64_t refused;  /* leases asked for and not granted (at the limit) */
 	uint64_t lost;     /* held leases Redis no longer had at a renewal */
 	uint64_t local;    /* connections allowed by the local fallback */
 	uint64_t closed;   /* takes refused while Redis could not grant */
@@ -89,17 +91,34 @@ int rlease_renew(struct rlease *rl);
 /*
  * May (dr, slot) open one more connection?  max_dom / max_bind are the
  * domain's cluster limits (0: none); binding names slot's binding (for
- * the key).  Returns 1 with *ticket_r to give back with rlease_put() when
- * the connection ends (0 when no limit applies: nothing to give back), or
- * 0: not now; a lease was asked for (or the cluster is at its limit) and
- * opts.poke will run when it is worth asking again.
+ * the key); want is how many connections the caller means to open now,
+ * this one included (0 counts as 1).  Returns 1 with *ticket_r to give
+ * back with rlease_put() when the connection ends (0 when no limit
+ * applies: nothing to give back), or 0: not now; leases were asked for
+ * (want of them, at most 48 and what the limits leave, in one EVALSHA
+ * that grants up to that many), or the cluster is at its limit, and
+ * opts.poke will run when it is worth asking again.  Leases granted
+ * beyond what is taken wait as spares for the next calls; a spare still
+ * unused at the next renewal is given back.
  */
 int rlease_take(struct rlease *rl, domain_record *dr, int slot,
 		const char *binding, unsigned max_dom, unsigned max_bind,
-		uint64_t *ticket_r) ATTR_WUR;
-/* Give back the lease of ticket (0 is ignored) of (dr, slot). */
+		unsigned want, uint64_t *ticket_r) ATTR_WUR;
+/* Give back the lease of ticket (0 is ignored) of (dr, slot): its
+ * connection ended, so the domain is poked and asks again at once.  rl
+ * may be NULL. */
 void rlease_put(struct rlease *rl, domain_record *dr, int slot,
 		uint64_t ticket);
+/* The same for a lease no connection used (refused before or at its
+ * start): given back at once, but no poke and no retry reset, since it
+ * made no room that was not there (a poke would take it again, and again
+ * while, say, the MX lookup is pending). */
+void rlease_drop(struct rlease *rl, domain_record *dr, int slot,
+		 uint64_t ticket);
+/* Give back at once the leases of (dr, slot) granted and not taken: the
+ * caller wants no more for now (else the next renewal would).  No poke.
+ * rl may be NULL. */
+void rlease_trim(struct rlease *rl, domain_record *dr, int slot);
 /* Leases of (dr, slot) held in use / granted and unused (tests). */
 unsigned rlease_used(const struct rlease *rl, const domain_record *dr,
 		     int slot);
@@ -116,6 +135,19 @@ int rlease_msg_ready(struct rlease *rl, domain_record *dr,
 		     const struct value_rate *rate) ATTR_WUR;
 /* Use the token rlease_msg_ready() found. */
 void rlease_msg_use(struct rlease *rl, domain_record *dr);
+/*
+ * How long (ms from wall time now_ms) before a message may go to dr under
+ * the cluster rate: 0 with a token at hand or no rate; the time Redis's
+ * GCRA gave for its next token; RLEASE_RETRY_MS while tokens are asked
+ * for (when nothing is known and none are, they are asked for now, as
+ * rlease_msg_ready() would: the answer pokes dr); while Redis cannot
+ * give any, RLEASE_CLOSED_MS with the closed fallback, the local share's
+ * GCRA wait with the local one.  Takes nothing.  For the maintainer's
+ * goal, so that no session opens only to find no token.  rl may be NULL
+ * (0).
+ */
+int64_t rlease_msg_wait(struct rlease *rl, domain_record *dr,
+			const struct value_rate *rate, int64_t now_ms);
 
 /* Live nodes last counted in Redis (at least 1). */
 unsigned rlease_nodes(const struct rlease *rl);

@@ -72,7 +72,7 @@ struct rlease {
 };
 
 enum rl_kind {
-	RL_Q_ACQUIRE = 0, /* one new lease */
+	RL_Q_ACQUIRE = 0, /* new leases (up to RL_CHUNK) */
 	RL_Q_RENEW,       /* held leases */
 	RL_Q_TOKENS,      /* message tokens */
 	RL_Q_NODES,       /* the live-node count */

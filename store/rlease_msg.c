@@ -79,7 +79,7 @@ rl_tokens_fallback(struct rlease *rl, struct rl_group *g,
 	if (rl->o.fallback != CONFIG_CLUSTER_LOCAL) {
 		g->starved = true;
 		rl->st.closed++;
-		rlease_poke(rl, g, now + 1000);
+		rlease_poke(rl, g, now + RLEASE_CLOSED_MS);
 		return 0;
 	}
 	g->local_rate = (struct value_rate){
@@ -136,4 +136,29 @@ rlease_msg_use(struct rlease *rl, domain_record *dr)
 	else if (g->tokens > 0)
 		g->tokens--;
 	g->ready_local = false;
+}
+
+int64_t
+rlease_msg_wait(struct rlease *rl, domain_record *dr,
+		const struct value_rate *rate, int64_t now_ms)
+{
+	struct rl_group *g;
+
+	if (rl == NULL || rate->count == 0 || rl->stopped)
+		return 0;
+	g = rlease_group_get(rl, dr, RL_TOK_SLOT, NULL);
+	if (g->tokens > 0 && now_ms - g->tokens_ms < (int64_t)rate->period_ms)
+		return 0;
+	if (g->inflight)
+		return RLEASE_RETRY_MS;
+	if (g->retry_ms > now_ms)
+		return g->retry_ms - now_ms;
+	if (!g->bad_key && rds_is_up(rl->rds) &&
+	    rl_send_tokens(rl, g, rate) == 0)
+		return RLEASE_RETRY_MS;
+	if (rl->o.fallback != CONFIG_CLUSTER_LOCAL)
+		return RLEASE_CLOSED_MS;
+	return (dom_rate_wait(&g->local_rate, g->local_tat_us, now_ms * 1000) +
+		999) /
+	       1000;
 }

@@ -4,7 +4,9 @@
 # cluster_max_outbound_connections = 5 for the sink's domain and a local
 # max_outbound_connections of 8 on each.  ringsink (slow at the final dot)
 # must never see more than 5 sessions at once, both nodes must deliver,
-# and the lease set never holds more than 5.  Then a node killed with -9
+# and the lease set never holds more than 5, while each node asks for
+# several leases per EVALSHA.  The cluster message rate holds across both
+# nodes, without sessions opened only to idle.  Then a node killed with -9
 # while it holds every lease: its leases are gone within the TTL (3 s),
 # and the other node takes them.
 source "$(dirname "$0")/lib.sh"
@@ -24,8 +26,9 @@ SINKPID=$!
 t_daemon $SINKPID
 # rate.test's own sink, without a delay: only the rate slows it.
 "$SINK" --listen 127.0.0.1:0 --port-file "$T_DIR/sink2.port" --quiet \
-	>/dev/null 2>"$T_DIR/sink2.err" &
-t_daemon $!
+	--summary "$T_DIR/sink2.json" >/dev/null 2>"$T_DIR/sink2.err" &
+SINK2PID=$!
+t_daemon $SINK2PID
 if ! wait_file "$T_DIR/sink.port" 10 || ! wait_file "$T_DIR/sink2.port" 10 || [ "$("${RCLI[@]}" PING)" != PONG ]; then
 	t_case "fixture: redis-server and ringsink"
 	t_fail "$(cat "$T_DIR/sink.err" "$T_DIR/redis.log" 2>/dev/null | tail -5)"
@@ -89,13 +92,19 @@ s.quit()
 PY
 }
 
-sink_get() { # KEY: from a fresh summary
-	rm -f "$T_DIR/sink.json"
-	kill -USR1 $SINKPID
-	wait_file "$T_DIR/sink.json" 5 >/dev/null && json_get "$T_DIR/sink.json" "$1"
+sink_get() { # KEY [2]: from a fresh summary of ringsink (or of rate.test's)
+	local f=$T_DIR/sink${2:-}.json pid=$SINKPID
+	[ -n "${2:-}" ] && pid=$SINK2PID
+	rm -f "$f"
+	kill -USR1 "$pid"
+	wait_file "$f" 5 >/dev/null && json_get "$f" "$1"
 }
 
 leases() { "${RCLI[@]}" ZCARD ct:lease:sink.test; }
+evalshas() { # EVALSHA calls Redis has run (leases, renewals, tokens, nodes)
+	"${RCLI[@]}" INFO commandstats | tr -d '\r' |
+		sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p' | grep . || echo 0
+}
 leases_of() { # NODE: members of that node in the lease set
 	"${RCLI[@]}" ZRANGE ct:lease:sink.test 0 -1 | grep -c "^$1:"
 }
@@ -106,6 +115,7 @@ t_case "two nodes start on one Redis"
 if start a && start b; then t_ok; else t_fail "$(tail -3 "$T_DIR/a.log" "$T_DIR/b.log")"; fi
 
 t_case "120 messages through two nodes: ringsink never sees more than 5 at once"
+ev0=$(evalshas)
 send "$PORT_a" 60 & SA=$!
 send "$PORT_b" 60 & SB=$!
 wait $SA && wait $SB
@@ -126,7 +136,7 @@ if [ "$msgs" = 120 ] && [ "$maxc" -le 5 ] && [ "$maxc" -ge 3 ] && [ "$maxz" -le 
 else
 	t_fail "messages=$msgs max_concurrent=$maxc max leases=$maxz delivered a=$na b=$nb"
 fi
-echo "# max_concurrent=$maxc max_leases=$maxz delivered a=$na b=$nb"
+echo "# max_concurrent=$maxc max_leases=$maxz delivered a=$na b=$nb evalsha=$(($(evalshas) - ev0))"
 
 t_case "every lease is given back once the queues are empty"
 for _ in $(seq 50); do
@@ -162,6 +172,21 @@ else
 	t_fail "delivered=$rn span_ms=$rspan most_in_1s=$rwin"
 fi
 echo "# rate.test: $rn delivered over $rspan ms, at most $rwin in any second"
+
+t_case "the cluster rate opens no session that would only idle"
+# idle_timeout = 0: a session with nothing it may send QUITs at once, so
+# at 10/s most sessions carry one message.  A goal blind to the rate
+# reopens sessions all through the wait (tens of thousands), one that
+# opens several per token a few hundred; one that asks for the token
+# first, waits for the next token's time and opens one session at a time
+# under a rate stays near one session per message.
+rconn=$(sink_get connections 2)
+if [ -n "$rconn" ] && [ "$rconn" -ge 14 ] && [ "$rconn" -le 50 ]; then
+	t_ok
+else
+	t_fail "sessions to rate.test: ${rconn:-?} for 40 messages"
+fi
+echo "# rate.test: $rconn sessions for 40 messages"
 
 t_case "a node killed with -9 frees its leases within the TTL (${TTL_S}s)"
 # Node a alone takes every lease (a slow sink keeps them), then dies.

@@ -6,7 +6,9 @@
  * precondition errors of initiate_connection_smtp() that need no ring
  * (no context, bad slot), and, on the routing context of dlv_fixture.c,
  * every code initiate_connection_smtp() returns itself, with the actions
- * it takes (requeue one, suspend the binding).  The DNS codes and their
+ * it takes (requeue one, suspend the binding), and the cluster lease
+ * staged for a connection (owned by its session, or given back at once
+ * when it is refused).  The DNS codes and their
  * actions arrive with the lookup's answer (test_delivery.c).
  */
 #include <stdarg.h>
@@ -25,6 +27,8 @@
 #include "connection.h"
 #include "dlv_fixture.h"
 #include "dns.h"
+#include "redis.h"
+#include "rlease.h"
 
 static void
 test_codes_and_names(void **state)
@@ -330,6 +334,92 @@ test_initiate_codes(void **state)
 	assert_int_equal(f->d->nconn, 0);
 }
 
+/*
+ * A lease staged for the next connection (conn_stage_lease): the session
+ * it stages owns it until it ends; a connection refused before it is
+ * created, or whose start fails, gives it back at once, before any ring
+ * turn.  The leases come from an rlease whose Redis is unreachable, with
+ * the local fallback: granted at once, counted by rlease_used().
+ */
+static void
+test_staged_lease(void **state)
+{
+	DLV_FX();
+	struct timeval now;
+	int64_t now_ms;
+	int def = bnd_find(&f->bnds, "default"), b2 = bnd_find(&f->bnds, "b2");
+	struct rlease *rl = NULL;
+	struct rds *rds;
+	struct conn *c;
+	domain_record *dr;
+	uint64_t tk = 0;
+	int err = 0;
+
+	gettimeofday(&now, NULL);
+	now_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
+	rds =
+	    rds_new(f->r,
+		    &(struct rds_opts){.target = "/nonexistent.ringmta/r.sock",
+				       .key_prefix = "t"},
+		    &err);
+	assert_non_null(rds);
+	assert_int_equal(
+	    rlease_new(&(struct rlease_opts){.rds = rds,
+					     .node_id = "t",
+					     .fallback = CONFIG_CLUSTER_LOCAL},
+		       &rl),
+	    0);
+	f->d->rl = rl;
+
+	/* Refused before it is created (nothing queued on b2). */
+	dr = fx_dom(f, "a.test", def, AF_INET, now_ms);
+	assert_int_equal(rlease_take(rl, dr, b2, "b2", 0, 5, 1, &tk), 1);
+	assert_true(tk != 0);
+	assert_int_equal(rlease_used(rl, dr, b2), 1);
+	conn_stage_lease(tk);
+	assert_int_equal(initiate_connection_smtp(dr, b2, &now),
+			 CONN_ERROR(CONN_ERR_NO_MESSAGES));
+	assert_int_equal(rlease_used(rl, dr, b2), 0);
+
+	/* Created, but its start fails (socket() refuses the family): back
+	 * now, not when the session reports its end. */
+	dr = fx_dom(f, "sock.test", def, 250, now_ms);
+	assert_int_equal(rlease_take(rl, dr, def, "default", 0, 5, 1, &tk), 1);
+	conn_stage_lease(tk);
+	assert_int_equal(initiate_connection_smtp(dr, def, &now),
+			 CONN_ERROR(CONN_ERR_SOCKET | CONN_ACTION_REQUEUE1));
+	assert_int_equal(rlease_used(rl, dr, def), 0);
+	assert_int_equal(((struct conn *)dr->conns)->lease, 0);
+
+	/* Staged: the new session holds it; the next call, with nothing
+	 * staged, makes a session without one. */
+	dr = fx_dom(f, "ok.test", def, AF_INET, now_ms);
+	(void)fx_dom(f, "ok.test", def, AF_INET, now_ms); /* a second unit */
+	assert_int_equal(rlease_take(rl, dr, def, "default", 0, 5, 1, &tk), 1);
+	conn_stage_lease(tk);
+	assert_int_equal(initiate_connection_smtp(dr, def, &now), 0);
+	c = dr->conns;
+	assert_true(c->lease == tk);
+	assert_int_equal(rlease_used(rl, dr, def), 1);
+	assert_int_equal(initiate_connection_smtp(dr, def, &now), 0);
+	assert_true(((struct conn *)dr->conns)->lease == 0);
+	assert_int_equal(rlease_used(rl, dr, def), 1);
+
+	/* The sessions end (nothing listens on port 9): the lease goes back
+	 * with its session. */
+	dom_foreach(&f->doms, fx_unqueue, f);
+	for (int i = 0; i < 20 && f->d->nconn > 0; i++)
+		ring_run_once(f->r, 50000000);
+	assert_int_equal(f->d->nconn, 0);
+	assert_int_equal(rlease_used(rl, dr, def), 0);
+	assert_int_equal(rlease_stats(rl)->released, 0); /* never in Redis */
+
+	rlease_stop(rl);
+	f->d->rl = NULL;
+	rds_free(rds, 0);
+	rlease_free(rl);
+}
+
 int
 main(void)
 {
@@ -340,6 +430,8 @@ main(void)
 	    cmocka_unit_test(test_dns_mapping),
 	    cmocka_unit_test(test_initiate_without_context),
 	    cmocka_unit_test_setup_teardown(test_initiate_codes, fx_setup,
+					    dlv_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_staged_lease, fx_setup,
 					    dlv_fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,8 @@
 /*
  * test_maintainer: when a domain's maintainer ticks next (table-driven:
  * delayed units, backoff, penalties, throttles, the scan interval), that
- * ticks and pokes of a record without a routing context are no-ops, and
+ * ticks and pokes of a record without a routing context are no-ops, when
+ * the message rates stop the goal from opening more sessions, and
  * the server-wide waiters: FIFO hand-over of freed slots, promised slots
  * that no other domain may take, stale waiters skipped (on a real ring,
  * skipped loudly without io_uring).
@@ -120,6 +121,44 @@ test_next_wake(void **state)
 	}
 }
 
+/* The goal's msg_throttled from the message rates (this node's and the
+ * cluster's): every input that can flip it. */
+static void
+test_rate_blocks(void **state)
+{
+	static const struct {
+		const char *name;
+		struct maint_rate_in in;
+		bool want;
+	} c[] = {
+	    {"no rate", {.waiting = 3, .nconn = 3, .wait_ms = 900}, false},
+	    {"rate, nothing open, no wait: open", {.rated = true}, false},
+	    {"rate, nothing open: one ahead of a wait shorter than idle",
+	     {.rated = true, .wait_ms = 900, .idle_ms = 5000},
+	     false},
+	    {"rate, nothing open: it would idle out before the wait ends",
+	     {.rated = true, .wait_ms = 900, .idle_ms = 900},
+	     true},
+	    {"rate, nothing open, idle_timeout 0: any wait blocks",
+	     {.rated = true, .wait_ms = 1},
+	     true},
+	    {"rate, a session waits: it takes the next",
+	     {.rated = true, .waiting = 1, .nconn = 1},
+	     true},
+	    {"rate, busy sessions, a message may go now",
+	     {.rated = true, .nconn = 2},
+	     false},
+	    {"rate, busy sessions, the next token comes later",
+	     {.rated = true, .nconn = 2, .wait_ms = 1},
+	     true},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < nitems(c); i++)
+		if (maint_rate_blocks(&c[i].in) != c[i].want)
+			fail_msg("%s: got %d", c[i].name, !c[i].want);
+}
+
 static void
 test_no_context(void **state)
 {
@@ -232,6 +271,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_next_wake),
+	    cmocka_unit_test(test_rate_blocks),
 	    cmocka_unit_test(test_no_context),
 	    cmocka_unit_test(test_srv_waiters),
 	};

@@ -7,7 +7,9 @@
  * stopped renewing, renewal keeping leases past the TTL, release, the
  * NOSCRIPT fallback after SCRIPT FLUSH, Redis down with closed and local
  * fallback (and the leases re-backed when it returns), the cluster token
- * bucket, and stop giving everything back.  Skips loudly when io_uring is
+ * bucket and the wait it tells the maintainer, one take asking for
+ * several leases in one EVALSHA that grants part of them, and stop
+ * giving everything back.  Skips loudly when io_uring is
  * unavailable; a missing redis-server is a failure.
  */
 #include <stdarg.h>
@@ -25,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "domain.h"
@@ -74,6 +77,15 @@ t_poke(domain_record *dr, int64_t when_ms, void *arg)
 }
 
 #define RUN_UNTIL(t, cond, ms) RFX_RUN_UNTIL((t)->r, cond, ms)
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Node i: its own client and rlease (timer only when renew). */
 static void
@@ -178,9 +190,10 @@ zcard(struct tctx *t, const char *key)
 }
 
 /*
- * Take leases for node i on (dr, slot) until one is refused or want are
- * held; each take that answers 0 waits for the poke.  Returns how many
- * were granted; tickets land in tk.
+ * Take leases for node i on (dr, slot), each take wanting what is still
+ * missing, until want are held or the cluster refuses; a take that
+ * answers 0 waits for the poke.  Returns how many were granted; tickets
+ * land in tk.
  */
 static int
 take_n(struct tctx *t, int i, int slot, const char *bnd, unsigned dom,
@@ -190,23 +203,29 @@ take_n(struct tctx *t, int i, int slot, const char *bnd, unsigned dom,
 	int got = 0;
 
 	while (got < want) {
-		uint64_t refused = rlease_stats(n->rl)->refused;
 		int pokes = n->pokes, rc;
 
-		rc = rlease_take(n->rl, t->dr, slot, bnd, dom, bind, &tk[got]);
+		rc = rlease_take(n->rl, t->dr, slot, bnd, dom, bind,
+				 (unsigned)(want - got), &tk[got]);
 		if (rc == 1) {
 			assert_true(tk[got] != 0);
 			got++;
 			continue;
 		}
 		assert_int_equal(rc, 0);
-		assert_int_equal(n->pokes, pokes); /* never from inside */
-		RUN_UNTIL(t, n->pokes > pokes, 2000);
-		if (rlease_stats(n->rl)->refused > refused) {
-			assert_true(n->last_when > 0); /* a retry later */
+		if (n->pokes > pokes) {
+			/* Inside only within the retry time of a refusal,
+			 * and only for later. */
+			assert_true(n->last_when > 0);
 			break;
 		}
-		assert_int_equal(n->last_when, 0);
+		RUN_UNTIL(t, n->pokes > pokes, 2000);
+		if (rlease_spare(n->rl, t->dr, slot) == 0) {
+			assert_true(n->last_when >
+				    0); /* refused: retry later */
+			break;
+		}
+		assert_int_equal(n->last_when, 0); /* granted: now */
 	}
 	return got;
 }
@@ -238,7 +257,7 @@ test_no_limit(void **state)
 
 	node_start(t, 0, 0, CONFIG_CLUSTER_CLOSED, false);
 	assert_int_equal(
-	    rlease_take(t->n[0].rl, t->dr, 0, "default", 0, 0, &tk), 1);
+	    rlease_take(t->n[0].rl, t->dr, 0, "default", 0, 0, 1, &tk), 1);
 	assert_true(tk == 0);
 	assert_int_equal(rlease_used(t->n[0].rl, t->dr, 0), 0);
 	rlease_put(t->n[0].rl, t->dr, 0, 0); /* ignored */
@@ -258,7 +277,9 @@ test_limit_two_nodes(void **state)
 	node_start(t, 1, 0, CONFIG_CLUSTER_CLOSED, true);
 	assert_int_equal(take_n(t, 0, 0, "default", 5, 0, 3, a), 3);
 	assert_int_equal(take_n(t, 1, 1, "other", 5, 0, 8, b), 2);
-	assert_int_equal(rlease_stats(t->n[1].rl)->refused, 1);
+	/* One question for 5 (what the limit leaves of 8): 2 granted. */
+	assert_int_equal(rlease_stats(t->n[1].rl)->granted, 2);
+	assert_int_equal(rlease_stats(t->n[1].rl)->refused, 3);
 	assert_int_equal(take_n(t, 0, 0, "default", 5, 0, 1, &extra), 0);
 	assert_int_equal(zcard(t, "rl:lease:a.example"), 5);
 	/* Within the retry time: no question to Redis, but the wake-up is
@@ -267,9 +288,9 @@ test_limit_two_nodes(void **state)
 		int pokes = t->n[0].pokes;
 		uint64_t cmds = rds_stats(t->n[0].rds)->cmds;
 
-		assert_int_equal(
-		    rlease_take(t->n[0].rl, t->dr, 0, "default", 5, 0, &extra),
-		    0);
+		assert_int_equal(rlease_take(t->n[0].rl, t->dr, 0, "default", 5,
+					     0, 1, &extra),
+				 0);
 		assert_int_equal(t->n[0].pokes, pokes + 1);
 		assert_true(t->n[0].last_when > 0);
 		assert_true(rds_stats(t->n[0].rds)->cmds == cmds);
@@ -291,6 +312,74 @@ test_limit_two_nodes(void **state)
 	rlease_put(t->n[0].rl, t->dr, 0, a[0]);
 	assert_int_equal(t->n[0].last_when, 0);
 	assert_int_equal(take_n(t, 0, 0, "default", 5, 0, 1, a), 1);
+}
+
+/* One take wanting n asks for them all in one EVALSHA, which grants k. */
+static void
+test_batch(void **state)
+{
+	CTX_OR_SKIP(t);
+	struct node *n1 = &t->n[1], *n0 = &t->n[0];
+	uint64_t a[8], b[8], tk;
+	uint64_t cmds;
+
+	node_start(t, 0, 0, CONFIG_CLUSTER_CLOSED, false);
+	node_start(t, 1, 0, CONFIG_CLUSTER_CLOSED, false);
+	assert_int_equal(take_n(t, 0, 0, "default", 5, 0, 3, a), 3);
+	assert_int_equal(rlease_stats(n0->rl)->granted, 3);
+	/* Node 2 wants 4: one command, 2 granted (the room left), 2
+	 * refused; the grant pokes at once. */
+	cmds = rds_stats(n1->rds)->cmds;
+	assert_int_equal(rlease_take(n1->rl, t->dr, 0, "x", 5, 0, 4, &tk), 0);
+	assert_int_equal(rds_stats(n1->rds)->cmds, cmds + 1);
+	RUN_UNTIL(t, n1->pokes == 1, 2000);
+	assert_int_equal(n1->last_when, 0);
+	assert_int_equal(rlease_spare(n1->rl, t->dr, 0), 2);
+	assert_int_equal(rlease_stats(n1->rl)->granted, 2);
+	assert_int_equal(rlease_stats(n1->rl)->refused, 2);
+	assert_int_equal(zcard(t, "rl:lease:a.example"), 5);
+	/* The spares serve the next takes without a question; then the
+	 * refusal holds until the retry time (a wake-up for later). */
+	cmds = rds_stats(n1->rds)->cmds;
+	assert_int_equal(rlease_take(n1->rl, t->dr, 0, "x", 5, 0, 2, &b[0]), 1);
+	assert_int_equal(rlease_take(n1->rl, t->dr, 0, "x", 5, 0, 1, &b[1]), 1);
+	assert_true(b[0] != 0 && b[1] != 0 && b[0] != b[1]);
+	assert_int_equal(rlease_take(n1->rl, t->dr, 0, "x", 5, 0, 1, &tk), 0);
+	assert_int_equal(n1->pokes, 2);
+	assert_true(n1->last_when > 0);
+	assert_int_equal(rds_stats(n1->rds)->cmds, cmds);
+	assert_int_equal(rlease_used(n1->rl, t->dr, 0), 2);
+	/* Node 1 holds 3 of 5 and wants 10: it asks only for the 2 the
+	 * limit leaves, and gets them (nothing refused).  A lease given back
+	 * unused (dropped) is back in Redis at once but wakes nobody and
+	 * keeps the retry time; one given back by a session's end pokes. */
+	rlease_drop(n1->rl, t->dr, 0, b[0]);
+	assert_int_equal(n1->pokes, 2);
+	assert_int_equal(zcard(t, "rl:lease:a.example"), 4);
+	cmds = rds_stats(n1->rds)->cmds; /* the drop's ZREMs went */
+	assert_int_equal(rlease_take(n1->rl, t->dr, 0, "x", 5, 0, 1, &tk), 0);
+	assert_int_equal(n1->pokes, 3);
+	assert_true(n1->last_when > 0); /* still within the retry time */
+	assert_int_equal(rds_stats(n1->rds)->cmds, cmds);
+	rlease_put(n1->rl, t->dr, 0, b[1]);
+	assert_int_equal(n1->pokes, 4);
+	assert_int_equal(n1->last_when, 0);
+	assert_int_equal(zcard(t, "rl:lease:a.example"), 3);
+	assert_int_equal(
+	    rlease_take(n0->rl, t->dr, 0, "default", 5, 0, 10, &tk), 0);
+	RUN_UNTIL(t, rlease_spare(n0->rl, t->dr, 0) == 2, 2000);
+	assert_int_equal(rlease_stats(n0->rl)->granted, 5);
+	assert_int_equal(rlease_stats(n0->rl)->refused, 0);
+	assert_int_equal(zcard(t, "rl:lease:a.example"), 5);
+	/* Not wanted after all: the spares go back at once, those in use
+	 * stay. */
+	rlease_trim(n0->rl, t->dr, 0);
+	rlease_trim(n0->rl, t->dr, 7); /* no such group: nothing */
+	rlease_trim(NULL, t->dr, 0);
+	assert_int_equal(rlease_spare(n0->rl, t->dr, 0), 0);
+	assert_int_equal(rlease_used(n0->rl, t->dr, 0), 3);
+	assert_int_equal(rlease_stats(n0->rl)->released, 2);
+	assert_int_equal(zcard(t, "rl:lease:a.example"), 3);
 }
 
 static void
@@ -358,7 +447,7 @@ test_spare_given_back(void **state)
 	node_start(t, 0, 0, CONFIG_CLUSTER_CLOSED, false);
 	/* A take asks; the grant arrives as a spare nobody takes. */
 	assert_int_equal(
-	    rlease_take(t->n[0].rl, t->dr, 0, "default", 2, 0, &tk), 0);
+	    rlease_take(t->n[0].rl, t->dr, 0, "default", 2, 0, 1, &tk), 0);
 	RUN_UNTIL(t, t->n[0].pokes == 1, 2000);
 	assert_int_equal(rlease_spare(t->n[0].rl, t->dr, 0), 1);
 	assert_int_equal(zcard(t, "rl:lease:a.example"), 1);
@@ -370,10 +459,10 @@ test_spare_given_back(void **state)
 	assert_int_equal(rlease_stats(t->n[0].rl)->released, 1);
 	/* One in use is kept and renewed. */
 	assert_int_equal(
-	    rlease_take(t->n[0].rl, t->dr, 0, "default", 2, 0, &tk), 0);
+	    rlease_take(t->n[0].rl, t->dr, 0, "default", 2, 0, 1, &tk), 0);
 	RUN_UNTIL(t, t->n[0].pokes == 2, 2000);
 	assert_int_equal(
-	    rlease_take(t->n[0].rl, t->dr, 0, "default", 2, 0, &tk), 1);
+	    rlease_take(t->n[0].rl, t->dr, 0, "default", 2, 0, 1, &tk), 1);
 	assert_int_equal(rlease_renew(t->n[0].rl), 2);
 	assert_int_equal(rlease_used(t->n[0].rl, t->dr, 0), 1);
 	assert_int_equal(zcard(t, "rl:lease:a.example"), 1);
@@ -412,13 +501,14 @@ test_down(void **state)
 	rfx_kill(&t->srv, SIGKILL);
 	RUN_UNTIL(t, !rds_is_up(t->n[0].rds) && !rds_is_up(t->n[1].rds), 3000);
 	/* closed */
-	assert_int_equal(rlease_take(t->n[1].rl, t->dr, 1, "b", 4, 0, &tk), 0);
+	assert_int_equal(rlease_take(t->n[1].rl, t->dr, 1, "b", 4, 0, 1, &tk),
+			 0);
 	assert_int_equal(rlease_stats(t->n[1].rl)->closed, 1);
 	/* local: 4 / 2 nodes = 2 on this node, the lease held included */
 	assert_int_equal(
-	    rlease_take(t->n[0].rl, t->dr, 0, "default", 4, 0, &a[1]), 1);
+	    rlease_take(t->n[0].rl, t->dr, 0, "default", 4, 0, 1, &a[1]), 1);
 	assert_int_equal(
-	    rlease_take(t->n[0].rl, t->dr, 0, "default", 4, 0, &tk), 0);
+	    rlease_take(t->n[0].rl, t->dr, 0, "default", 4, 0, 1, &tk), 0);
 	assert_int_equal(rlease_stats(t->n[0].rl)->local, 1);
 	/* Back: node 1 re-backs its local lease; node 2 is poked. */
 	rfx_start(&t->srv);
@@ -446,7 +536,7 @@ test_stop_gives_back(void **state)
 	RUN_UNTIL(t, rlease_nodes(t->n[1].rl) == 2, 2000);
 	rlease_stop(t->n[1].rl);
 	assert_int_equal(
-	    rlease_take(t->n[1].rl, t->dr, 0, "default", 5, 0, &a[0]), 0);
+	    rlease_take(t->n[1].rl, t->dr, 0, "default", 5, 0, 1, &a[0]), 0);
 	assert_int_equal(zcard(t, "rl:lease:a.example"), 0);
 	assert_int_equal(zcard(t, "rl:cluster:nodes"), 1);
 }
@@ -505,6 +595,69 @@ test_tokens(void **state)
 	assert_int_equal(used[1], 1);
 }
 
+/* What the maintainer learns of the cluster rate: when a message may go. */
+static void
+test_msg_wait(void **state)
+{
+	CTX_OR_SKIP(t);
+	const struct value_rate r = {.count = 2, .period_ms = 10000};
+	const struct value_rate none = {0};
+	domain_record *d2 = dom_get(&t->doms, "b.example");
+	struct node *n0 = &t->n[0], *n1 = &t->n[1];
+	int64_t w, now;
+
+	node_start(t, 0, 0, CONFIG_CLUSTER_CLOSED, false);
+	node_start(t, 1, 0, CONFIG_CLUSTER_LOCAL, false);
+	assert_int_equal(rlease_msg_wait(NULL, t->dr, &r, 0), 0);
+	assert_int_equal(rlease_msg_wait(n0->rl, t->dr, &none, 0), 0);
+	/* 2 per 10 s: a burst of 2, one token per question.  Nothing
+	 * known: the wait asks (once), and says "soon". */
+	for (int i = 0; i < 2; i++) {
+		int pokes = n0->pokes;
+		uint64_t cmds = rds_stats(n0->rds)->cmds;
+
+		assert_int_equal(rlease_msg_wait(n0->rl, t->dr, &r, wall_ms()),
+				 RLEASE_RETRY_MS);
+		assert_int_equal(rlease_msg_wait(n0->rl, t->dr, &r, wall_ms()),
+				 RLEASE_RETRY_MS);
+		assert_int_equal(rlease_msg_ready(n0->rl, t->dr, &r), 0);
+		assert_int_equal(rds_stats(n0->rds)->cmds, cmds + 1);
+		RUN_UNTIL(t, n0->pokes > pokes, 2000);
+		assert_int_equal(rlease_msg_ready(n0->rl, t->dr, &r), 1);
+		/* A token at hand: no wait. */
+		assert_int_equal(rlease_msg_wait(n0->rl, t->dr, &r, wall_ms()),
+				 0);
+		rlease_msg_use(n0->rl, t->dr);
+	}
+	/* The third: Redis says "in about 5 s", and the wait says so. */
+	{
+		int pokes = n0->pokes;
+
+		assert_int_equal(rlease_msg_wait(n0->rl, t->dr, &r, wall_ms()),
+				 RLEASE_RETRY_MS);
+		RUN_UNTIL(t, n0->pokes > pokes, 2000);
+	}
+	assert_int_equal(rlease_stats(n0->rl)->token_waits, 1);
+	now = wall_ms();
+	w = rlease_msg_wait(n0->rl, t->dr, &r, now);
+	assert_true(w > 4000 && w <= 5001);
+	assert_int_equal(w, n0->last_when - now); /* the wake-up's time */
+	/* Redis away: closed says "not before it is back" (looked at again
+	 * every RLEASE_CLOSED_MS); local follows its own share's GCRA (2 /
+	 * 1 node per 10 s: one now, the next 5 s later). */
+	rfx_kill(&t->srv, SIGKILL);
+	RUN_UNTIL(t, !rds_is_up(n0->rds) && !rds_is_up(n1->rds), 3000);
+	assert_int_equal(rlease_msg_wait(n0->rl, d2, &r, wall_ms()),
+			 RLEASE_CLOSED_MS);
+	assert_int_equal(rlease_msg_ready(n0->rl, d2, &r), 0);
+	assert_int_equal(rlease_msg_wait(n1->rl, d2, &r, wall_ms()), 0);
+	assert_int_equal(rlease_msg_ready(n1->rl, d2, &r), 1);
+	assert_int_equal(rlease_msg_wait(n1->rl, d2, &r, wall_ms()), 0);
+	rlease_msg_use(n1->rl, d2);
+	w = rlease_msg_wait(n1->rl, d2, &r, wall_ms());
+	assert_true(w > 4000 && w <= 5000);
+}
+
 int
 main(void)
 {
@@ -513,6 +666,7 @@ main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	    T(test_no_limit),
 	    T(test_limit_two_nodes),
+	    T(test_batch),
 	    T(test_binding_limit),
 	    T(test_expiry_and_renewal),
 	    T(test_spare_given_back),
@@ -520,6 +674,7 @@ main(void)
 	    T(test_down),
 	    T(test_stop_gives_back),
 	    T(test_tokens),
+	    T(test_msg_wait),
 #undef T
 	};
 
