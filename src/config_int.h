@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * config_int.h: private to config.c, config_keys.c and config_dump.c.
+ * config_int.h: private to config.c, config_check.c, config_keys.c and
+ * config_dump.c.
  *
  * The key tables that describe every section and key, and the helpers the
- * three files share.  config.c owns the reader, the error list, the
- * derived defaults and cross-key checks, and loading and freeing;
+ * four files share.  config.c owns the reader, the error list, and loading
+ * and freeing; config_check.c the derived defaults, inheritance and
+ * cross-key checks;
  * config_keys.c owns the tables and turns one value into its field and
  * back; config_dump.c owns config_dump(), the lookups and the *_str()
  * names.  Nothing outside these files includes this.
@@ -84,6 +86,39 @@ extern const char *const config_le_names[CONFIG_LE__COUNT + 1];
 extern const char *const config_tlsv_names[CONFIG_TLSV__COUNT + 1];
 extern const char *const config_redis_names[CONFIG_REDIS__COUNT + 1];
 extern const char *const config_origin_names[CONFIG_ORIGIN__COUNT + 1];
+
+/*
+ * The state of one load (config.c); config_check.c reads and reports
+ * through it.
+ */
+struct config_parse {
+	struct config *cfg;
+	struct config_err_list *errs;
+	size_t err0;                       /* errs->n when this load began */
+	uint32_t err_line[CONFIG_ERR_MAX]; /* line of errs->v[err0 + i] */
+	const char *name;
+	const char *buf;
+	size_t len, pos, nerrs;
+	uint32_t line;
+	int sec;     /* enum config_sec; -1: no (usable) section */
+	bool ignore; /* keys of a broken section header are skipped */
+	char label[VALUE_HOST_MAX + 32];
+	void *base[2];
+	struct config_meta *meta[2];
+	struct domain_policy scratch_pol;
+	struct config_binding scratch_bnd;
+};
+
+/* config.c: record "name:line: reason" for the load (control and
+ * non-ASCII bytes as '?'); line 0: no line. */
+void config_err(struct config_parse *p, uint32_t line, const char *fmt, ...)
+    ATTR_FMT(3, 4);
+/* config.c: v (an array of n elements of sz bytes) grown so that one more
+ * fits; v may be NULL when n is 0. */
+void *config_grow(void *v, size_t n, size_t sz);
+/* config_check.c: after the text: drop repeated sections, derive defaults,
+ * cross-key checks, inheritance.  Errors go through config_err(). */
+void config_finish(struct config_parse *p);
 
 /* config.c: keep p alive until config_free(); returns p. */
 void *config_own(struct config *cfg, void *p);

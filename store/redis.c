@@ -1,121 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * redis.c: hiredis 0.14 async on the ring.  The only file that includes
- * hiredis headers.
+ * redis.c: hiredis 0.14 async on the ring: requests, replies and the
+ * client's life.  With redis_conn.c (the connections), the only files
+ * that include hiredis headers (through redis_priv.h).
  *
- * Owns the hiredis contexts (commands; pub/sub), their one-shot polls
- * (fdpoll: re-armed after each HandleRead/HandleWrite), reconnect timers,
- * the command deadline timer, the request records (one per command, in
- * reply order), the write-behind batch, the HINCRBY delta table and the
+ * Owns the command deadline timer, the request records (one per command,
+ * in reply order), the write-behind batch, the HINCRBY delta table and the
  * script registry.  It must not block, queue without bound, or free a
- * context inside a hiredis callback: a context is dropped from a deferred
- * task (redisAsyncFree), and everything that follows a loss is done from
- * the context's cleanup hook, which hiredis calls on every path that frees
- * it.  rds_free() waits until the ring holds nothing of ours.
+ * context inside a hiredis callback (redis_conn.c drops contexts from a
+ * deferred task).  rds_free() waits until the ring holds nothing of ours.
  */
-#include "redis.h"
+#include "redis_priv.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 #include <unistd.h>
 
-#include <hiredis/hiredis.h>
-#include <hiredis/async.h>
-
-#include "fdpoll.h"
 #include "log.h"
-#include "redis_int.h"
-#include "ring.h"
-#include "timer.h"
-
-#define RDS_ARGV_MAX 64 /* arguments of a batched or EVALSHA command */
-#define RDS_MS       1000000LL
-
-enum rds_state {
-	RDS_S_DOWN = 0,   /* no context; retry timer may be armed */
-	RDS_S_CONNECTING, /* context; waiting for connect (+PONG) */
-	RDS_S_UP,
-	RDS_S_CLOSING, /* rds_free() */
-	RDS_S__COUNT   /* must stay last */
-};
-
-enum rds_kind {
-	RDS_K_USER = 0,
-	RDS_K_PING, /* connection handshake */
-	RDS_K_BATCH,
-	RDS_K_DELTA,
-	RDS_K_SCRIPT,
-	RDS_K_EVALSHA,
-	RDS_K__COUNT /* must stay last */
-};
-
-struct rds_conn {
-	struct rds *rds;
-	redisAsyncContext *ac;
-	struct fdpoll fp;
-	struct timer retry;
-	struct ring_task reap; /* deferred redisAsyncFree */
-	enum rds_state state;
-	bool is_sub, reading, writing;
-	bool kill;       /* a reap is queued: refuse new commands */
-	int fail_status; /* for callbacks of the reset: -ETIMEDOUT... */
-	unsigned backoff_ms;
-	char why[160];
-};
-
-struct rds_req {
-	TAILQ_ENTRY(rds_req) link;
-	struct rds *rds;
-	rds_reply_fn *cb;
-	void *arg;
-	int64_t deadline;
-	enum rds_kind kind;
-	bool retried;
-	char *pack; /* EVALSHA: packed argv, for the NOSCRIPT retry */
-};
-TAILQ_HEAD(rds_req_list, rds_req);
-
-struct rds_sub {
-	struct rds_sub *next;
-	struct rds *rds;
-	rds_msg_fn *cb;
-	void *arg;
-	char channel[];
-};
-
-struct rds_script {
-	struct rds_script *next;
-	char sha[RDS_SHA_LEN];
-	char lua[];
-};
-
-struct rds {
-	struct ring *ring;
-	struct rds_opts o;
-	char *target, *prefix, *host;
-	int port; /* 0: unix socket at host */
-	struct rds_conn cmd, sub;
-	struct rds_req_list pending;
-	unsigned npending;
-	struct timer deadline_t, flush_t;
-	struct ring_hook hook;
-	bool up, reported, closing;
-	int64_t down_since;
-	uint64_t rng;
-	char *bbuf; /* batch: [argc u32][len u32 bytes]... */
-	size_t blen, bcap;
-	struct rds_dtab deltas;
-	struct rds_sub *subs;
-	struct rds_script *scripts;
-	struct rds_stats st;
-};
 
 static const char *const rds_reply_type_names[] = {
     [RDS_REPLY_NIL] = "nil",       [RDS_REPLY_STRING] = "string",
@@ -125,20 +29,12 @@ static const char *const rds_reply_type_names[] = {
 _Static_assert(nitems(rds_reply_type_names) == RDS_REPLY__COUNT,
 	       "rds_reply_type_names out of date");
 
+/* See redis.h. */
 const char *
 rds_reply_type_str(enum rds_reply_type t)
 {
 	return (unsigned)t < RDS_REPLY__COUNT ? rds_reply_type_names[t] : "?";
 }
-
-static const char *const rds_state_names[] = {
-    [RDS_S_DOWN] = "down",
-    [RDS_S_CONNECTING] = "connecting",
-    [RDS_S_UP] = "up",
-    [RDS_S_CLOSING] = "closing",
-};
-_Static_assert(nitems(rds_state_names) == RDS_S__COUNT,
-	       "rds_state_names out of date");
 
 static const char *const rds_kind_names[] = {
     [RDS_K_USER] = "command",        [RDS_K_PING] = "PING",
@@ -147,19 +43,6 @@ static const char *const rds_kind_names[] = {
 };
 _Static_assert(nitems(rds_kind_names) == RDS_K__COUNT,
 	       "rds_kind_names out of date");
-
-/* Move c to state st, with one trace line per transition. */
-static void
-rds_conn_enter(struct rds_conn *c, enum rds_state st)
-{
-	log_trace("redis: %s connection %s -> %s",
-		  c->is_sub ? "pub/sub" : "command", rds_state_names[c->state],
-		  rds_state_names[st]);
-	c->state = st;
-}
-
-static void rds_conn_start(struct rds_conn *c);
-static void rds_flush(struct rds *rds);
 
 /* ---- replies -------------------------------------------------------- */
 
@@ -241,9 +124,6 @@ rds_lost_status(struct rds *rds, const struct rds_req *q)
 	return fs != 0 ? fs : -ECONNRESET;
 }
 
-static void rds_conn_fail(struct rds_conn *c, int status, const char *fmt, ...)
-    ATTR_FMT(3, 4);
-
 /* Retry an EVALSHA after NOSCRIPT: SCRIPT LOAD then EVALSHA, pipelined. */
 static bool
 rds_noscript_retry(struct rds *rds, struct rds_req *q)
@@ -274,8 +154,6 @@ rds_noscript_retry(struct rds *rds, struct rds_req *q)
 	rds->st.noscript_retries++;
 	return rds_issue(rds, q, argc, argv, lens) == 0;
 }
-
-static void rds_conn_up(struct rds_conn *c);
 
 /* A reply (or NULL: the context is going away) for request q. */
 static void
@@ -369,7 +247,7 @@ rds_issue(struct rds *rds, struct rds_req *q, int argc, const char **argv,
 }
 
 /* rds_issue(), freeing q (its callback never called) on failure. */
-static int
+int
 rds_issue_or_free(struct rds *rds, struct rds_req *q, int argc,
 		  const char **argv, const size_t *lens)
 {
@@ -402,6 +280,7 @@ rds_send(struct rds *rds, enum rds_kind kind, rds_reply_fn *cb, void *arg,
 	return rds_issue_or_free(rds, q, argc, argv, lens);
 }
 
+/* See redis.h. */
 int
 rds_cmd(struct rds *rds, rds_reply_fn *cb, void *arg, int argc,
 	const char *const *argv, const size_t *argvlen)
@@ -426,302 +305,6 @@ rds_on_deadline(struct timer *t)
 	rds->st.timeouts++;
 	rds_conn_fail(&rds->cmd, -ETIMEDOUT, "no reply within %u ms",
 		      rds->o.deadline_ms);
-}
-
-/* ---- connections ---------------------------------------------------- */
-
-static void
-rds_conn_poll(struct rds_conn *c)
-{
-	unsigned ev = (c->reading ? POLLIN : 0) | (c->writing ? POLLOUT : 0);
-	int rc;
-
-	if (c->ac == NULL)
-		return;
-	rc = fdpoll_want(&c->fp, c->ac->c.fd, ev);
-	if (rc < 0)
-		rds_conn_fail(c, -ECONNRESET, "poll: %s", strerror(-rc));
-}
-
-static void
-rds_ev_add_read(void *p)
-{
-	struct rds_conn *c = p;
-
-	c->reading = true;
-	rds_conn_poll(c);
-}
-
-static void
-rds_ev_del_read(void *p)
-{
-	struct rds_conn *c = p;
-
-	c->reading = false;
-	rds_conn_poll(c);
-}
-
-static void
-rds_ev_add_write(void *p)
-{
-	struct rds_conn *c = p;
-
-	c->writing = true;
-	rds_conn_poll(c);
-}
-
-static void
-rds_ev_del_write(void *p)
-{
-	struct rds_conn *c = p;
-
-	c->writing = false;
-	rds_conn_poll(c);
-}
-
-static unsigned
-rds_backoff_next(struct rds *rds, struct rds_conn *c)
-{
-	unsigned base = c->backoff_ms, half;
-
-	c->backoff_ms = MIN(base * 2, rds->o.backoff_max_ms);
-	rds->rng ^= rds->rng << 13;
-	rds->rng ^= rds->rng >> 7;
-	rds->rng ^= rds->rng << 17;
-	half = base / 2;
-	return half + (unsigned)(rds->rng % (half + 1)); /* [base/2, base] */
-}
-
-static void
-rds_outage_begin(struct rds *rds, const char *why)
-{
-	bool was_up = rds->up;
-
-	if (rds->reported && !was_up)
-		return; /* one log line per outage */
-	rds->up = false;
-	rds->reported = true;
-	rds->down_since = ring_now(rds->ring);
-	if (was_up)
-		rds->st.outages++;
-	log_warn("redis unreachable: %s: %s", rds->target, why);
-	if (rds->o.on_down)
-		rds->o.on_down(rds->o.cb_arg);
-}
-
-/* c has no context any more: report the loss, schedule a retry. */
-static void
-rds_conn_lost(struct rds_conn *c)
-{
-	struct rds *rds = c->rds;
-	bool was_up = c->state == RDS_S_UP;
-
-	c->reading = c->writing = false;
-	c->kill = false;
-	if (c->state == RDS_S_CLOSING)
-		return;
-	rds_conn_enter(c, RDS_S_DOWN);
-	if (c->is_sub) {
-		log_debug("redis: pub/sub connection lost: %s", c->why);
-		if (!rds->up)
-			return; /* restarted when commands are up again */
-	} else {
-		rds_outage_begin(rds, c->why);
-		if (rds->sub.ac)
-			rds_conn_fail(&rds->sub, -ECONNRESET,
-				      "command connection lost");
-		timer_cancel(ring_timers(rds->ring), &rds->sub.retry);
-	}
-	if (was_up || c->backoff_ms == 0)
-		c->backoff_ms = rds->o.backoff_min_ms;
-	timer_arm(ring_timers(rds->ring), &c->retry,
-		  ring_now(rds->ring) +
-		      (int64_t)rds_backoff_next(rds, c) * RDS_MS);
-}
-
-/* hiredis frees the context (on every path, ours included): forget it. */
-static void
-rds_ev_cleanup(void *p)
-{
-	struct rds_conn *c = p;
-
-	if (c->why[0] == '\0')
-		snprintf(c->why, sizeof(c->why), "%s",
-			 c->ac->err ? c->ac->errstr : "connection closed");
-	c->ac = NULL;
-	(void)fdpoll_stop(&c->fp);
-	rds_conn_lost(c);
-}
-
-/* Drop c's context from a deferred task (never inside hiredis). */
-static void
-rds_conn_fail(struct rds_conn *c, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (c->ac == NULL || c->kill)
-		return;
-	c->kill = true;
-	c->fail_status = status;
-	va_start(ap, fmt);
-	vsnprintf(c->why, sizeof(c->why), fmt, ap);
-	va_end(ap);
-	ring_defer(c->rds->ring, &c->reap);
-}
-
-static void
-rds_on_reap(struct ring_task *t)
-{
-	struct rds_conn *c = container_of(t, struct rds_conn, reap);
-
-	if (c->ac)
-		redisAsyncFree(c->ac); /* -> callbacks, rds_ev_cleanup */
-}
-
-static void
-rds_on_poll(struct fdpoll *fp, unsigned revents)
-{
-	struct rds_conn *c = container_of(fp, struct rds_conn, fp);
-
-	if (c->ac == NULL)
-		return;
-	if (!fp->in_cb) { /* fdpoll could not re-arm */
-		rds_conn_fail(c, -ECONNRESET, "poll re-arm failed");
-		return;
-	}
-	if (c->writing && (revents & (POLLOUT | POLLERR | POLLHUP))) {
-		c->rds->st.write_events++;
-		redisAsyncHandleWrite(c->ac);
-	}
-	if (c->ac && c->reading && (revents & (POLLIN | POLLERR | POLLHUP)))
-		redisAsyncHandleRead(c->ac);
-	/* fdpoll re-arms for the mask the hooks left in c->fp.want */
-}
-
-static void
-rds_on_connect(const redisAsyncContext *ac, int status)
-{
-	struct rds_conn *c = ac->ev.data;
-
-	if (status != REDIS_OK) {
-		snprintf(c->why, sizeof(c->why), "connect: %s", ac->errstr);
-		return; /* hiredis frees the context next */
-	}
-	if (c->is_sub)
-		rds_conn_up(c);
-}
-
-/* A pub/sub reply: "message" arrays go to the subscriber. */
-static void
-rds_on_message(redisAsyncContext *ac, void *reply, void *privdata)
-{
-	struct rds_sub *s = privdata;
-	redisReply *r = reply;
-
-	(void)ac;
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
-	    r->element[0]->type != REDIS_REPLY_STRING ||
-	    strcmp(r->element[0]->str, "message") != 0 ||
-	    r->element[2]->type != REDIS_REPLY_STRING)
-		return;
-	s->rds->st.messages++;
-	s->cb(s->arg, s->channel, r->element[2]->str, r->element[2]->len);
-}
-
-static void
-rds_sub_send(struct rds_sub *s)
-{
-	struct rds_conn *c = &s->rds->sub;
-	const char *argv[2] = {"SUBSCRIBE", s->channel};
-
-	if (c->ac && !c->kill)
-		(void)redisAsyncCommandArgv(c->ac, rds_on_message, s, 2, argv,
-					    NULL);
-}
-
-/* Connect (from the retry timer): the outcome arrives asynchronously. */
-static void
-rds_conn_start(struct rds_conn *c)
-{
-	struct rds *rds = c->rds;
-	redisAsyncContext *ac;
-
-	rds->st.connects++;
-	c->why[0] = '\0';
-	c->fail_status = 0;
-	c->kill = false;
-	if (rds->port == 0)
-		ac = redisAsyncConnectUnix(rds->host);
-	else
-		ac = redisAsyncConnect(rds->host, rds->port);
-	if (ac == NULL || ac->err) {
-		snprintf(c->why, sizeof(c->why), "connect: %s",
-			 ac ? ac->errstr : "out of memory");
-		if (ac)
-			redisAsyncFree(ac);
-		rds_conn_enter(c, RDS_S_CONNECTING);
-		rds_conn_lost(c);
-		return;
-	}
-	c->ac = ac;
-	rds_conn_enter(c, RDS_S_CONNECTING);
-	ac->ev.data = c;
-	ac->ev.addRead = rds_ev_add_read;
-	ac->ev.delRead = rds_ev_del_read;
-	ac->ev.addWrite = rds_ev_add_write;
-	ac->ev.delWrite = rds_ev_del_write;
-	ac->ev.cleanup = rds_ev_cleanup;
-	redisAsyncSetConnectCallback(ac, rds_on_connect);
-	if (c->is_sub) {
-		for (struct rds_sub *s = rds->subs; s; s = s->next)
-			rds_sub_send(s);
-		return;
-	}
-	struct rds_req *q = xcalloc(1, sizeof(*q));
-	const char *ping[1] = {"PING"};
-
-	q->kind = RDS_K_PING;
-	if (rds_issue_or_free(rds, q, 1, ping, NULL) < 0)
-		rds_conn_fail(c, -ECONNRESET, "cannot queue PING");
-}
-
-static void
-rds_conn_up(struct rds_conn *c)
-{
-	struct rds *rds = c->rds;
-
-	rds_conn_enter(c, RDS_S_UP);
-	c->backoff_ms = 0;
-	if (c->is_sub) {
-		log_debug("redis: pub/sub connection up");
-		return;
-	}
-	if (!rds->up) {
-		if (rds->reported)
-			log_info(
-			    "redis reachable again after %.1f s",
-			    (double)(ring_now(rds->ring) - rds->down_since) /
-				1e9);
-		else
-			log_info("redis: connected to %s", rds->target);
-		rds->up = true;
-		rds->reported = true;
-		if (rds->o.on_up)
-			rds->o.on_up(rds->o.cb_arg);
-	}
-	if (rds->subs && rds->sub.state == RDS_S_DOWN)
-		timer_arm(ring_timers(rds->ring), &rds->sub.retry,
-			  ring_now(rds->ring));
-	rds_flush(rds);
-}
-
-static void
-rds_on_retry(struct timer *t)
-{
-	struct rds_conn *c = container_of(t, struct rds_conn, retry);
-
-	if (c->state == RDS_S_DOWN && !c->rds->closing)
-		rds_conn_start(c);
 }
 
 /* ---- write-behind batch and deltas ----------------------------------- */
@@ -771,7 +354,8 @@ rds_flush_deltas(struct rds *rds)
 	rds_dtab_clear(&rds->deltas);
 }
 
-static void
+/* See redis_priv.h. */
+void
 rds_flush(struct rds *rds)
 {
 	if (!rds->up || rds->cmd.state != RDS_S_UP)
@@ -806,6 +390,7 @@ rds_flush_later(struct rds *rds)
 			      (int64_t)rds->o.flush_interval_ms * RDS_MS);
 }
 
+/* See redis.h. */
 int
 rds_batch(struct rds *rds, int argc, const char *const *argv,
 	  const size_t *argvlen)
@@ -829,6 +414,7 @@ rds_batch(struct rds *rds, int argc, const char *const *argv,
 	return 0;
 }
 
+/* See redis.h. */
 int
 rds_hincrby_later(struct rds *rds, const char *key, const char *field,
 		  int64_t delta)
@@ -845,6 +431,7 @@ rds_hincrby_later(struct rds *rds, const char *key, const char *field,
 	return 0;
 }
 
+/* See redis.h. */
 unsigned
 rds_deltas_pending(const struct rds *rds)
 {
@@ -861,6 +448,7 @@ rds_delta_get(const struct rds *rds, const char *key, const char *field)
 
 /* ---- pub/sub and scripts --------------------------------------------- */
 
+/* See redis.h. */
 int
 rds_subscribe(struct rds *rds, const char *channel, rds_msg_fn *cb, void *arg)
 {
@@ -900,6 +488,7 @@ rds_script_find(const struct rds *rds, const char *sha)
 	return NULL;
 }
 
+/* See redis.h. */
 int
 rds_script_load(struct rds *rds, const char *lua, char *sha_r)
 {
@@ -920,6 +509,7 @@ rds_script_load(struct rds *rds, const char *lua, char *sha_r)
 	return 0;
 }
 
+/* See redis.h. */
 int
 rds_evalsha(struct rds *rds, const char *sha, rds_reply_fn *cb, void *arg,
 	    int numkeys, int argc, const char *const *argv,
@@ -958,23 +548,11 @@ rds_evalsha(struct rds *rds, const char *sha, rds_reply_fn *cb, void *arg,
 	rds_pack(q->pack, n, av, lens);
 	return rds_issue_or_free(rds, q, n, av, lens);
 }
-
 /* ---- life cycle ------------------------------------------------------ */
-
-static void
-rds_conn_init(struct rds *rds, struct rds_conn *c, bool is_sub)
-{
-	memset(c, 0, sizeof(*c));
-	c->rds = rds;
-	c->is_sub = is_sub;
-	c->state = RDS_S_DOWN;
-	fdpoll_init(&c->fp, rds->ring, rds_on_poll);
-	timer_init(&c->retry, rds_on_retry);
-	c->reap.fn = rds_on_reap;
-}
 
 static void rds_release(struct rds *rds);
 
+/* See redis.h. */
 struct rds *
 rds_new(struct ring *r, const struct rds_opts *o, int *err_r)
 {
@@ -1048,6 +626,7 @@ rds_busy(const struct rds *rds)
 	       rds->cmd.reap.queued || rds->sub.reap.queued;
 }
 
+/* See redis.h. */
 void
 rds_free(struct rds *rds, int timeout_ms)
 {
@@ -1090,6 +669,7 @@ rds_free(struct rds *rds, int timeout_ms)
 	rds_release(rds);
 }
 
+/* See redis.h. */
 bool
 rds_is_up(const struct rds *rds)
 {
@@ -1102,6 +682,7 @@ rds_stats(const struct rds *rds)
 	return &rds->st;
 }
 
+/* See redis.h. */
 const char *
 rds_key_prefix(const struct rds *rds)
 {

@@ -3,8 +3,9 @@
  * ring.c: owns the struct io_uring.  The only file that includes
  * <liburing.h>.  Prepares requests for the ops of ring.h, submits once per
  * loop turn, dispatches completions to their uop handlers, runs the timer
- * heap, deferred tasks and before-sleep hooks.  Knows nothing of SMTP,
- * spools or DNS.  See ring.h for the ownership rules it enforces.
+ * heap, deferred tasks and before-sleep hooks (their queue is
+ * ring_task.c's, shared with the unit tests' fake ring).  Knows nothing of
+ * SMTP, spools or DNS.  See ring.h for the ownership rules it enforces.
  */
 #include "ring.h"
 
@@ -16,6 +17,7 @@
 #include <liburing.h>
 
 #include "log.h"
+#include "ring_task.h"
 #include "timer.h"
 
 /* Completions copied out of the CQ per batch before dispatch. */
@@ -23,6 +25,7 @@
 #define RING_GEN_SHIFT 48
 
 struct ring {
+	struct ring_tasks q; /* first: ring_defer() finds it (ring_task.h) */
 	struct io_uring uring;
 	int64_t now;
 	unsigned inflight; /* requests expecting a final CQE */
@@ -30,44 +33,8 @@ struct ring {
 	bool shutting;     /* ring_shutdown(): new requests refused */
 	struct ring_stats st;
 	struct timer_heap timers;
-	struct ring_task *tasks;
-	struct ring_task **tasks_tail;
-	struct ring_hook *hooks;
 };
-
-static const char *const ring_op_names[] = {
-    [RING_OP_NONE] = "none",         [RING_OP_RECV] = "recv",
-    [RING_OP_SEND] = "send",         [RING_OP_SENDMSG] = "sendmsg",
-    [RING_OP_CONNECT] = "connect",   [RING_OP_ACCEPT] = "accept",
-    [RING_OP_READ] = "read",         [RING_OP_WRITE] = "write",
-    [RING_OP_WRITEV] = "writev",     [RING_OP_FSYNC] = "fsync",
-    [RING_OP_OPENAT] = "openat",     [RING_OP_CLOSE] = "close",
-    [RING_OP_POLL] = "poll",         [RING_OP_TIMEOUT] = "timeout",
-    [RING_OP_SHUTDOWN] = "shutdown", [RING_OP_RENAME] = "rename",
-    [RING_OP_UNLINK] = "unlink",     [RING_OP_NOP] = "nop",
-};
-_Static_assert(nitems(ring_op_names) == RING_OP__COUNT, "ring op names");
-
-const char *
-ring_op_str(enum ring_op op)
-{
-	if ((unsigned)op >= RING_OP__COUNT)
-		return "?";
-	return ring_op_names[op];
-}
-
-void
-uop_init(struct uop *op, uop_done_fn *done)
-{
-	memset(op, 0, sizeof(*op));
-	op->done = done;
-}
-
-void
-uop_fini(struct uop *op)
-{
-	BUG_ON(op->inflight != 0);
-}
+_Static_assert(offsetof(struct ring, q) == 0, "ring_tasks first");
 
 static uint64_t
 ring_ud(const struct uop *op, uint16_t gen)
@@ -100,15 +67,6 @@ ring_now_update(struct ring *r)
 	return r->now;
 }
 
-int64_t
-ring_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct ring *
 ring_new(const struct ring_opts *opts, int *err_r)
 {
@@ -133,7 +91,7 @@ ring_new(const struct ring_opts *opts, int *err_r)
 	}
 	r->now = ring_clock();
 	timer_heap_init(&r->timers);
-	r->tasks_tail = &r->tasks;
+	ring_tasks_init(&r->q);
 	*err_r = 0;
 	return r;
 }
@@ -508,35 +466,6 @@ ring_cancel(struct ring *r, struct uop *op)
 	return 0;
 }
 
-void
-ring_defer(struct ring *r, struct ring_task *t)
-{
-	if (t->queued)
-		return;
-	t->queued = true;
-	t->next = NULL;
-	*r->tasks_tail = t;
-	r->tasks_tail = &t->next;
-}
-
-void
-ring_hook_add(struct ring *r, struct ring_hook *h)
-{
-	h->next = r->hooks;
-	r->hooks = h;
-}
-
-void
-ring_hook_del(struct ring *r, struct ring_hook *h)
-{
-	for (struct ring_hook **pp = &r->hooks; *pp; pp = &(*pp)->next) {
-		if (*pp == h) {
-			*pp = h->next;
-			return;
-		}
-	}
-}
-
 /* Deliver one completion to its op (see ring.h rules 3 and 4). */
 static void
 ring_dispatch(struct ring *r, uint64_t ud, int res, unsigned cflags)
@@ -601,19 +530,8 @@ static void
 ring_after(struct ring *r)
 {
 	r->st.timers_fired += timer_heap_run(&r->timers, ring_now_update(r));
-	while (r->tasks) {
-		struct ring_task *t = r->tasks;
-
-		r->tasks = t->next;
-		if (r->tasks == NULL)
-			r->tasks_tail = &r->tasks;
-		t->queued = false;
-		t->fn(t);
-	}
-	for (struct ring_hook *h = r->hooks, *next; h; h = next) {
-		next = h->next;
-		h->fn(h);
-	}
+	ring_tasks_run(&r->q);
+	ring_tasks_run_hooks(&r->q);
 }
 
 int
@@ -628,7 +546,7 @@ ring_run_once(struct ring *r, int64_t max_wait_ns)
 	next = timer_heap_next(&r->timers);
 	if (next != INT64_MAX && (wait < 0 || next - now < wait))
 		wait = next > now ? next - now : 0;
-	if (r->tasks)
+	if (ring_tasks_pending(&r->q))
 		wait = 0;
 	if (wait >= 0) {
 		ts.tv_sec = wait / 1000000000;

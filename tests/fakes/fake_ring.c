@@ -1,24 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fake_ring.c: uring/ring.h without io_uring, for unit tests (see
- * fake_ring.h).  Owns the records of armed requests, the fake clock, the
- * deferred-task queue and the wire log.  Must not touch the kernel on
- * behalf of an op (no syscall on any recorded fd) and must not complete
- * anything the test did not ask for (apart from deadlines passed by
- * fake_ring_advance()).
+ * fake_ring.h).  Owns the records of armed requests, the fake clock and
+ * the wire log; the deferred tasks and hooks are uring/ring_task.c's, as in
+ * the real ring.  Must not touch the kernel on behalf of an op (no syscall
+ * on any recorded fd) and must not complete anything the test did not ask
+ * for (apart from deadlines passed by fake_ring_advance()).
  */
 #include "fake_ring.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "ring_task.h"
 #include "timer.h"
 
 #define FAKE_RING_MAX 64 /* armed at once; fixed: records never move */
 
 struct ring {
+	struct ring_tasks q; /* first, as in uring/ring.c (ring_task.h) */
 	int64_t now;
 	struct timer_heap timers;
 	struct ring_stats st;
@@ -26,46 +27,13 @@ struct ring {
 	unsigned nops, seq, inflight;
 	unsigned armed[RING_OP__COUNT];
 	int fail_next[RING_OP__COUNT];
-	struct ring_task *tasks, **tasks_tail;
-	struct ring_hook *hooks;
 	bool stop, shutting;
 	char *wire;
 	size_t wire_len, wire_cap;
 };
+_Static_assert(offsetof(struct ring, q) == 0, "ring_tasks first");
 
 static struct ring *fake_ring;
-
-static const char *const ring_op_names[] = {
-    [RING_OP_NONE] = "none",         [RING_OP_RECV] = "recv",
-    [RING_OP_SEND] = "send",         [RING_OP_SENDMSG] = "sendmsg",
-    [RING_OP_CONNECT] = "connect",   [RING_OP_ACCEPT] = "accept",
-    [RING_OP_READ] = "read",         [RING_OP_WRITE] = "write",
-    [RING_OP_WRITEV] = "writev",     [RING_OP_FSYNC] = "fsync",
-    [RING_OP_OPENAT] = "openat",     [RING_OP_CLOSE] = "close",
-    [RING_OP_POLL] = "poll",         [RING_OP_TIMEOUT] = "timeout",
-    [RING_OP_SHUTDOWN] = "shutdown", [RING_OP_RENAME] = "rename",
-    [RING_OP_UNLINK] = "unlink",     [RING_OP_NOP] = "nop",
-};
-_Static_assert(nitems(ring_op_names) == RING_OP__COUNT, "ring op names");
-
-const char *
-ring_op_str(enum ring_op op)
-{
-	return (unsigned)op < RING_OP__COUNT ? ring_op_names[op] : "?";
-}
-
-void
-uop_init(struct uop *op, uop_done_fn *done)
-{
-	memset(op, 0, sizeof(*op));
-	op->done = done;
-}
-
-void
-uop_fini(struct uop *op)
-{
-	BUG_ON(op->inflight != 0);
-}
 
 /* ---- the ring itself ----------------------------------------------------- */
 
@@ -82,7 +50,7 @@ ring_new(const struct ring_opts *opts, int *err_r)
 	r = xcalloc(1, sizeof(*r));
 	r->now = 1000000000; /* 1 s: deadlines are never 0 */
 	timer_heap_init(&r->timers);
-	r->tasks_tail = &r->tasks;
+	ring_tasks_init(&r->q);
 	fake_ring = r;
 	return r;
 }
@@ -117,15 +85,6 @@ int64_t
 ring_now_update(struct ring *r)
 {
 	return r->now; /* the fake clock moves only when the test says */
-}
-
-int64_t
-ring_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 struct timer_heap *
@@ -416,53 +375,10 @@ ring_poll_remove(struct ring *r, struct uop *op)
 
 /* ---- tasks, hooks, loop -------------------------------------------------- */
 
-void
-ring_defer(struct ring *r, struct ring_task *t)
-{
-	if (t->queued)
-		return;
-	t->queued = true;
-	t->next = NULL;
-	*r->tasks_tail = t;
-	r->tasks_tail = &t->next;
-}
-
-void
-ring_hook_add(struct ring *r, struct ring_hook *h)
-{
-	h->next = r->hooks;
-	r->hooks = h;
-}
-
-void
-ring_hook_del(struct ring *r, struct ring_hook *h)
-{
-	for (struct ring_hook **pp = &r->hooks; *pp; pp = &(*pp)->next) {
-		if (*pp == h) {
-			*pp = h->next;
-			return;
-		}
-	}
-}
-
 unsigned
 fake_ring_run_tasks(void)
 {
-	struct ring *r = fake_ring;
-	unsigned n = 0;
-
-	while (r->tasks != NULL) {
-		struct ring_task *t = r->tasks;
-
-		r->tasks = t->next;
-		if (r->tasks == NULL)
-			r->tasks_tail = &r->tasks;
-		t->queued = false;
-		t->next = NULL;
-		t->fn(t); /* may free t's owner */
-		n++;
-	}
-	return n;
+	return ring_tasks_run(&fake_ring->q);
 }
 
 /* One turn without waiting: expire due deadlines, timers, tasks, hooks. */
@@ -474,9 +390,8 @@ ring_run_once(struct ring *r, int64_t max_wait_ns)
 	(void)max_wait_ns;
 	r->st.turns++;
 	n = fake_ring_advance(0);
-	fake_ring_run_tasks();
-	for (struct ring_hook *h = r->hooks; h != NULL; h = h->next)
-		h->fn(h);
+	ring_tasks_run(&r->q);
+	ring_tasks_run_hooks(&r->q);
 	return (int)n;
 }
 
@@ -486,7 +401,7 @@ ring_run(struct ring *r)
 	while (!r->stop) {
 		int n = ring_run_once(r, -1);
 
-		if (n == 0 && r->tasks == NULL)
+		if (n == 0 && !ring_tasks_pending(&r->q))
 			break; /* nothing can ever happen in the fake */
 	}
 	return 0;

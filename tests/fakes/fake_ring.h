@@ -2,7 +2,8 @@
 /*
  * fake_ring.h: a ring (uring/ring.h) that never touches the kernel, for
  * unit tests (STYLE 3.6).  Link tests/fakes/fake_ring.c instead of
- * uring/ring.c; keep uring/timer.c real.
+ * uring/ring.c, with uring/ring_task.c (the tasks, hooks and op names both
+ * share); keep uring/timer.c real.
  *
  * Every ring_*() arm is recorded (kind, fd, buffer, length, offset,
  * deadline, and a copy of the bytes of a send) with the same inflight

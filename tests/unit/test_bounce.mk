@@ -1,1 +1,1 @@
-test_bounce_SRCS := src/bounce.c src/bounce_mime.c src/compat.c
+test_bounce_SRCS := src/bounce.c src/bounce_mime.c src/compat.c tests/unit/bounce_fixture.c

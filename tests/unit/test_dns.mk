@@ -1,2 +1,2 @@
 test_dns_SRCS := src/dns.c src/dns_cache.c src/dns_req.c src/dns_mx.c \
-	uring/ring.c uring/timer.c uring/fdpoll.c src/log.c src/compat.c
+	uring/ring.c uring/ring_task.c uring/timer.c uring/fdpoll.c src/log.c src/compat.c

@@ -1,1 +1,1 @@
-test_smtp_reply_SRCS := src/smtp_reply.c src/compat.c src/log.c
+test_smtp_reply_SRCS := src/smtp_reply.c src/compat.c src/log.c tests/unit/reply_fixture.c

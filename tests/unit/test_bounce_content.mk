@@ -1,0 +1,1 @@
+test_bounce_content_SRCS := src/bounce.c src/bounce_mime.c src/compat.c tests/unit/bounce_fixture.c

@@ -1,0 +1,1 @@
+test_smtp_data_prop_SRCS := src/smtp_data.c src/compat.c tests/unit/sdata_fixture.c
