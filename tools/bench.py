@@ -12,8 +12,9 @@ bench_lib.py):
                durable intake, WR restart with a large queue
   bench_client WC the outbound client engine alone
   bench_w1w2   W1 end to end, W2 drain a full queue
-  bench_w345   W3 TLS end to end, W4 concurrent connections to a slow sink,
-               W5 breadth (100,000 domains through dnsmasq)
+  bench_w345   W3 TLS end to end, W4 concurrent connections to a slow sink
+  bench_w5     W5 breadth (100,000 domains through dnsmasq)
+  bench_lat    latency: intake 250 (stamped in smtp-source) to the sink's 250
   bench_wg     WG instructions per message under callgrind
 
 Usage: tools/bench.sh [w0] [w0c] [wi] [wr] [wc] [w1] [w2] [w3] [w4] [w5] [wg]
@@ -34,6 +35,7 @@ import bench_lib  # noqa: E402
 import bench_w0wi  # noqa: E402
 import bench_w1w2  # noqa: E402
 import bench_w345  # noqa: E402
+import bench_w5  # noqa: E402
 import bench_wg  # noqa: E402
 from bench_lib import (BENCHMARKS_MD, BUILD, QUICK, ROOT,  # noqa: E402
                        SMTP_SINK, SMTP_SOURCE, Daemon, machine_facts,
@@ -44,7 +46,7 @@ KNOWN = ("w0", "w0c", "wi", "wr", "wc", "w1", "w2", "w3", "w4", "w5", "wg")
 SECTIONS = {"wr": (bench_w0wi.wr, bench_w0wi.wr_md),
             "w3": (bench_w345.w3, bench_w345.w3_md),
             "w4": (bench_w345.w4, bench_w345.w4_md),
-            "w5": (bench_w345.w5, bench_w345.w5_md),
+            "w5": (bench_w5.w5, bench_w5.w5_md),
             "wg": (bench_wg.wg, bench_wg.wg_md)}
 
 

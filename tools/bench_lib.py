@@ -224,6 +224,36 @@ def perf_usable(tmp):
         probe.wait()
 
 
+def syncs_start(pids, d, counter_ok):
+    """An FsyncCounter on pids counting from now, or None."""
+    if not counter_ok:
+        return None
+    c = FsyncCounter(pids, d)
+    try:
+        c.enable()
+    except RuntimeError:
+        c.close()
+        raise
+    return c
+
+
+def cleanup(counter, *procs):
+    """For a finally block: close an FsyncCounter still running (None:
+    nothing), then stop each of procs (anything with stop(): Daemon,
+    SinkWatch, Dnsmasq, PrivatePostfix) that is not None, in order."""
+    if counter is not None:
+        counter.close()
+    for p in procs:
+        if p is not None:
+            p.stop()
+
+
+def syncs_stop(counter, msgs):
+    """fsyncs + fdatasyncs per message since syncs_start, or None."""
+    return None if counter is None else sum(counter.stop().values()) / msgs
+
+
+
 def machine_ticks():
     """(busy, iowait, total) jiffies of all CPUs from /proc/stat."""
     with open("/proc/stat") as f:
@@ -268,18 +298,22 @@ class SinkWatch:
     has counted n messages and returns the monotonic time it saw them.
     extra: more ringsink flags (TLS, fault rules); with log=True its
     stderr goes to self.log at --log-level info (ringsink then logs one
-    line per TLS handshake and nothing per message), else --quiet."""
+    line per TLS handshake and nothing per message), else --quiet.  Every
+    accepted message's 250 time and Message-ID go to self.lat
+    (--latency-log, flushed with each summary; see bench_lat)."""
 
     def __init__(self, tmp, extra=(), log=False, addr="127.0.0.1"):
         self.port = free_port()
         self.file = os.path.join(tmp, f"sink.{self.port}.json")
         self.log = os.path.join(tmp, f"sink.{self.port}.log")
+        self.lat = os.path.join(tmp, f"sink.{self.port}.lat")
         with open(self.log, "w") as logf:
             self.d = Daemon([os.path.join(ROOT, BUILD, "ringsink"),
                              "--listen", f"{addr}:{self.port}",
                              "--log-level" if log else "--quiet"]
                             + (["info"] if log else [])
-                            + ["--summary", self.file] + list(extra),
+                            + ["--summary", self.file,
+                               "--latency-log", self.lat] + list(extra),
                             stderr=logf)
         if not wait_port(self.port, addr=addr):
             self.d.stop()
@@ -366,12 +400,31 @@ def start_ringmta(conf, log):
     return dm, port
 
 
-def source_into(port, size, msgs, to="b@dest.test", sessions=20):
+def start_ringmta_gated(conf, log):
+    """ringmta behind a gate: a shell (the Daemon's pid) that waits for a
+    line on its stdin and then execs ringmta in place, so a counter can
+    be attached to that pid before ringmta exists.  Returns (Daemon, go):
+    go() opens the gate."""
+    logf = open(log, "a")
+    dm = Daemon(["/bin/sh", "-c", 'read _ && exec "$0" -c "$1"',
+                 os.path.join(ROOT, BUILD, "ringmta"), conf],
+                stderr=logf, stdin=subprocess.PIPE)
+    logf.close()
+
+    def go():
+        dm.p.stdin.write(b"go\n")
+        dm.p.stdin.flush()
+    return dm, go
+
+
+def source_into(port, size, msgs, to="b@dest.test", sessions=20, env=None):
+    """smtp-source -d into 127.0.0.1:port; env: its environment (the
+    latency stamp library, bench_lat.stamp_env), else the inherited one."""
     r = subprocess.run([SMTP_SOURCE, "-d", "-s", str(sessions), "-m",
                         str(msgs), "-l", str(size), "-f", "a@bench.test",
                         "-t", to, f"127.0.0.1:{port}"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       timeout=1800)
+                       timeout=1800, env=env)
     if r.returncode != 0:
         raise RuntimeError(f"smtp-source failed: {r.stderr[-300:]!r}")
 

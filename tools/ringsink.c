@@ -29,7 +29,7 @@ struct sink_main {
 	struct smtps_config cfg;
 	const char *listen[SINK_LISTEN_MAX];
 	unsigned nlisten;
-	const char *port_file, *summary_file, *maildir;
+	const char *port_file, *summary_file, *maildir, *latency_log;
 	const char *tls_cert, *tls_key;
 	enum tls_version tls_max;
 	struct tls_ctx *tls;
@@ -47,6 +47,8 @@ sink_usage(FILE *f)
 	      "  --port-file FILE        write the bound ADDR:PORT list\n"
 	      "  --summary FILE          also write the JSON summary to FILE\n"
 	      "  --maildir DIR           keep accepted messages (new/, env/)\n"
+	      "  --latency-log FILE      one line per accepted message:\n"
+	      "                          SECONDS.MICROSECONDS MESSAGE-ID\n"
 	      "  --hostname NAME         greeting and EHLO name\n"
 	      "  --size N                message size limit (0: none)\n"
 	      "  --max-connections N     beyond: 421 and close\n"
@@ -76,6 +78,7 @@ enum sink_opt {
 	SINK_O_PORT_FILE,
 	SINK_O_SUMMARY,
 	SINK_O_MAILDIR,
+	SINK_O_LATENCY_LOG,
 	SINK_O_HOSTNAME,
 	SINK_O_SIZE,
 	SINK_O_MAX_CONN,
@@ -115,6 +118,7 @@ static const struct option sink_long[] = {
     {"port-file", required_argument, NULL, SINK_O_PORT_FILE},
     {"summary", required_argument, NULL, SINK_O_SUMMARY},
     {"maildir", required_argument, NULL, SINK_O_MAILDIR},
+    {"latency-log", required_argument, NULL, SINK_O_LATENCY_LOG},
     {"hostname", required_argument, NULL, SINK_O_HOSTNAME},
     {"size", required_argument, NULL, SINK_O_SIZE},
     {"max-connections", required_argument, NULL, SINK_O_MAX_CONN},
@@ -198,6 +202,9 @@ sink_option(struct sink_main *m, int c, const char *name, const char *arg)
 		break;
 	case SINK_O_MAILDIR:
 		m->maildir = arg;
+		break;
+	case SINK_O_LATENCY_LOG:
+		m->latency_log = arg;
 		break;
 	case SINK_O_HOSTNAME:
 		cfg->hostname = arg;
@@ -405,6 +412,7 @@ sink_summary(struct sink_main *m)
 	struct jsonw w;
 	int rc;
 
+	ssess_latency_flush(&m->k); /* a reader of the summary sees it all */
 	jsonw_init(&w);
 	sstats_json(&m->k.st, smtps_server_stats(m->k.srv),
 		    (ring_now_update(m->k.ring) - m->t_start) / 1000000, &w);
@@ -537,6 +545,14 @@ sink_setup(struct sink_main *m)
 			log_fatal(1, "--maildir %s: %s", m->maildir,
 				  strerror(-err));
 	}
+	if (m->latency_log) {
+		m->k.lat = fopen(m->latency_log, "we");
+		if (m->k.lat == NULL)
+			log_fatal(1, "--latency-log %s: %s", m->latency_log,
+				  strerror(errno));
+		/* 1 MiB of lines (about 25,000) between writes */
+		setvbuf(m->k.lat, NULL, _IOFBF, 1 << 20);
+	}
 	m->k.srv = smtps_server_new(m->k.ring, &m->cfg, &ssess_ops, &m->k);
 	for (unsigned i = 0; i < m->nlisten; i++) {
 		err = smtps_listen(m->k.srv, m->listen[i], NULL, 0);
@@ -571,6 +587,9 @@ sink_teardown(struct sink_main *m)
 	ring_free(m->k.ring);
 	close(m->sigfd);
 	smd_close(&m->k.md);
+	ssess_latency_flush(&m->k);
+	if (m->k.lat != NULL)
+		fclose(m->k.lat);
 	ssess_pool_free(&m->k);
 	sscript_free(m->k.script);
 	sstats_fini(&m->k.st);

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "jsonw.h"
 #include "ring.h"
@@ -37,10 +38,16 @@ struct sink {
 	/* --tls-fault: misbehave at STARTTLS for client tests */
 	bool tls_inject;   /* "220 Ready" + "250 injected" in one write */
 	bool tls_no_reply; /* never answer STARTTLS */
+	/* --latency-log: one line per accepted message (ssess_latency) */
+	FILE *lat;
+	bool lat_failed; /* a write to it failed (warned once) */
 };
 
 /* The engine callbacks ringsink runs on (ringsink_sess.c). */
 extern const struct smtps_ops ssess_ops;
+/* Flush the --latency-log buffer (at each summary and at exit); warns
+ * once if a write failed.  No-op without --latency-log. */
+void ssess_latency_flush(struct sink *k);
 /* Free the pooled session records (at exit). */
 void ssess_pool_free(struct sink *k);
 

@@ -308,6 +308,55 @@ case_signals() {
 		[ "$(grep -c '"connections"' "$SD/stdout")" -eq 2 ]
 }
 
+# --latency-log: one "SECONDS.MICROSECONDS MESSAGE-ID" line per accepted
+# message (none for a refused one, "-" without a Message-ID), flushed with
+# each SIGUSR1 summary, times within the wall-clock span of the sends; an
+# unwritable file exits 1.
+case_latency_log() {
+	local lat t0 t1 out st
+	t_sink_start latency --reply 'dot/rej*=550:5.7.1 no' \
+		--latency-log "$T_DIR/latency/lat" || return 1
+	lat=$SD/lat
+	t0=$(date +%s.%N)
+	send_swaks --to b@y.test --header 'Message-Id: <one@x.test>' || return 1
+	send_swaks --to rej@y.test --header 'Message-Id: <no@x.test>'
+	send_swaks --to c@y.test --header 'Message-Id: <two@x.test>' || return 1
+	[ "$(smtpc 127.0.0.1 "$PORT" "EHLO c" "MAIL FROM:<a@x>" \
+		"RCPT TO:<d@y>" DATA "@body:Subject: none\r\n\r\nx\r\n.\r\n" \
+		QUIT)" = "220 250 250 250 354 250 221" ] || return 1
+	t1=$(date +%s.%N)
+	kill -USR1 "$SP"
+	wait_file "$SD/summary.json" 5 || return 1
+	sleep 0.2
+	# buffered, but the summary flushed it: all three while running
+	[ "$(wc -l <"$lat")" -eq 3 ] || { cat "$lat"; return 1; }
+	kill -0 "$SP" || return 1
+	"$PY" - "$lat" "$t0" "$t1" <<'PY' || return 1
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+t0, t1 = float(sys.argv[2]), float(sys.argv[3])
+ids = []
+for l in lines:
+    m = re.fullmatch(r'(\d+)\.(\d{6}) (\S+)', l)
+    assert m, l
+    t = float(m.group(1) + '.' + m.group(2))
+    assert t0 <= t <= t1, (t0, t, t1)
+    ids.append(m.group(3))
+assert ids == ['<one@x.test>', '<two@x.test>', '-'], ids
+ts = [float(l.split()[0]) for l in lines]
+assert ts == sorted(ts), ts
+PY
+	send_swaks --to e@y.test --header 'Message-Id: <three@x.test>' || return 1
+	t_sink_stop && t_sink_jeq "d['messages']" 4 &&
+		t_sink_jeq "d['messages_rejected']" 1 || return 1
+	# the rest is written at exit
+	[ "$(tail -1 "$lat" | cut -d' ' -f2)" = "<three@x.test>" ] &&
+		[ "$(wc -l <"$lat")" -eq 4 ] || return 1
+	out=$("$SINK" --listen 127.0.0.1:0 --latency-log "$T_DIR/none/x" 2>&1)
+	st=$?
+	[ $st -eq 1 ] && echo "$out" | grep -q -- "--latency-log $T_DIR/none/x"
+}
+
 case_ipv6_and_caps() {
 	SD=$T_DIR/v6
 	mkdir -p "$SD"
@@ -347,4 +396,5 @@ t_check "--max-messages-per-connection: 421" case_max_messages
 t_check "anomalies counted; --strict-data rejects" case_anomalies
 t_check "SIGUSR1 summary while running, SIGTERM exit 0" case_signals
 t_check "IPv6 listener, --no-pipelining, --size, --hostname" case_ipv6_and_caps
+t_check "--latency-log: a line per accepted message, flushed by SIGUSR1" case_latency_log
 t_finish
