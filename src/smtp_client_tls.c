@@ -265,10 +265,12 @@ smtpc_tls_log(const struct smtpc *s)
 {
 	bool ok = tls_sess_peer_verified(s->tls);
 	const char *verr = tls_sess_verify_error(s->tls);
+	const char *group = tls_sess_group(s->tls);
 
-	log_info("%016" PRIx64 " %s: TLS established: %s %s, %s%s%s%s", s->id,
-		 s->o.mx_host, tls_sess_protocol(s->tls),
-		 tls_sess_cipher(s->tls), ok ? "verified" : "unverified (",
+	log_info("%016" PRIx64 " %s: TLS established: %s %s%s%s, %s%s%s%s",
+		 s->id, s->o.mx_host, tls_sess_protocol(s->tls),
+		 tls_sess_cipher(s->tls), group != NULL ? " " : "",
+		 group != NULL ? group : "", ok ? "verified" : "unverified (",
 		 ok ? "" : (verr != NULL ? verr : "?"), ok ? "" : ")",
 		 tls_sess_resumed(s->tls) ? ", resumed" : "");
 }

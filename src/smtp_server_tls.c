@@ -168,15 +168,17 @@ static void
 smtps_tls_up(struct smtps_session *s)
 {
 	struct smtps_tls_info ti;
+	const char *group;
 
 	s->tls_st = SMTPS_TLS_ON;
 	s->tls_dry = false;
 	s->srv->st.tls_handshakes++;
 	(void)smtps_tls_info(s, &ti);
-	log_info("smtps: %016" PRIx64 " %s: TLS %s %s%s%s%s", s->id,
-		 s->peer_str, ti.protocol, ti.cipher,
-		 ti.resumed ? " resumed" : "", ti.sni ? " sni=" : "",
-		 ti.sni ? ti.sni : "");
+	group = tls_sess_group(s->tls);
+	log_info("smtps: %016" PRIx64 " %s: TLS %s %s%s%s%s%s%s", s->id,
+		 s->peer_str, ti.protocol, ti.cipher, group ? " " : "",
+		 group ? group : "", ti.resumed ? " resumed" : "",
+		 ti.sni ? " sni=" : "", ti.sni ? ti.sni : "");
 	s->helo = 0;
 	s->helo_name[0] = '\0';
 	smtps_txn_reset(s);

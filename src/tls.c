@@ -542,6 +542,13 @@ tls_sess_cipher(const struct tls_sess *sess)
 }
 
 /* See tls.h. */
+const char *
+tls_sess_group(const struct tls_sess *sess)
+{
+	return sess->done ? wolfSSL_get_curve_name(sess->ssl) : NULL;
+}
+
+/* See tls.h. */
 bool
 tls_sess_peer_verified(const struct tls_sess *sess)
 {

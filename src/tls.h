@@ -200,6 +200,9 @@ bool tls_sess_established(const struct tls_sess *sess);
 const char *tls_sess_protocol(const struct tls_sess *sess);
 /* IANA name, e.g. "TLS_AES_128_GCM_SHA256"; NULL before completion. */
 const char *tls_sess_cipher(const struct tls_sess *sess);
+/* The key exchange group as wolfSSL names it ("X25519", "SECP256R1", ...);
+ * NULL before completion or when wolfSSL names none (e.g. TLSv1.2 DHE). */
+const char *tls_sess_group(const struct tls_sess *sess);
 /*
  * Client: the peer's chain verified against the CA store and, when a
  * verify_name was checked, the name matched.  A resumed session carries the

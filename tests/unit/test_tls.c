@@ -4,7 +4,8 @@
  * ciphertext between them through tls_feed/tls_pending_out (no sockets;
  * tls_pair.c), with certificates made at start by tls_fixture.sh.  Covers
  * the enum tables, the context and session constructors' errors, TLSv1.3
- * and v1.2, SNI, version mismatch, opportunistic sessions, the three
+ * and v1.2, the key exchange group (X25519 first, another one when the peer
+ * lacks it), SNI, version mismatch, opportunistic sessions, the three
  * verify policies and 1-byte feeds.  test_tls_sess covers what follows an
  * established session.
  */
@@ -20,6 +21,7 @@
 #include <string.h>
 
 #include "tls.h"
+#include "tls_int.h" /* the peers' wolfSSL contexts, to restrict groups */
 #include "tls_pair.h"
 
 /* ---- tests ------------------------------------------------------------ */
@@ -240,6 +242,9 @@ test_handshake_versions(void **state)
 		assert_memory_equal(tls_sess_cipher(p->c.t), "TLS_", 4);
 		/* our default list puts ChaCha20-Poly1305 first (no AES-NI) */
 		assert_non_null(strstr(tls_sess_cipher(p->c.t), "CHACHA20"));
+		/* and X25519 first among the groups (no P-256 assembly) */
+		assert_string_equal(tls_sess_group(p->c.t), "X25519");
+		assert_string_equal(tls_sess_group(p->s.t), "X25519");
 		assert_true(tls_sess_peer_verified(p->c.t));
 		assert_null(tls_sess_verify_error(p->c.t));
 		assert_false(tls_sess_resumed(p->c.t));
@@ -252,6 +257,47 @@ test_handshake_versions(void **state)
 		/* a second call after completion stays complete */
 		assert_int_equal(tls_handshake(p->c.t), 1);
 		assert_int_equal(tls_handshake(p->s.t), 1);
+		tt_pair_free(p, true);
+	}
+}
+
+/* Peers that lack X25519: the client's first key share is refused
+ * (TLSv1.3: a HelloRetryRequest) and the handshake settles on P-256.
+ * wolfSSL's TLSv1.2 server ignores its own group list, so the server side
+ * of that case is only covered against OpenSSL (test_tls_interop.sh). */
+static void
+test_group_fallback(void **state)
+{
+	static const struct {
+		bool restrict_client; /* else the server */
+		enum tls_version max;
+		const char *proto;
+	} cases[] = {
+	    {false, TLS_V_ANY, "TLSv1.3"},
+	    {true, TLS_V_ANY, "TLSv1.3"},
+	    {true, TLS_V_1_2, "TLSv1.2"},
+	};
+	int p256[] = {WOLFSSL_ECC_SECP256R1};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tls_ctx *cctx =
+		    tt_client(TLS_VERIFY_HOST, tt_ca, 0, cases[i].max, 0);
+		struct tls_ctx *sctx = tt_server(tt_mx, tt_mx_key, 0, 0);
+		struct tls_ctx *narrow = cases[i].restrict_client ? cctx : sctx;
+		struct tt_pair *p;
+
+		assert_int_equal(wolfSSL_CTX_set_groups(narrow->wctx, p256, 1),
+				 WOLFSSL_SUCCESS);
+		p = tt_pair_new(cctx, sctx, "mx.test.example",
+				"mx.test.example");
+		assert_null(tls_sess_group(p->c.t));
+		tt_run(&p->c, &p->s, 65536);
+		tt_assert_established(p);
+		assert_string_equal(tls_sess_protocol(p->c.t), cases[i].proto);
+		assert_string_equal(tls_sess_group(p->c.t), "SECP256R1");
+		assert_string_equal(tls_sess_group(p->s.t), "SECP256R1");
+		assert_true(tls_sess_peer_verified(p->c.t));
 		tt_pair_free(p, true);
 	}
 }
@@ -481,6 +527,7 @@ main(void)
 	    cmocka_unit_test(test_ctx_server_errors),
 	    cmocka_unit_test(test_sess_new_errors),
 	    cmocka_unit_test(test_handshake_versions),
+	    cmocka_unit_test(test_group_fallback),
 	    cmocka_unit_test(test_sni_names),
 	    cmocka_unit_test(test_version_mismatch),
 	    cmocka_unit_test(test_opportunistic),

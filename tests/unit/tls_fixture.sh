@@ -8,6 +8,8 @@
 #   mx.crt mx.key        mx.test.example signed by the test CA (RSA 2048),
 #                        mx-chain.crt = mx.crt followed by ca.crt
 #   self.crt self.key    mx.test.example, self-signed (EC P-256)
+#   ec.crt ec.key        mx.test.example signed by the test CA (EC P-256),
+#                        ec-chain.crt = ec.crt followed by ca.crt
 #
 # Every file is regenerated on each run; nothing outside DIR is touched.  A
 # private openssl.cnf keeps the result independent of the system config.
@@ -55,10 +57,18 @@ openssl x509 -req -in mx.csr -CA ca.crt -CAkey ca.key -set_serial 2 \
 	-out mx.crt 2>/dev/null
 cat mx.crt ca.crt >mx-chain.crt
 
+openssl req -new -config openssl.cnf \
+	-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	-keyout ec.key -out ec.csr -subj "/CN=mx.test.example" 2>/dev/null
+openssl x509 -req -in ec.csr -CA ca.crt -CAkey ca.key -set_serial 3 \
+	-days "$days" -extfile openssl.cnf -extensions v3_leaf \
+	-out ec.crt 2>/dev/null
+cat ec.crt ca.crt >ec-chain.crt
+
 openssl req -x509 -config openssl.cnf -extensions v3_self \
 	-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 	-keyout self.key -out self.crt -days "$days" \
 	-subj "/CN=mx.test.example" 2>/dev/null
 
-rm -f mx.csr
-openssl verify -CAfile ca.crt mx.crt >/dev/null
+rm -f mx.csr ec.csr
+openssl verify -CAfile ca.crt mx.crt ec.crt >/dev/null
