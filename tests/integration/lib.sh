@@ -15,9 +15,12 @@ T_SKIP=0
 T_SKIPPED=()
 T_CUR=
 T_PIDS=()
+T_PF_DIR=
+T_PF_CONF=
 
 t_cleanup() {
 	local p f
+	t_postfix_stop
 	# ringmta's embedded redis-server outlives a ringmta killed with -9
 	# (a restart adopts it): stop those too, by the pid in their pid file.
 	while IFS= read -r f; do
@@ -337,6 +340,77 @@ t_redis_start() {
 	RPID=$!
 	t_daemon $RPID
 	t_until 5 sh -c "redis-cli -s '$1' PING | grep -q PONG"
+}
+
+# t_postfix_start DIR PORT CERTS MASTER_EXTRA [NAME=VALUE...]: a private
+# Postfix (tools/bench_postfix.PrivatePostfix) in the new directory DIR:
+# its own main.cf, master.cf and queue there, smtpd on 127.0.0.1:PORT only,
+# logging to DIR/maillog.  Mail is parked in hold/, every transport
+# discards and no notice is sent, so nothing can leave.  main.cf names
+# mx.test.example, offers STARTTLS with CERTS/mx-chain.crt and CERTS/mx.key
+# (tests/unit/tls_fixture.sh) and records TLS in Received:; each
+# NAME=VALUE adds a main.cf parameter or overrides one.  The file
+# MASTER_EXTRA ("": none) is appended to master.cf.  Sets T_PF_CONF (the
+# instance's config directory) and returns 0; else prints why and returns 1
+# with T_PF_CONF empty.  t_cleanup stops it (t_postfix_stop stops it now).
+t_postfix_start() {
+	local dir=$1 port=$2 certs=$3 master=$4
+	shift 4
+	T_PF_CONF=
+	if [ ! -x /usr/sbin/postfix ]; then
+		echo "/usr/sbin/postfix missing (make deps installs it)"
+		return 1
+	fi
+	if ! /usr/bin/python3 - "$dir" "$port" "$certs" "$master" "$@" \
+		>"$dir.log" 2>&1 <<'PY'; then
+import os, sys
+sys.path.insert(0, "tools")
+import bench_postfix
+tmp, port, certs, master = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+extra = {
+    "myhostname": "mx.test.example",
+    "smtpd_tls_security_level": "may",
+    "smtpd_tls_cert_file": os.path.join(certs, "mx-chain.crt"),
+    "smtpd_tls_key_file": os.path.join(certs, "mx.key"),
+    "smtpd_tls_received_header": "yes",
+    "default_transport": "discard:parked",
+    "relay_transport": "discard:parked",
+    "notify_classes": "",
+}
+extra.update(a.split("=", 1) for a in sys.argv[5:])
+class PF(bench_postfix.PrivatePostfix):
+    def write_config(self):
+        super().write_config()
+        if master:
+            with open(os.path.join(self.conf, "master.cf"), "a") as f:
+                f.write(open(master).read())
+os.makedirs(tmp)
+pf = PF(tmp, port, park="hold", log=True)
+pf.cf = [(k, v) for k, v in pf.cf if k not in extra] + list(extra.items())
+pf.start()
+print("started", pf.version(), pf.master_pid())
+PY
+		cat "$dir.log"
+		echo "the private Postfix in $dir did not start"
+		return 1
+	fi
+	T_PF_DIR=$dir
+	T_PF_CONF=$dir/conf
+}
+
+# t_postfix_stop: `postfix stop` for the instance t_postfix_start started,
+# then wait (10 s at most) for its master to exit; nothing if none runs.
+t_postfix_stop() {
+	local m
+	[ -n "$T_PF_CONF" ] || return 0
+	m=$(awk '{print $1; exit}' "$T_PF_DIR/queue/pid/master.pid" 2>/dev/null)
+	/usr/sbin/postfix -c "$T_PF_CONF" stop >/dev/null 2>&1
+	T_PF_CONF=
+	case "$m" in '' | *[!0-9]*) return 0 ;; esac
+	for _ in $(seq 100); do
+		kill -0 "$m" 2>/dev/null || return 0
+		sleep 0.1
+	done
 }
 
 # t_mta_start CONF LOG: ringmta -c CONF in the background, stderr appended

@@ -608,58 +608,18 @@ ck "aiosmtpd: 50 MB over its advertised SIZE: 5.3.4, not sent" aio \
 
 # ---- Postfix smtpd ----------------------------------------------------------
 SD=$T_DIR/postfix
-PF_CONF=
-pf_stop() {
-	[ -n "$PF_CONF" ] && /usr/sbin/postfix -c "$PF_CONF" stop >/dev/null 2>&1
-	PF_CONF=
-}
-trap 'pf_stop; t_cleanup' EXIT
 PORT=$(free_port 127.0.0.1)
 mkdir -p "$SD"
 t_case "Postfix: private smtpd instance starts"
-if [ ! -x /usr/sbin/postfix ]; then
-	t_fail "Postfix is not installed (make deps installs it)"
-elif ! "$PY" - "$SD/pf" "$PORT" "$CERTS" >"$SD/start.log" 2>&1 <<'PY'; then
-# tools/bench_postfix.PrivatePostfix: own main.cf/master.cf and queue under
-# the test dir, smtpd on 127.0.0.1:PORT only, mail parked in hold/; every
-# transport discards and no notice is sent, so nothing can leave.  Its
-# master.cf lacks tlsmgr, without which smtpd answers STARTTLS with 454.
-import os, sys
-sys.path.insert(0, "tools")
-import bench_postfix
-tmp, port, certs = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-extra = {
-    "myhostname": "mx.test.example",
-    "relay_domains": "relay.test",
-    "smtpd_relay_restrictions": "permit_auth_destination, reject",
-    "smtpd_tls_cert_file": os.path.join(certs, "mx-chain.crt"),
-    "smtpd_tls_key_file": os.path.join(certs, "mx.key"),
-    "smtpd_tls_security_level": "may",
-    "smtpd_tls_received_header": "yes",
-    "message_size_limit": "104857600",
-    "default_transport": "discard:parked",
-    "relay_transport": "discard:parked",
-    "notify_classes": "",
-}
-class PF(bench_postfix.PrivatePostfix):
-    def write_config(self):
-        super().write_config()
-        with open(os.path.join(self.conf, "master.cf"), "a") as f:
-            f.write("tlsmgr unix - - n 1000? 1 tlsmgr\n")
-os.makedirs(tmp)
-pf = PF(tmp, port, park="hold")
-pf.cf = [(k, v) for k, v in pf.cf if k not in extra] + list(extra.items())
-pf.start()
-print("started", pf.version(), pf.master_pid())
-PY
-	cat "$SD/start.log"
-	t_fail "the private Postfix did not start (see above)"
-else
-	PF_CONF=$SD/pf/conf
+if t_postfix_start "$SD/pf" "$PORT" "$CERTS" "" relay_domains=relay.test \
+	"smtpd_relay_restrictions=permit_auth_destination, reject" \
+	message_size_limit=104857600; then
 	t_ok
+else
+	t_fail "the private Postfix did not start (see above)"
 fi
 t_case "Postfix: plaintext and STARTTLS deliveries are in its queue"
-if [ -z "$PF_CONF" ]; then
+if [ -z "$T_PF_CONF" ]; then
 	t_fail "no Postfix instance"
 else
 	manifest pf1 "$D/dots pf1@x.test p1@relay.test p2@relay.test" \
@@ -669,11 +629,11 @@ else
 	manifest pf2 "$D/dots pf4@x.test p5@relay.test"
 	drv pf2 --ehlo client.test --tls required --tls-verify host \
 		--tls-ca "$CERTS/ca.crt" "${SNI[@]}" --manifest "$MSG/pf2.man"
-	/usr/sbin/postqueue -c "$PF_CONF" -j >"$SD/queue.json" 2>"$SD/queue.err"
+	/usr/sbin/postqueue -c "$T_PF_CONF" -j >"$SD/queue.json" 2>"$SD/queue.err"
 	for id in $("$PY" -c 'import json,sys
 for l in open(sys.argv[1]): print(json.loads(l)["queue_id"])' "$SD/queue.json"); do
-		/usr/sbin/postcat -c "$PF_CONF" -bq "$id" >"$SD/$id.body" 2>&1
-		/usr/sbin/postcat -c "$PF_CONF" -hq "$id" >"$SD/$id.hdr" 2>&1
+		/usr/sbin/postcat -c "$T_PF_CONF" -bq "$id" >"$SD/$id.body" 2>&1
+		/usr/sbin/postcat -c "$T_PF_CONF" -hq "$id" >"$SD/$id.hdr" 2>&1
 	done
 	if "$PY" - "$SD" "$MSG" <<'PY'; then
 import json, os, sys
@@ -729,7 +689,7 @@ PY
 		t_fail "Postfix checks"
 	fi
 fi
-pf_stop
+t_postfix_stop
 
 t_check "driver and sinks ran clean under ASan (no reports)" \
 	bash -c "! grep -l 'Sanitizer\|runtime error' '$T_DIR'/*/*.err '$T_DIR'/*/stderr"

@@ -146,61 +146,15 @@ for c in "${CASES[@]}"; do
 	[ -n "$groups" ] && o="$o -o tls_eecdh_auto_curves=prime256v1"
 	echo "127.0.0.1:${PPORT[$name]} inet n - n - - smtpd $o" >>"$PFSVC"
 done
-PF_CONF=
 t_case "Postfix: a private instance with one smtpd per case starts"
-if [ ! -x /usr/sbin/postfix ]; then
-	t_fail "/usr/sbin/postfix missing"
-elif ! "$PY" - "$T_DIR/pf" "$(free_port)" "$PFSVC" "$CERTS" >"$T_DIR/pf-start.log" 2>&1 <<'PY'; then
-# tools/bench_postfix.PrivatePostfix with every case's service added to
-# master.cf; mail parked in hold/, every transport discards.
-import os, sys
-sys.path.insert(0, "tools")
-import bench_postfix
-tmp, port, svc, certs = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-extra = {
-    "myhostname": "mx.test.example",
-    "smtpd_tls_security_level": "may",
-    "smtpd_tls_cert_file": os.path.join(certs, "mx-chain.crt"),
-    "smtpd_tls_key_file": os.path.join(certs, "mx.key"),
-    "smtpd_tls_received_header": "yes",
-    "default_transport": "discard:parked",
-    "relay_transport": "discard:parked",
-    "notify_classes": "",
-}
-class PF(bench_postfix.PrivatePostfix):
-    def write_config(self):
-        super().write_config()
-        with open(os.path.join(self.conf, "master.cf"), "a") as f:
-            f.write(open(svc).read())
-os.makedirs(tmp)
-pf = PF(tmp, port, park="hold", log=True)
-pf.cf = [(k, v) for k, v in pf.cf if k not in extra] + list(extra.items())
-pf.start()
-print("started", pf.version(), pf.master_pid())
-PY
-	cat "$T_DIR/pf-start.log"
-	t_fail "the private Postfix did not start (see above)"
-else
-	PF_CONF=$T_DIR/pf/conf
+if t_postfix_start "$T_DIR/pf" "$(free_port)" "$CERTS" "$PFSVC"; then
 	t_ok
+else
+	t_fail "the private Postfix did not start (see above)"
 fi
-# pf_stop: `postfix stop`, then wait (10 s at most) for its master to exit.
-pf_stop() {
-	local m
-	[ -n "$PF_CONF" ] || return 0
-	m=$(awk '{print $1; exit}' "$T_DIR/pf/queue/pid/master.pid" 2>/dev/null)
-	/usr/sbin/postfix -c "$PF_CONF" stop >/dev/null 2>&1
-	PF_CONF=
-	case "$m" in '' | *[!0-9]*) return 0 ;; esac
-	for _ in $(seq 100); do
-		kill -0 "$m" 2>/dev/null || return 0
-		sleep 0.1
-	done
-}
-trap 'pf_stop; t_cleanup' EXIT
 for c in "${CASES[@]}"; do
 	name=${c%%|*}
-	if [ -n "$PF_CONF" ] && ! wait_port 127.0.0.1 "${PPORT[$name]}" 10; then
+	if [ -n "$T_PF_CONF" ] && ! wait_port 127.0.0.1 "${PPORT[$name]}" 10; then
 		t_case "Postfix service $name"
 		t_fail "nothing listens on ${PPORT[$name]}"
 	fi
@@ -218,7 +172,7 @@ old_peer() {
 		{ tail -5 "$T_DIR/swaks-old-$1.log"; return 1; }
 }
 t_check "fixture: aiosmtpd tls10-11 speaks TLS 1.1" old_peer "${APORT[tls10-11]}"
-[ -n "$PF_CONF" ] &&
+[ -n "$T_PF_CONF" ] &&
 	t_check "fixture: Postfix tls10-11 speaks TLS 1.1" old_peer "${PPORT[tls10-11]}"
 
 # ---- ringmta: one domain per (peer, case, policy) ----
@@ -253,7 +207,7 @@ RCPTS=
 for c in "${CASES[@]}"; do
 	name=${c%%|*}
 	for srv in a p; do
-		[ $srv = p ] && [ -z "$PF_CONF" ] && continue
+		[ $srv = p ] && [ -z "$T_PF_CONF" ] && continue
 		port=${APORT[$name]}
 		[ $srv = p ] && port=${PPORT[$name]}
 		cat >>"$CONF" <<CONF
@@ -290,14 +244,14 @@ wait_log "all(ev('delivered', r) or (r.endswith('-req.test') and
 # (its TLS clause), or nothing.
 pf_received() {
 	local id
-	/usr/sbin/postqueue -c "$PF_CONF" -j 2>/dev/null >"$T_DIR/pfq.json"
+	/usr/sbin/postqueue -c "$T_PF_CONF" -j 2>/dev/null >"$T_DIR/pfq.json"
 	id=$("$PY" -c 'import json,sys
 for l in open(sys.argv[1]):
     j = json.loads(l)
     if any(r["address"] == sys.argv[2] for r in j["recipients"]):
         print(j["queue_id"]); break' "$T_DIR/pfq.json" "$1")
 	[ -n "$id" ] || return 0
-	/usr/sbin/postcat -c "$PF_CONF" -hq "$id" 2>/dev/null |
+	/usr/sbin/postcat -c "$T_PF_CONF" -hq "$id" 2>/dev/null |
 		"$PY" -c 'import sys, re
 t = sys.stdin.read()
 m = re.search(r"Received: from .*?(?=\n\S)", t, re.S)
@@ -360,7 +314,7 @@ check_out() {
 for c in "${CASES[@]}"; do
 	IFS='|' read -r name _ _ _ _ _ ver ci pci _ pfg <<<"$c"
 	for srv in a p; do
-		[ $srv = p ] && [ -z "$PF_CONF" ] && continue
+		[ $srv = p ] && [ -z "$T_PF_CONF" ] && continue
 		for pol in "${POLS[@]}"; do
 			t_check "outbound $([ $srv = a ] && echo aiosmtpd || echo Postfix) $name tls=$pol" \
 				check_out $srv "$name" $pol "$ver" "$ci" "$pci" "$pfg"

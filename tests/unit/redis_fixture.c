@@ -123,6 +123,17 @@ rfx_kill(struct rfx *s, int sig)
 }
 
 void
+rfx_close(struct ring *r, struct rfx *s, int sig)
+{
+	if (r == NULL)
+		return;
+	rfx_kill(s, sig);
+	assert_int_equal(ring_shutdown(r, 2000), 0);
+	ring_free(r);
+	rfx_rmdir(s->dir);
+}
+
+void
 rfx_run_for(struct ring *r, int ms)
 {
 	int64_t end = ring_now_update(r) + (int64_t)ms * 1000000;

@@ -47,5 +47,11 @@ void rfx_run_for(struct ring *r, int ms);
 	} while (0)
 /* SIGCONT then sig to the server, and reap it (no-op if not running). */
 void rfx_kill(struct rfx *s, int sig);
+/*
+ * A test's teardown once its clients are freed: rfx_kill(s, sig), then
+ * ring_shutdown(r) (asserted to drain within 2 s) and ring_free(r), then
+ * remove s->dir.  Nothing when r is NULL (the test was skipped).
+ */
+void rfx_close(struct ring *r, struct rfx *s, int sig);
 
 #endif

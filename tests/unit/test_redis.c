@@ -97,13 +97,9 @@ teardown(void **state)
 {
 	struct tctx *t = *state;
 
-	if (t->r) {
+	if (t->r)
 		rds_free(t->rds, 500);
-		rfx_kill(&t->srv, SIGTERM);
-		assert_int_equal(ring_shutdown(t->r, 2000), 0);
-		ring_free(t->r);
-		rfx_rmdir(t->srv.dir);
-	}
+	rfx_close(t->r, &t->srv, SIGTERM);
 	free(t->slot);
 	free(t);
 	return 0;

@@ -140,18 +140,14 @@ teardown(void **state)
 {
 	struct tctx *t = *state;
 
-	if (t->r) {
-		for (int i = 0; i < 2; i++) {
-			rlease_stop(t->n[i].rl);
-			rds_free(t->n[i].rds, 500);
-			rlease_free(t->n[i].rl);
-		}
-		rfx_kill(&t->srv, SIGKILL);
-		assert_int_equal(ring_shutdown(t->r, 2000), 0);
-		ring_free(t->r);
-		dom_table_fini(&t->doms);
-		rfx_rmdir(t->srv.dir);
+	for (int i = 0; t->r != NULL && i < 2; i++) {
+		rlease_stop(t->n[i].rl);
+		rds_free(t->n[i].rds, 500);
+		rlease_free(t->n[i].rl);
 	}
+	rfx_close(t->r, &t->srv, SIGKILL);
+	if (t->r)
+		dom_table_fini(&t->doms);
 	free(t);
 	return 0;
 }
