@@ -321,6 +321,7 @@ dlv_conn_link(struct dlv *d, struct conn *c)
 	dr->conns = c;
 	d->nconn++;
 	dr->nconn++;
+	dom_dirty(dr);
 	dr->bind[c->bslot].nconn++;
 	dr->bind[c->bslot].waiting++;
 	c->waiting = true;
@@ -346,6 +347,7 @@ dlv_conn_unlink(struct dlv *d, struct conn *c)
 		c->dnext->dprev = c->dprev;
 	d->nconn--;
 	dr->nconn--;
+	dom_dirty(dr);
 	dr->bind[c->bslot].nconn--;
 	if (c->waiting)
 		dr->bind[c->bslot].waiting--;
@@ -586,6 +588,7 @@ dlv_on_next_msg(struct smtpc *s, void *arg)
 	c->msgs++;
 	c->taken++;
 	dr->attempts++;
+	dom_dirty(dr);
 	d->st.messages++;
 	return &dm->msg;
 idle:
@@ -655,8 +658,10 @@ dlv_session_outcome(struct dlv *d, struct conn *c, const struct smtpc_result *r)
 			a->failures = 0;
 			a->strikes = 0;
 		}
-		if (c->taken)
+		if (c->taken && dr->defer_failures != 0) {
 			dr->defer_failures = 0;
+			dom_dirty(dr);
+		}
 		return;
 	}
 	log_info("%s: session %s: %s (rule %s)", dr->name, why,
@@ -673,6 +678,7 @@ dlv_session_outcome(struct dlv *d, struct conn *c, const struct smtpc_result *r)
 		dlv_strcpy(a->last_error, sizeof(a->last_error), why);
 	}
 	dlv_strcpy(dr->last_error, sizeof(dr->last_error), why);
+	dom_dirty(dr);
 	switch (o.action) {
 	case OUTCOME_DEFER_DOMAIN:
 		dlv_domain_fail(d, dr, &o, r->code, why);
@@ -777,6 +783,7 @@ dlv_on_mx(void *arg, struct dns_mx_result *res)
 
 	if (d->stopping || res->status == DNS_CANCELLED) {
 		dr->mx_state = DOM_MX_NONE;
+		dom_dirty(dr);
 		dns_mx_result_free(res);
 		return;
 	}
@@ -797,6 +804,7 @@ dlv_on_mx(void *arg, struct dns_mx_result *res)
 			 dns_status_str(res->status),
 			 dns_reason_str(res->reason));
 		dlv_strcpy(dr->last_error, sizeof(dr->last_error), why);
+		dom_dirty(dr);
 		log_info("%s: %s: %s", dr->name, why,
 			 outcome_action_str(o.action));
 		if (o.action != OUTCOME_RETRY)
@@ -815,6 +823,7 @@ dlv_resolve(struct dlv *d, domain_record *dr)
 	if (dr->mx_state == DOM_MX_RESOLVING || d->stopping)
 		return;
 	dr->mx_state = DOM_MX_RESOLVING;
+	dom_dirty(dr);
 	if (pol->relay.host[0])
 		rc = dns_resolve_host(d->dns, pol->relay.host, pol->relay.port,
 				      dlv_on_mx, dr, NULL);
@@ -852,6 +861,7 @@ dlv_domain_fail(struct dlv *d, domain_record *dr, const struct outcome *o,
 		dr->defer_failures++;
 		dr->backoff_until_ms = backoff_domain_next(
 		    &bp, dr->defer_failures, dlv_rand(d), now_ms);
+		dom_dirty(dr);
 	}
 	while ((u = dom_active_pop_any(d->doms, dr)) != NULL)
 		dlv_unit_fail(d, dr, u, o, &r);

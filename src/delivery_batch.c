@@ -156,6 +156,7 @@ dlv_batch_final(struct dlv_batch *b, uint32_t idx,
 			      : (dsn ? DLOG_EV_BOUNCED : DLOG_EV_FAILED),
 		      addr, &eo, r, attempts);
 	b->dr->failures++;
+	dom_dirty(b->dr);
 	if (expired)
 		b->d->st.expired++;
 	else
@@ -203,6 +204,7 @@ dlv_batch_retry(struct dlv_batch *b, uint32_t idx,
 		 (const char *)ri->addr.p);
 	dlv_batch_log(b, DLOG_EV_DEFERRED, addr, o, r, attempts);
 	b->dr->transients++;
+	dom_dirty(b->dr);
 	b->d->st.deferred++;
 }
 
@@ -244,6 +246,7 @@ dlv_batch_apply(struct dlv_batch *b, uint32_t idx, const struct outcome *o,
 		dlv_batch_mark(b, idx, RECORD_RS_DELIVERED, attempts, o, r);
 		dlv_batch_log(b, DLOG_EV_DELIVERED, addr, o, r, attempts);
 		b->dr->deliveries++;
+		dom_dirty(b->dr);
 		b->d->st.delivered++;
 		break;
 	case OUTCOME_BOUNCE:

@@ -47,6 +47,11 @@ dom_table_init(struct dom_table *t, unsigned nbind)
 	t->buckets = xcalloc(t->nbuckets, sizeof(*t->buckets));
 	t->count = 0;
 	t->units = 0;
+	t->dirty = NULL;
+	t->dirty_tail = &t->dirty;
+	t->ndirty = 0;
+	t->on_dirty = NULL;
+	t->on_dirty_arg = NULL;
 }
 
 static void
@@ -131,6 +136,7 @@ dom_get(struct dom_table *t, const char *name)
 		dom_grow(t);
 	dr = xcalloc(1, sizeof(*dr));
 	strcpy(dr->name, name);
+	dr->tab = t;
 	dr->nbind = t->nbind;
 	dr->bind = xcalloc(dr->nbind, sizeof(*dr->bind));
 	for (unsigned b = 0; b < dr->nbind; b++)
@@ -141,6 +147,39 @@ dom_get(struct dom_table *t, const char *name)
 	dr->hnext = t->buckets[k];
 	t->buckets[k] = dr;
 	t->count++;
+	return dr;
+}
+
+void
+dom_dirty(domain_record *dr)
+{
+	struct dom_table *t = dr->tab;
+
+	if (dr->dirty_prev != NULL || t == NULL)
+		return;
+	dr->dirty_next = NULL;
+	dr->dirty_prev = t->dirty_tail;
+	*t->dirty_tail = dr;
+	t->dirty_tail = &dr->dirty_next;
+	if (t->ndirty++ == 0 && t->on_dirty != NULL)
+		t->on_dirty(t->on_dirty_arg);
+}
+
+domain_record *
+dom_dirty_pop(struct dom_table *t)
+{
+	domain_record *dr = t->dirty;
+
+	if (dr == NULL)
+		return NULL;
+	t->dirty = dr->dirty_next;
+	if (t->dirty != NULL)
+		t->dirty->dirty_prev = &t->dirty;
+	else
+		t->dirty_tail = &t->dirty;
+	dr->dirty_next = NULL;
+	dr->dirty_prev = NULL;
+	t->ndirty--;
 	return dr;
 }
 
@@ -179,6 +218,7 @@ dom_active_push(struct dom_table *t, domain_record *dr, struct dom_unit *u)
 	q->count++;
 	dr->nactive++;
 	t->units++;
+	dom_dirty(dr);
 }
 
 void
@@ -194,6 +234,7 @@ dom_active_unshift(struct dom_table *t, domain_record *dr, struct dom_unit *u)
 	q->count++;
 	dr->nactive++;
 	t->units++;
+	dom_dirty(dr);
 }
 
 static struct dom_unit *
@@ -219,6 +260,7 @@ dom_active_pop(struct dom_table *t, domain_record *dr, int slot)
 	if (u != NULL) {
 		dr->nactive--;
 		t->units--;
+		dom_dirty(dr);
 	}
 	return u;
 }
@@ -260,6 +302,7 @@ dom_delayed_push(struct dom_table *t, domain_record *dr, struct dom_unit *u)
 		dr->delayed.tail = &u->next;
 	dr->delayed.count++;
 	t->units++;
+	dom_dirty(dr);
 }
 
 struct dom_unit *
@@ -267,8 +310,10 @@ dom_delayed_pop(struct dom_table *t, domain_record *dr)
 {
 	struct dom_unit *u = dom_queue_shift(&dr->delayed);
 
-	if (u != NULL)
+	if (u != NULL) {
 		t->units--;
+		dom_dirty(dr);
+	}
 	return u;
 }
 
@@ -287,6 +332,8 @@ dom_promote_due(domain_record *dr, int64_t now_ms)
 		dr->nactive++;
 		n++;
 	}
+	if (n > 0)
+		dom_dirty(dr);
 	return n;
 }
 
@@ -388,6 +435,7 @@ dom_mx_set(domain_record *dr, const struct dom_addr *addrs, size_t n,
 	dr->naddrs = n;
 	dr->mx_expires_ms = expires_ms;
 	dr->mx_state = DOM_MX_READY;
+	dom_dirty(dr);
 }
 
 int

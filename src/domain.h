@@ -130,6 +130,9 @@ struct domain_record {
 	 * is queued for them (idle timeout 0), so their slots move on. */
 	bool srv_tight;
 	domain_record *hnext;
+	/* On tab's dirty list (dom_dirty) while dirty_prev != NULL. */
+	struct dom_table *tab;
+	domain_record *dirty_next, **dirty_prev;
 	uint64_t split_gen; /* dom_split scratch: call that set split_slot */
 	uint32_t split_slot;
 };
@@ -141,6 +144,12 @@ struct dom_table {
 	unsigned nbind;     /* binding slots per record */
 	uint64_t units;     /* units in every queue */
 	uint64_t split_gen; /* dom_split calls */
+	/* Records whose published state changed (dom_dirty), oldest first;
+	 * on_dirty(on_dirty_arg) runs when the list stops being empty. */
+	domain_record *dirty, **dirty_tail;
+	size_t ndirty;
+	void (*on_dirty)(void *arg);
+	void *on_dirty_arg;
 };
 
 /* An empty table whose records have nbind binding slots (>= 1). */
@@ -154,6 +163,16 @@ domain_record *dom_get(struct dom_table *t, const char *name);
 /* Call fn for every record (fn must not add or remove records). */
 void dom_foreach(struct dom_table *t, void (*fn)(domain_record *, void *),
 		 void *arg);
+
+/*
+ * dr's published state changed (its queues, connections, counters, MX
+ * state, back-off, last error, suspension or overrides; docs/REDIS.md):
+ * append it to its table's dirty list unless it is already there, O(1).
+ * The queue functions below call it themselves.
+ */
+void dom_dirty(domain_record *dr);
+/* Take the oldest dirty record off the list (no longer dirty), or NULL. */
+domain_record *dom_dirty_pop(struct dom_table *t);
 
 /* A unit for message id with room for nrcpt indexes (filled by caller). */
 struct dom_unit *dom_unit_new(const uint8_t id[DOM_ID_LEN], uint32_t nrcpt);

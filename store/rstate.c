@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rstate.c: publishes the daemon's domain, binding, node and total state
- * to Redis once a second and applies the suspensions an administrator sets
- * there.  Writes only through rds_batch() / rds_hincrby_later(); reads only
- * SMEMBERS PREFIX:suspended (never KEYS or SCAN).  Must not block, must not
- * decide anything about delivery.
+ * to Redis (at most once a second, only the records marked dirty, and a
+ * heartbeat; nothing at all while nothing changes) and applies the
+ * suspensions an administrator sets there.  Writes only through rds_batch() /
+ * rds_hincrby_later(); reads only SMEMBERS PREFIX:suspended (never KEYS or
+ * SCAN).  Must not block, must not decide anything about delivery.
  */
 #include "rstate.h"
 
@@ -22,14 +23,14 @@
 #include "redis.h"
 #include "ring.h"
 
-static const char *const rst_ctr_names[] = {
+const char *const rst_ctr_names[] = {
     [RST_RECEIVED] = "received",     [RST_ATTEMPTS] = "attempts",
     [RST_DELIVERIES] = "deliveries", [RST_TRANSIENTS] = "transients",
     [RST_FAILURES] = "failures",     [RST__COUNT] = NULL,
 };
 _Static_assert(nitems(rst_ctr_names) == RST__COUNT + 1, "ctr");
-static const char *const rst_bnd_ctr_names[3] = {"connections", "deliveries",
-						 "failures"};
+const char *const rst_bnd_ctr_names[3] = {"connections", "deliveries",
+					  "failures"};
 
 static int64_t
 rst_wall_ms(void)
@@ -95,7 +96,6 @@ struct rst_round {
 	int64_t now_ms;
 	int queued;
 	uint64_t delta[RST__COUNT]; /* for PREFIX:stats */
-	uint64_t active, delayed, nconn;
 };
 
 static void
@@ -117,6 +117,18 @@ rst_delta(struct rst_round *rr, const char *key, const char *field,
 		*last = now;
 		rr->rs->sent_fresh = false;
 	}
+}
+
+/* The node's sums follow dr's gauges (only dirty records are visited). */
+static void
+rst_sum(struct rstate *rs, struct rst_dom *s, const domain_record *dr)
+{
+	rs->sum_active = rs->sum_active - s->sum_active + dr->nactive;
+	rs->sum_delayed = rs->sum_delayed - s->sum_delayed + dr->delayed.count;
+	rs->sum_nconn = rs->sum_nconn - s->sum_nconn + dr->nconn;
+	s->sum_active = dr->nactive;
+	s->sum_delayed = dr->delayed.count;
+	s->sum_nconn = dr->nconn;
 }
 
 /* A short code from a last error "450 4.7.1 ...": its 3 digits, or "". */
@@ -214,9 +226,7 @@ rst_pub_dom(domain_record *dr, void *arg)
 	int64_t next = dom_next_due(dr);
 	char key[RDS_KEY_MAX], dkey[RDS_KEY_MAX];
 
-	rr->active += dr->nactive;
-	rr->delayed += dr->delayed.count;
-	rr->nconn += dr->nconn;
+	rst_sum(rs, s, dr);
 	for (int i = 0; i < RST__COUNT; i++)
 		rr->delta[i] += now[i] - s->ctr[i];
 	if (s->bad_name)
@@ -245,6 +255,8 @@ rst_pub_dom(domain_record *dr, void *arg)
 	s->published = true;
 	for (int i = 0; i < RST__COUNT; i++)
 		rst_delta(rr, key, rst_ctr_names[i], now[i], &s->ctr[i]);
+	if (memcmp(s->ctr, now, sizeof(now)) != 0)
+		dom_dirty(dr); /* a delta was refused: next round */
 	return;
 skip:
 	memcpy(s->ctr, now, sizeof(s->ctr));
@@ -327,10 +339,10 @@ rst_pub_node(struct rst_round *rr)
 	    (rr->now_ms - rs->started_ms) / 1000,
 	    (int64_t)getpid(),
 	    (int64_t)rs->doms->count,
-	    (int64_t)(rr->active + rr->delayed),
-	    (int64_t)rr->active,
-	    (int64_t)rr->delayed,
-	    (int64_t)rr->nconn,
+	    (int64_t)(rs->sum_active + rs->sum_delayed),
+	    (int64_t)rs->sum_active,
+	    (int64_t)rs->sum_delayed,
+	    (int64_t)rs->sum_nconn,
 	};
 	static const char *const gname[] = {
 	    "heartbeat", "started", "uptime",  "pid",         "domains",
@@ -370,24 +382,43 @@ rst_pub_node(struct rst_round *rr)
 	rst_batch(rr, 3, (const char *const[]){"EXPIRE", key, ttl});
 	rst_fixed_key(rs, skey, "nodes");
 	rst_batch(rr, 3, (const char *const[]){"SADD", skey, rs->node});
+	rs->node_added = true;
 }
 
-static void rst_check_known(struct rstate *rs);
+/*
+ * The node's hash is due (a wall clock that went back counts as due).
+ * Never while Redis is down: it could only wait in the batch, and
+ * rstate_on_up() writes it at once when Redis is back.
+ */
+static bool
+rst_beat_due(const struct rstate *rs, int64_t wall_ms)
+{
+	return rds_is_up(rs->rds) && (wall_ms >= rs->beat_ms ||
+				      rs->beat_ms - wall_ms > RSTATE_BEAT_MS);
+}
 
 int
 rstate_publish(struct rstate *rs, int64_t wall_ms)
 {
 	struct rst_round rr = {.rs = rs, .now_ms = wall_ms};
+	size_t n = rs->doms->ndirty;
+	domain_record *dr;
 	char key[RDS_KEY_MAX];
 
+	if (n == 0 && !rst_beat_due(rs, wall_ms))
+		return 0; /* idle: no walk, no command */
 	if (rds_is_up(rs->rds))
 		rst_check_known(rs);
-	dom_foreach(rs->doms, rst_pub_dom, &rr);
+	/* Only the records marked since the last round; one re-marked now
+	 * (a refused delta) waits for the next. */
+	while (n-- > 0 && (dr = dom_dirty_pop(rs->doms)) != NULL)
+		rst_pub_dom(dr, &rr);
 	for (size_t i = 0; i < rs->bnds->n; i++)
 		rst_pub_bnd(&rr, &rs->bnds->v[i], &rs->bv[i]);
 	for (int i = 0; i < RST__COUNT; i++)
 		rs->tot[i] += rr.delta[i];
 	rst_pub_node(&rr);
+	rs->beat_ms = wall_ms + RSTATE_BEAT_MS;
 	rst_fixed_key(rs, key, "stats");
 	for (int i = 0; i < RST__COUNT; i++)
 		if (rr.delta[i] != 0 &&
@@ -398,24 +429,73 @@ rstate_publish(struct rstate *rs, int64_t wall_ms)
 	return rr.queued;
 }
 
+/* Arm the round for when (ring_now() ns) unless it is due sooner. */
+static void
+rst_arm(struct rstate *rs, int64_t when)
+{
+	if (rs->ring == NULL || rs->stopped)
+		return;
+	if (!timer_armed(&rs->tm) || rs->tm.when > when)
+		timer_arm(ring_timers(rs->ring), &rs->tm, when);
+}
+
+/* A record became dirty: a round one interval after the last one. */
+static void
+rst_on_dirty(void *arg)
+{
+	struct rstate *rs = arg;
+
+	rst_arm(rs, rs->last_round_ns + rs->interval_ns);
+}
+
+/*
+ * One round, then the next wakeup: an interval later if a record is
+ * still dirty, else when the node's hash is due.  Nothing else wakes
+ * it: a record marked later arms it through rst_on_dirty().
+ */
 static void
 rst_timer(struct timer *t)
 {
 	struct rstate *rs = container_of(t, struct rstate, tm);
+	int64_t wall_ms = rst_wall_ms(), beat_ms;
 
-	rstate_publish(rs, rst_wall_ms());
-	timer_arm(ring_timers(rs->ring), &rs->tm,
-		  ring_now(rs->ring) + rs->interval_ns);
+	rs->last_round_ns = ring_now(rs->ring);
+	rstate_publish(rs, wall_ms);
+	beat_ms = rs->beat_ms <= wall_ms
+		      ? 0
+		      : MIN(rs->beat_ms - wall_ms, (int64_t)RSTATE_BEAT_MS);
+	if (rds_is_up(rs->rds)) /* else rstate_on_up() wakes it */
+		rst_arm(rs, rs->last_round_ns + beat_ms * 1000000);
+	if (rs->doms->ndirty > 0)
+		rst_on_dirty(rs);
+}
+
+static void
+rst_mark(domain_record *dr, void *arg)
+{
+	(void)arg;
+	dom_dirty(dr);
+}
+
+/* Every record dirty and the node's hash due: a round writes it all. */
+void
+rst_mark_all(struct rstate *rs)
+{
+	dom_foreach(rs->doms, rst_mark, NULL);
+	rs->beat_ms = INT64_MIN;
+	rst_on_dirty(rs);
 }
 
 /* ---- suspensions --------------------------------------------------------- */
 
-static void
+/* See rstate_int.h. */
+void
 rst_set_suspended(struct rstate *rs, domain_record *dr, bool on)
 {
 	if (dr->suspended == on)
 		return;
 	dr->suspended = on;
+	dom_dirty(dr);
 	log_info("domain %s %s by an administrator", dr->name,
 		 on ? "suspended" : "resumed");
 	if (!on && rs->on_resume != NULL)
@@ -438,6 +518,41 @@ rst_reply_begin(struct rstate *rs)
 }
 
 /* ---- the control channel ------------------------------------------------ */
+
+/*
+ * A request may have changed records behind dom_dirty() (flush, fail,
+ * retry, delete move or drop units): mark its domain, or every record
+ * when it named all of them or a message.
+ */
+static void
+rst_request_done(struct rstate *rs, const struct rstate_ctl_msg *m)
+{
+	domain_record *dr;
+
+	switch (m->op) {
+	case RSTATE_CTL_FLUSH:
+	case RSTATE_CTL_FAIL:
+		if (strcmp(m->arg, "all") != 0) {
+			if ((dr = dom_find(rs->doms, m->arg)) != NULL)
+				dom_dirty(dr);
+			return;
+		}
+		rst_mark_all(rs);
+		return;
+	case RSTATE_CTL_RETRY:
+	case RSTATE_CTL_DELETE:
+		rst_mark_all(rs);
+		return;
+	case RSTATE_CTL_SUSPEND: /* marked by rst_set_suspended() */
+	case RSTATE_CTL_RESUME:
+	case RSTATE_CTL_OVERRIDE: /* by rst_ovr_fetch() */
+	case RSTATE_CTL_QUEUE:    /* read-only */
+	case RSTATE_CTL_MESSAGE:
+	case RSTATE_CTL_DOMAIN:
+	case RSTATE_CTL__COUNT:
+		return;
+	}
+}
 
 int
 rstate_ctl_apply(struct rstate *rs, const char *msg, size_t len)
@@ -471,8 +586,10 @@ rstate_ctl_apply(struct rstate *rs, const char *msg, size_t len)
 	case RSTATE_CTL__COUNT:
 		break;
 	}
-	if (rs->on_request != NULL)
-		rs->on_request(&m, rs->cb_arg);
+	if (rs->on_request == NULL)
+		return 0;
+	rs->on_request(&m, rs->cb_arg);
+	rst_request_done(rs, &m);
 	return 0;
 }
 
@@ -506,183 +623,6 @@ rst_on_msg(void *arg, const char *channel, const char *payload, size_t len)
 {
 	(void)channel;
 	rstate_ctl_apply(arg, payload, len);
-}
-
-struct rst_sync {
-	struct rstate *rs;
-	const struct rds_reply *rep;
-};
-
-static void
-rst_unmark(domain_record *dr, void *arg)
-{
-	struct rst_sync *sy = arg;
-
-	if (!dr->suspended)
-		return;
-	for (size_t i = 0; i < sy->rep->nelem; i++) {
-		const struct rds_reply *e = &sy->rep->elem[i];
-
-		if (e->len == strlen(dr->name) &&
-		    memcmp(e->str, dr->name, e->len) == 0)
-			return;
-	}
-	rst_set_suspended(sy->rs, dr, false);
-}
-
-static void
-rst_on_members(void *arg, int status, const struct rds_reply *rep)
-{
-	struct rstate *rs = arg;
-	char name[DOM_NAME_MAX + 1];
-
-	if (!rst_reply_begin(rs))
-		return;
-	rs->loading = false;
-	if (status < 0 || rep->type != RDS_REPLY_ARRAY) {
-		log_warn("redis: cannot read suspensions: %s",
-			 status < 0 ? strerror(-status) : "unexpected reply");
-		return;
-	}
-	for (size_t i = 0; i < rep->nelem; i++) {
-		const struct rds_reply *e = &rep->elem[i];
-
-		if (e->type != RDS_REPLY_STRING || e->len > DOM_NAME_MAX)
-			continue;
-		memcpy(name, e->str, e->len);
-		name[e->len] = '\0';
-		if (strlen(name) == e->len && rds_name_check(name) == 0)
-			rst_set_suspended(rs, dom_get(rs->doms, name), true);
-	}
-	dom_foreach(rs->doms, rst_unmark, &(struct rst_sync){rs, rep});
-	rs->ready = true;
-}
-
-/* ---- data loss (FLUSHALL, a restart without persistence) ------------- */
-
-/* What of the counters had reached Redis: published minus still pending. */
-static void
-rst_snapshot_sent(struct rstate *rs)
-{
-	char key[RDS_KEY_MAX];
-
-	if (rs->sent_fresh)
-		return; /* the last snapshot still holds */
-	for (size_t i = 0; i < rs->nslots; i++) {
-		struct rst_dom *s = &rs->slots[i];
-
-		if (s->dr == NULL || s->bad_name ||
-		    rds_key(key, sizeof(key), rs->prefix, "domain",
-			    s->dr->name) < 0)
-			continue;
-		for (int c = 0; c < RST__COUNT; c++)
-			s->sent[c] = s->ctr[c] -
-				     (uint64_t)rds_delta_get(rs->rds, key,
-							     rst_ctr_names[c]) -
-				     (c == RST_RECEIVED ? s->base_received : 0);
-	}
-	for (size_t i = 0; i < rs->bnds->n; i++) {
-		if (rds_key(key, sizeof(key), rs->prefix, "binding",
-			    rs->bnds->v[i].name) < 0)
-			continue;
-		for (int c = 0; c < 3; c++)
-			rs->bv[i].sent[c] =
-			    rs->bv[i].ctr[c] -
-			    (uint64_t)rds_delta_get(rs->rds, key,
-						    rst_bnd_ctr_names[c]);
-	}
-	/* A pending delta may be flushed before the next check. */
-	rs->sent_fresh = rds_deltas_pending(rs->rds) == 0;
-}
-
-static void rst_reload(struct rstate *rs);
-
-/*
- * PREFIX:nodes (no TTL) names us once we published: if it does not, Redis
- * lost its data (FLUSHALL, a restart without persistence), so every record
- * is published again and what had reached it is sent again (the next
- * round's deltas include it, PREFIX:stats too).
- */
-static void
-rst_on_node_known(void *arg, int status, const struct rds_reply *rep)
-{
-	struct rstate *rs = arg;
-	uint64_t lost = 0;
-
-	if (!rst_reply_begin(rs))
-		return;
-	rs->checking = false;
-	if (status < 0 || rep->type != RDS_REPLY_INTEGER || rep->integer != 0)
-		return;
-	rs->sent_fresh = false;
-	for (size_t i = 0; i < rs->nslots; i++) {
-		rs->slots[i].published = false;
-		for (int c = 0; c < RST__COUNT; c++) {
-			lost += rs->slots[i].sent[c];
-			rs->slots[i].ctr[c] -= rs->slots[i].sent[c];
-			rs->slots[i].sent[c] = 0;
-		}
-	}
-	for (size_t i = 0; i < rs->bnds->n; i++) {
-		rs->bv[i].published = false;
-		for (int c = 0; c < 3; c++) {
-			rs->bv[i].ctr[c] -= rs->bv[i].sent[c];
-			rs->bv[i].sent[c] = 0;
-		}
-	}
-	if (lost == 0)
-		return; /* nothing published yet: a first start */
-	log_info("redis lost its data: every key is written again");
-	rst_reload(rs);
-}
-
-/* Ask whether Redis still knows us (before this round's writes). */
-static void
-rst_check_known(struct rstate *rs)
-{
-	char key[RDS_KEY_MAX];
-
-	if (rs->checking)
-		return;
-	rst_snapshot_sent(rs);
-	rst_fixed_key(rs, key, "nodes");
-	if (rds_cmd(rs->rds, rst_on_node_known, rs, 3,
-		    (const char *const[]){"SISMEMBER", key, rs->node},
-		    NULL) == 0) {
-		rs->pending++;
-		rs->checking = true;
-	}
-}
-
-/* Read the suspensions and overrides again. */
-static void
-rst_reload(struct rstate *rs)
-{
-	char key[RDS_KEY_MAX];
-
-	if (rs->loading)
-		return;
-	rst_fixed_key(rs, key, "suspended");
-	if (rds_cmd(rs->rds, rst_on_members, rs, 2,
-		    (const char *const[]){"SMEMBERS", key}, NULL) == 0) {
-		rs->pending++;
-		rs->loading = true;
-		rst_ovr_reload(rs);
-	}
-}
-
-void
-rstate_on_up(struct rstate *rs)
-{
-	/* Redis may have lost everything: publish every record again. */
-	for (size_t i = 0; i < rs->nslots; i++)
-		rs->slots[i].published = false;
-	for (size_t i = 0; i < rs->bnds->n; i++)
-		rs->bv[i].published = false;
-	rs->checking = false; /* a check in flight was lost with the link */
-	rs->sent_fresh = false;
-	rst_check_known(rs);
-	rst_reload(rs);
 }
 
 static void
@@ -731,6 +671,10 @@ rstate_new(const struct rstate_opts *o, struct rstate **rs_r)
 	snprintf(rs->version, sizeof(rs->version), "%s",
 		 o->version ? o->version : "");
 	rs->started_ms = rst_wall_ms();
+	/* The rates' first sample: nothing counted yet at the start, so the
+	 * first round already has an interval (it may come seconds later). */
+	rs->hist[0].ms = rs->started_ms;
+	rs->hhead = rs->nhist = 1;
 	rs->bv = xcalloc(rs->bnds->cap ? rs->bnds->cap : 1, sizeof(*rs->bv));
 	rs->interval_ns =
 	    (int64_t)(o->interval_ms ? o->interval_ms : RSTATE_INTERVAL_MS) *
@@ -742,8 +686,14 @@ rstate_new(const struct rstate_opts *o, struct rstate **rs_r)
 		return rc;
 	}
 	timer_init(&rs->tm, rst_timer);
-	if (rs->ring != NULL)
+	rs->doms->on_dirty = rst_on_dirty;
+	rs->doms->on_dirty_arg = rs;
+	if (rs->ring != NULL) {
+		rs->last_round_ns = ring_now(rs->ring) - rs->interval_ns;
 		timer_arm(ring_timers(rs->ring), &rs->tm, ring_now(rs->ring));
+	}
+	/* Records queued before us (the replay) go out in the first round. */
+	rst_mark_all(rs);
 	if (rds_is_up(rs->rds))
 		rstate_on_up(rs);
 	*rs_r = rs;
@@ -757,6 +707,8 @@ rstate_stop(struct rstate *rs)
 		return;
 	if (rs->ring != NULL && timer_armed(&rs->tm))
 		timer_cancel(ring_timers(rs->ring), &rs->tm);
+	rs->stopped = true;
+	rs->beat_ms = INT64_MIN; /* a last heartbeat too */
 	rstate_publish(rs, rst_wall_ms());
 }
 
@@ -767,6 +719,10 @@ rstate_free(struct rstate *rs)
 		return;
 	if (rs->ring != NULL && timer_armed(&rs->tm))
 		timer_cancel(ring_timers(rs->ring), &rs->tm);
+	if (rs->doms->on_dirty_arg == rs) {
+		rs->doms->on_dirty = NULL;
+		rs->doms->on_dirty_arg = NULL;
+	}
 	free(rs->slots);
 	free(rs->bv);
 	for (size_t i = 0; i < rs->novr; i++)

@@ -3,13 +3,14 @@
  * rstate.h: ringmta's state in Redis, published from the daemon's
  * in-memory records, and the administrative suspensions read back.
  *
- * Owns the once-a-second publication of PREFIX:domain:NAME,
- * PREFIX:domains, PREFIX:binding:NAME, PREFIX:node:ID and PREFIX:stats
- * (docs/REDIS.md "Keys"), and the domain suspensions kept in
- * PREFIX:suspended and announced on PREFIX:ctl.  Gauges go out as HSET
- * through rds_batch() (only what changed), counters as HINCRBY deltas
- * through rds_hincrby_later(), so nothing here waits on Redis and an
- * outage only delays the writes.  It does not own the tables it reads,
+ * Owns the publication of PREFIX:domain:NAME, PREFIX:domains,
+ * PREFIX:binding:NAME, PREFIX:node:ID and PREFIX:stats (docs/REDIS.md
+ * "Keys"): at most once a second, only the domain records marked with
+ * dom_dirty() since the last round, and a heartbeat every RSTATE_BEAT_MS; and
+ * the domain suspensions kept in PREFIX:suspended and announced on PREFIX:ctl.
+ * Gauges go out as HSET through rds_batch() (only what changed), counters as
+ * HINCRBY deltas through rds_hincrby_later(), so nothing here waits on Redis
+ * and an outage only delays the writes.  It does not own the tables it reads,
  * the Redis client, or any delivery policy: a suspension only sets
  * domain_record.suspended and pokes the domain's maintainer.
  */
@@ -30,6 +31,10 @@ struct rstate;
 
 #define RSTATE_INTERVAL_MS 1000
 #define RSTATE_NODE_TTL_S  10
+/* The node's hash is written at least this often (its heartbeat), and
+ * with every round that has a dirty record; an idle round in between
+ * sends nothing. */
+#define RSTATE_BEAT_MS     3000
 /* PREFIX:node:ID's *_per_min rates: over the rounds of the last minute. */
 #define RSTATE_RATE_MS     60000
 #define RSTATE_NODE_MAX    64
@@ -116,7 +121,13 @@ void rstate_on_up(struct rstate *rs);
 void rstate_replayed(struct rstate *rs);
 /* True once the suspensions have been read once since rstate_new(). */
 bool rstate_ready(const struct rstate *rs);
-/* Publish one round now (the timer calls this); returns commands queued. */
+/*
+ * Publish one round now (the timer calls this): the records marked with
+ * dom_dirty() since the last round, the bindings, and the node's hash.
+ * With no dirty record and the node's hash not due (RSTATE_BEAT_MS after
+ * it was last written) it does nothing: no walk, no command.  Returns the
+ * commands queued.
+ */
 int rstate_publish(struct rstate *rs, int64_t wall_ms);
 /*
  * Parse a PREFIX:ctl payload (len bytes, store/rstate_ctl.c): words

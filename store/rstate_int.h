@@ -29,6 +29,9 @@ struct rst_dom {
 	uint64_t base_received; /* replayed units: never counted */
 	uint32_t active, delayed, defer_failures;
 	unsigned nconn;
+	/* What the node's sums (rstate.sum) hold for this record. */
+	uint32_t sum_active, sum_delayed;
+	unsigned sum_nconn;
 	int64_t next_attempt, backoff_until, last_time;
 	enum dom_mx_state mx;
 	bool suspended, published, bad_name;
@@ -67,6 +70,11 @@ struct rstate {
 	void *cb_arg;
 	struct timer tm;
 	int64_t interval_ns;
+	int64_t last_round_ns; /* ring_now() of the last timer round */
+	int64_t beat_ms;       /* wall ms: the node's hash is due again */
+	/* active, delayed, connections over every record, kept up to date
+	 * from the dirty records each round (no walk) */
+	uint64_t sum_active, sum_delayed, sum_nconn;
 	char prefix[RDS_NAME_MAX + 1];
 	char node[RSTATE_NODE_MAX + 1];
 	char version[32];
@@ -80,7 +88,10 @@ struct rstate {
 	struct rst_snap hist[RST_HIST]; /* ring of past rounds' tot */
 	unsigned nhist, hhead;          /* entries, next slot */
 	bool ready, loading;
-	bool checking; /* SISMEMBER PREFIX:nodes in flight */
+	bool stopped;     /* rstate_stop() ran: no more timer */
+	bool checking;    /* SISMEMBER PREFIX:nodes in flight */
+	bool node_added;  /* SADD PREFIX:nodes queued once */
+	bool check_after; /* ... before the check in flight was sent */
 	/* Every record's sent[] is still exact: no ctr moved and no delta
 	 * was pending since the last snapshot (so the next one is skipped). */
 	bool sent_fresh;
@@ -95,6 +106,10 @@ struct rstate {
 	bool ovr_failed;      /* a read of the current reload failed */
 };
 
+/* The counters' field names, in enum rst_ctr order; a binding's. */
+extern const char *const rst_ctr_names[];
+extern const char *const rst_bnd_ctr_names[3];
+
 /* PREFIX:kind (a fixed key) into buf[RDS_KEY_MAX]. */
 void rst_fixed_key(const struct rstate *rs, char *buf, const char *kind);
 /* A reply to one of our commands arrived: false when rstate_free() ran
@@ -102,6 +117,15 @@ void rst_fixed_key(const struct rstate *rs, char *buf, const char *kind);
 bool rst_reply_begin(struct rstate *rs);
 /* The snapshot of dr (created empty). */
 struct rst_dom *rst_dom_get(struct rstate *rs, const domain_record *dr);
+/* Mark every record dirty and the node's hash due (all is sent again). */
+void rst_mark_all(struct rstate *rs);
+/* Before a round's writes: SISMEMBER PREFIX:nodes ID (rstate_loss.c). */
+void rst_check_known(struct rstate *rs);
+/* Read the suspensions and overrides again (rstate_loss.c). */
+void rst_reload(struct rstate *rs);
+/* An administrator's suspension of dr (on) or its end: mark it, log it,
+ * and on_resume when it ends (rstate.c). */
+void rst_set_suspended(struct rstate *rs, domain_record *dr, bool on);
 /* HGETALL PREFIX:override:NAME and apply it; sync: part of a reload.
  * Returns 0 or -errno. */
 int rst_ovr_fetch(struct rstate *rs, const char *name, bool sync);

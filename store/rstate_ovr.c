@@ -125,6 +125,7 @@ rst_ovr_set(struct rstate *rs, const char *name, char *text, uint64_t gen)
 	if (dr == NULL)
 		return;
 	rst_dom_get(rs, dr)->published = false; /* send the field again */
+	dom_dirty(dr);
 	if (rs->on_override != NULL)
 		rs->on_override(dr, text, rs->cb_arg);
 }

@@ -25,7 +25,7 @@
 #include "domain.h"
 #include "log.h"
 #include "redis.h"
-#include "redis_fixture.h"
+#include "rstate_fixture.h"
 #include "redis_server.h"
 #include "ring.h"
 #include "rstate.h"
@@ -202,21 +202,12 @@ test_node_name(void **state)
 /* ---- against redis-server --------------------------------------------- */
 
 struct tctx {
-	struct rfx fx; /* only its directory: rdsrv runs the server */
-	struct ring *r;
-	struct rdsrv *srv;
-	struct rds *rds;
-	struct config *cfg;
-	struct dom_table doms;
-	struct bnd_table bnds;
-	struct rstate *rs;
+	struct rsfx x;
+	struct ring *r;         /* x.r */
+	struct rds *rds;        /* x.rds */
+	struct dom_table *doms; /* &x.doms */
+	struct rstate *rs;      /* x.rs */
 	unsigned resumed;
-	/* last reply */
-	bool done;
-	long long integer;
-	char str[256];
-	size_t nelem;
-	char elems[32][128];
 };
 
 static void
@@ -231,9 +222,9 @@ t_req(const struct rstate_ctl_msg *m, void *arg)
 {
 	struct tctx *t = arg;
 
-	snprintf(t->str, sizeof(t->str), "%s %s %.60s", rstate_ctl_str(m->op),
-		 m->reqid, m->arg);
-	t->done = true;
+	snprintf(t->x.rep.str, sizeof(t->x.rep.str), "%s %s %.60s",
+		 rstate_ctl_str(m->op), m->reqid, m->arg);
+	t->x.rep.done = true;
 }
 
 static void
@@ -241,39 +232,25 @@ t_ovr(domain_record *dr, const char *text, void *arg)
 {
 	struct tctx *t = arg;
 
-	snprintf(t->elems[31], sizeof(t->elems[31]), "%.20s=%.100s", dr->name,
-		 text ? text : "(none)");
+	snprintf(t->x.rep.elems[31], sizeof(t->x.rep.elems[31]), "%.20s=%.100s",
+		 dr->name, text ? text : "(none)");
 	t->resumed += 100;
 }
 
 static int
 setup(void **state)
 {
-	struct tctx *t = calloc(1, sizeof(*t));
-	int err;
+	struct tctx *t = rsfx_setup(state, sizeof(*t), "test-rstate", "rt");
 
-	assert_non_null(t);
-	*state = t;
-	t->r = rfx_ring(256, 4096);
-	if (t->r == NULL)
+	if (t == NULL)
 		return 0;
-	rfx_init(&t->fx, "test-rstate");
-	assert_int_equal(rdsrv_start(t->fx.dir, NULL, &t->srv), 0);
-	t->rds = rds_new(t->r,
-			 &(struct rds_opts){.target = rdsrv_socket(t->srv),
-					    .key_prefix = "rt"},
-			 &err);
-	assert_non_null(t->rds);
-	for (int i = 0; i < 200 && !rds_is_up(t->rds); i++)
-		assert_true(ring_run_once(t->r, 10 * MS) >= 0);
-	assert_true(rds_is_up(t->rds));
-	t->cfg = config_default();
-	bnd_table_init(&t->bnds, t->cfg);
-	dom_table_init(&t->doms, (unsigned)t->bnds.n);
+	t->r = t->x.r;
+	t->rds = t->x.rds;
+	t->doms = &t->x.doms;
 	assert_int_equal(
 	    rstate_new(&(struct rstate_opts){.rds = t->rds,
-					     .doms = &t->doms,
-					     .bnds = &t->bnds,
+					     .doms = t->doms,
+					     .bnds = &t->x.bnds,
 					     .node_id = "Test-1",
 					     .version = "9.9",
 					     .on_resume = t_resumed,
@@ -282,91 +259,35 @@ setup(void **state)
 					     .cb_arg = t},
 		       &t->rs),
 	    0);
+	t->x.rs = t->rs;
 	return 0;
 }
 
-static int
-teardown(void **state)
-{
-	struct tctx *t = *state;
+#define CTX_OR_SKIP(t) RSFX_CTX(t)
 
-	if (t->r) {
-		rstate_stop(t->rs);
-		rds_free(t->rds, 500);
-		rstate_free(t->rs);
-		assert_int_equal(rdsrv_stop(&t->srv, 2000), 0);
-		assert_int_equal(ring_shutdown(t->r, 2000), 0);
-		ring_free(t->r);
-		dom_table_fini(&t->doms);
-		bnd_table_fini(&t->bnds);
-		config_free(t->cfg);
-		rfx_rmdir(t->fx.dir);
-	}
-	free(t);
-	return 0;
-}
-
-#define CTX_OR_SKIP(t)                                                         \
-	struct tctx *t = *state;                                               \
-	if (t->r == NULL)                                                      \
-	skip()
-
-static void
-t_run_until(struct tctx *t, bool *cond, int ms)
-{
-	for (int i = 0; i < ms / 5 && !*cond; i++)
-		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
-	assert_true(*cond);
-}
-
-static void
-t_reply(void *arg, int status, const struct rds_reply *rep)
-{
-	struct tctx *t = arg;
-
-	assert_int_equal(status, 0);
-	t->integer = rep->integer;
-	t->str[0] = '\0';
-	if (rep->str)
-		snprintf(t->str, sizeof(t->str), "%.*s", (int)rep->len,
-			 rep->str);
-	t->nelem = rep->nelem;
-	for (size_t i = 0; i < rep->nelem && i < 32; i++)
-		snprintf(t->elems[i], sizeof(t->elems[i]), "%.*s",
-			 (int)rep->elem[i].len,
-			 rep->elem[i].str ? rep->elem[i].str : "");
-	t->done = true;
-}
-
-/* Run one command (after letting pending writes flush). */
 static void
 t_cmd(struct tctx *t, int argc, const char *const *argv)
 {
-	for (int i = 0; i < 3; i++)
-		assert_true(ring_run_once(t->r, 1 * MS) >= 0);
-	t->done = false;
-	assert_int_equal(rds_cmd(t->rds, t_reply, t, argc, argv, NULL), 0);
-	t_run_until(t, &t->done, 2000);
+	rsfx_cmd(&t->x, argc, argv);
 }
 
 static const char *
 t_hget(struct tctx *t, const char *key, const char *field)
 {
-	t_cmd(t, 3, (const char *const[]){"HGET", key, field});
-	return t->str;
+	return rsfx_hget(&t->x, key, field);
 }
 
 static domain_record *
 t_domain(struct tctx *t, const char *name, unsigned nunits)
 {
-	domain_record *dr = dom_get(&t->doms, name);
+	domain_record *dr = dom_get(t->doms, name);
 	uint8_t id[DOM_ID_LEN] = {1};
 
 	for (unsigned i = 0; i < nunits; i++) {
 		struct dom_unit *u = dom_unit_new(id, 1);
 
 		u->bslot = 0;
-		dom_active_push(&t->doms, dr, u);
+		dom_active_push(t->doms, dr, u);
 		dr->received++;
 	}
 	return dr;
@@ -407,15 +328,16 @@ test_publish_keys(void **state)
 	assert_string_equal(t_hget(t, "rt:node:test-1", "queued"), "2");
 	assert_string_equal(t_hget(t, "rt:binding:default", "suspended"), "0");
 	t_cmd(t, 2, (const char *const[]){"TTL", "rt:node:test-1"});
-	assert_true(t->integer > 0 && t->integer <= RSTATE_NODE_TTL_S);
+	assert_true(t->x.rep.integer > 0 &&
+		    t->x.rep.integer <= RSTATE_NODE_TTL_S);
 	t_cmd(t, 2, (const char *const[]){"TTL", "rt:domain:example.com"});
-	assert_int_equal(t->integer, -1);
+	assert_int_equal(t->x.rep.integer, -1);
 	t_cmd(t, 2, (const char *const[]){"SMEMBERS", "rt:domains"});
-	assert_int_equal(t->nelem, 1);
-	assert_string_equal(t->elems[0], "example.com");
+	assert_int_equal(t->x.rep.nelem, 1);
+	assert_string_equal(t->x.rep.elems[0], "example.com");
 	t_cmd(t, 2, (const char *const[]){"SMEMBERS", "rt:nodes"});
-	assert_int_equal(t->nelem, 1);
-	assert_string_equal(t->elems[0], "test-1");
+	assert_int_equal(t->x.rep.nelem, 1);
+	assert_string_equal(t->x.rep.elems[0], "test-1");
 }
 
 static void
@@ -427,13 +349,16 @@ test_only_changes(void **state)
 
 	t_domain(t, "example.net", 1);
 	first = rstate_publish(t->rs, 1000);
-	/* nothing changed: only the node's HSET, EXPIRE and SADD */
-	quiet = rstate_publish(t->rs, 2000);
+	/* nothing changed: nothing at all before the heartbeat is due */
+	assert_int_equal(rstate_publish(t->rs, 2000), 0);
+	/* then only the node's HSET, EXPIRE and SADD */
+	quiet = rstate_publish(t->rs, 1000 + RSTATE_BEAT_MS);
 	assert_int_equal(quiet, 3);
 	assert_true(first > quiet + 4);
 	/* one gauge and one counter of one domain: HSET x2 and a delta */
 	dr->nconn = 3;
 	dr->failures = 2;
+	dom_dirty(dr);
 	assert_int_equal(rstate_publish(t->rs, 3000), 3 + 2 + 1);
 	assert_string_equal(t_hget(t, "rt:domain:example.com", "connections"),
 			    "3");
@@ -443,15 +368,16 @@ test_only_changes(void **state)
 			    "1000");
 	/* counters add up across rounds, as deltas */
 	dr->failures = 7;
+	dom_dirty(dr);
 	rstate_publish(t->rs, 4000);
 	assert_string_equal(t_hget(t, "rt:domain:example.com", "failures"),
 			    "7");
 	assert_string_equal(t_hget(t, "rt:stats", "failures"), "7");
 	/* a name that is not a key part is skipped, never sent */
-	dom_get(&t->doms, "UPPER.example");
+	dom_dirty(dom_get(t->doms, "UPPER.example"));
 	rstate_publish(t->rs, 5000);
 	t_cmd(t, 2, (const char *const[]){"SCARD", "rt:domains"});
-	assert_int_equal(t->integer, 2);
+	assert_int_equal(t->x.rep.integer, 2);
 }
 
 static void
@@ -476,7 +402,7 @@ static void
 t_publish(struct tctx *t, const char *msg)
 {
 	t_cmd(t, 3, (const char *const[]){"PUBLISH", "rt:ctl", msg});
-	assert_int_equal(t->integer, 1);
+	assert_int_equal(t->x.rep.integer, 1);
 }
 
 static void
@@ -489,15 +415,15 @@ test_ctl_channel(void **state)
 	for (int i = 0; i < 100; i++) {
 		t_cmd(t, 3,
 		      (const char *const[]){"PUBSUB", "NUMSUB", "rt:ctl"});
-		if (strcmp(t->elems[1], "1") == 0)
+		if (strcmp(t->x.rep.elems[1], "1") == 0)
 			break;
 		assert_true(ring_run_once(t->r, 10 * MS) >= 0);
 	}
 	t_publish(t, "suspend example.com");
-	dr = dom_find(&t->doms, "example.com");
+	dr = dom_find(t->doms, "example.com");
 	for (int i = 0; i < 200 && (dr == NULL || !dr->suspended); i++) {
 		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
-		dr = dom_find(&t->doms, "example.com");
+		dr = dom_find(t->doms, "example.com");
 	}
 	assert_non_null(dr);
 	assert_true(dr->suspended);
@@ -511,10 +437,10 @@ test_ctl_channel(void **state)
 		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
 	assert_false(dr->suspended);
 	assert_int_equal(t->resumed, 1);
-	assert_null(dom_find(&t->doms, "bad*name"));
+	assert_null(dom_find(t->doms, "bad*name"));
 	/* resuming an unknown domain creates nothing */
 	assert_int_equal(rstate_ctl_apply(t->rs, "resume nx.example", 17), 0);
-	assert_null(dom_find(&t->doms, "nx.example"));
+	assert_null(dom_find(t->doms, "nx.example"));
 	assert_int_equal(rstate_ctl_apply(t->rs, "stop x", 6), -EINVAL);
 }
 
@@ -522,7 +448,7 @@ static void
 test_reconcile_on_up(void **state)
 {
 	CTX_OR_SKIP(t);
-	domain_record *stale = dom_get(&t->doms, "stale.example");
+	domain_record *stale = dom_get(t->doms, "stale.example");
 	bool ready;
 
 	/* rstate_new saw Redis up: the first read has been sent */
@@ -541,9 +467,9 @@ test_reconcile_on_up(void **state)
 		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
 	assert_false(stale->suspended);
 	assert_int_equal(t->resumed, 1);
-	assert_non_null(dom_find(&t->doms, "a.example"));
-	assert_true(dom_find(&t->doms, "a.example")->suspended);
-	assert_true(dom_find(&t->doms, "b.example")->suspended);
+	assert_non_null(dom_find(t->doms, "a.example"));
+	assert_true(dom_find(t->doms, "a.example")->suspended);
+	assert_true(dom_find(t->doms, "b.example")->suspended);
 }
 
 /* Run turns until the HGET of key field gives want (or 2 s). */
@@ -582,6 +508,7 @@ test_data_loss(void **state)
 	/* FLUSHALL while connected: the next round sees it and re-sends */
 	t_cmd(t, 1, (const char *const[]){"FLUSHALL"});
 	dr->deliveries = 9;
+	dom_dirty(dr);
 	t_round(t, 2000); /* the check goes before this round's writes */
 	t_round(t, 3000); /* ... and this one re-sends */
 	t_wait_field(t, "rt:stats", "deliveries", "9");
@@ -590,17 +517,20 @@ test_data_loss(void **state)
 			    "1");
 	assert_string_equal(t_hget(t, "rt:domain:example.com", "active"), "4");
 	/* no loss: nothing is sent twice */
-	t_round(t, 4000);
-	t_round(t, 5000);
+	t_round(t, 4000 + RSTATE_BEAT_MS);
+	t_round(t, 5000 + 2 * RSTATE_BEAT_MS);
 	assert_string_equal(t_hget(t, "rt:stats", "deliveries"), "9");
 	/* a reconnect to an emptied Redis (on_up) re-sends too */
 	t_cmd(t, 1, (const char *const[]){"FLUSHALL"});
 	rstate_on_up(t->rs);
-	t_round(t, 6000);
-	t_round(t, 7000);
+	t_round(t, 6000 + 2 * RSTATE_BEAT_MS);
+	t_round(t, 7000 + 3 * RSTATE_BEAT_MS);
 	t_wait_field(t, "rt:stats", "deliveries", "9");
 	t_wait_field(t, "rt:stats", "received", "1");
 }
+
+/* The k-th heartbeat after a round at 1000 ms. */
+#define T_BEAT(k) (1000 + (k) * (int64_t)RSTATE_BEAT_MS)
 
 /* The snapshot of what reached Redis (for a data loss) is taken only when
  * a counter moved or a delta was pending: idle rounds skip it, and the
@@ -613,16 +543,17 @@ test_idle_snapshot(void **state)
 	struct rst_dom *s;
 
 	dr->deliveries = 5;
+	dom_dirty(dr);
 	rstate_publish(t->rs, 1000);
 	assert_false(t->rs->sent_fresh); /* a delta queued this round */
 	t_wait_field(t, "rt:stats", "deliveries", "5");
-	t_round(t, 2000); /* snapshot with nothing pending: exact */
+	t_round(t, T_BEAT(1)); /* snapshot with nothing pending: exact */
 	assert_true(t->rs->sent_fresh);
 	s = rst_dom_get(t->rs, dr);
 	assert_int_equal(s->sent[RST_DELIVERIES], 5);
 	/* idle: no new pair queued, the snapshot is kept as it is */
 	s->sent[RST_DELIVERIES] = 4; /* a walk would write 5 back */
-	t_round(t, 3000);
+	t_round(t, T_BEAT(2));
 	assert_int_equal(rds_deltas_pending(t->rds), 0);
 	assert_true(t->rs->sent_fresh);
 	assert_int_equal(s->sent[RST_DELIVERIES], 4);
@@ -633,19 +564,19 @@ test_idle_snapshot(void **state)
 	    rds_hincrby_later(t->rds, "rt:domain:example.com", "attempts", 1),
 	    0);
 	t->rs->sent_fresh = false;
-	rstate_publish(t->rs, 4000);
+	rstate_publish(t->rs, T_BEAT(3));
 	assert_false(t->rs->sent_fresh);
 	assert_int_equal(s->sent[RST_ATTEMPTS], UINT64_MAX); /* 0 - 1 */
 	for (int i = 0; i < 20; i++)
 		assert_true(ring_run_once(t->r, 2 * MS) >= 0);
-	t_round(t, 5000); /* flushed since: taken again */
+	t_round(t, T_BEAT(4)); /* flushed since: taken again */
 	assert_true(t->rs->sent_fresh);
 	assert_int_equal(s->sent[RST_ATTEMPTS], 0);
 	/* the kept snapshot re-sends what Redis lost */
 	t_cmd(t, 1, (const char *const[]){"FLUSHALL"});
-	t_round(t, 6000); /* the check sees the loss */
+	t_round(t, T_BEAT(5)); /* the check sees the loss */
 	assert_false(t->rs->sent_fresh);
-	t_round(t, 7000); /* ... this round re-sends */
+	t_round(t, T_BEAT(6)); /* ... this round re-sends */
 	t_wait_field(t, "rt:stats", "deliveries", "5");
 	t_wait_field(t, "rt:domain:example.com", "deliveries", "5");
 }
@@ -656,22 +587,23 @@ test_requests_and_overrides(void **state)
 	CTX_OR_SKIP(t);
 	struct rstate *rs = t->rs;
 
-	t->done = false;
+	t->x.rep.done = false;
 	assert_int_equal(rstate_ctl_apply(rs, "flush " RQ " all",
 					  strlen("flush " RQ " all")),
 			 0);
-	assert_true(t->done);
-	assert_string_equal(t->str, "flush " RQ " all");
+	assert_true(t->x.rep.done);
+	assert_string_equal(t->x.rep.str, "flush " RQ " all");
 	/* a reply: RPUSH + EXPIRE on PREFIX:reply:REQID */
 	assert_int_equal(rstate_reply(rs, RQ, "node=n2\n", 8), 0);
 	assert_int_equal(rstate_reply(rs, "x", "a", 1), -EINVAL);
 	for (int i = 0; i < 5; i++)
 		assert_true(ring_run_once(t->r, 1 * MS) >= 0);
 	t_cmd(t, 4, (const char *const[]){"LRANGE", "rt:reply:" RQ, "0", "-1"});
-	assert_int_equal(t->nelem, 1);
-	assert_string_equal(t->elems[0], "node=n2\n");
+	assert_int_equal(t->x.rep.nelem, 1);
+	assert_string_equal(t->x.rep.elems[0], "node=n2\n");
 	t_cmd(t, 2, (const char *const[]){"TTL", "rt:reply:" RQ});
-	assert_true(t->integer > 0 && t->integer <= RSTATE_REPLY_TTL_S);
+	assert_true(t->x.rep.integer > 0 &&
+		    t->x.rep.integer <= RSTATE_REPLY_TTL_S);
 	assert_string_equal(rstate_node(rs), "test-1");
 	/* overrides: read on "override NAME", fields sorted, junk dropped */
 	t_cmd(t, 8,
@@ -682,7 +614,7 @@ test_requests_and_overrides(void **state)
 	assert_int_equal(rstate_ctl_apply(rs, "override o.example", 18), 0);
 	for (int i = 0; i < 200 && t->resumed < 100; i++)
 		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
-	assert_string_equal(t->elems[31],
+	assert_string_equal(t->x.rep.elems[31],
 			    "o.example=max_outbound_connections=3 "
 			    "retry_interval=5s");
 	assert_string_equal(rstate_override_text(rs, "o.example"),
@@ -699,7 +631,7 @@ test_requests_and_overrides(void **state)
 	rstate_on_up(rs);
 	for (int i = 0; i < 200 && t->resumed < 100; i++)
 		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
-	assert_string_equal(t->elems[31], "o.example=(none)");
+	assert_string_equal(t->x.rep.elems[31], "o.example=(none)");
 	assert_null(rstate_override_text(rs, "o.example"));
 	/* ... and keeps what it names */
 	t_cmd(t, 3, (const char *const[]){"SADD", "rt:overrides", "o.example"});
@@ -718,67 +650,6 @@ test_requests_and_overrides(void **state)
 	assert_null(rstate_override_text(rs, "o.example"));
 }
 
-/* The node hash: gauges over every domain, this process's totals, and
- * rates per minute over the rounds of the last minute. */
-static void
-test_node_totals_rates(void **state)
-{
-	CTX_OR_SKIP(t);
-	domain_record *a = t_domain(t, "a.example", 2);
-	domain_record *b = t_domain(t, "b.example", 1);
-	static const struct {
-		const char *field, *want;
-	} first[] =
-	    {
-		{"active", "3"},
-		{"delayed", "0"},
-		{"queued", "3"},
-		{"connections", "3"},
-		{"received", "3"},
-		{"deliveries", "4"},
-		{"transients", "1"},
-		{"failures", "0"},
-		{"deliveries_per_min", "0"}, /* one round: no interval yet */
-	    },
-	  later[] =
-	      {
-		  {"deliveries", "34"},
-		  {"transients", "1"},
-		  {"failures", "6"},
-		  {"received", "3"},
-		  {"deliveries_per_min", "60"}, /* 30 in 30 s */
-		  {"failures_per_min", "12"},
-		  {"transients_per_min", "0"},
-	      },
-	  window[] = {
-	      {"deliveries_per_min", "0"}, /* the minute holds no change */
-	      {"deliveries", "34"},
-	  };
-
-	a->nconn = 2;
-	b->nconn = 1;
-	a->deliveries = 3;
-	b->deliveries = 1;
-	b->transients = 1;
-	rstate_publish(t->rs, 100000);
-	for (size_t i = 0; i < nitems(first); i++)
-		assert_string_equal(t_hget(t, "rt:node:test-1", first[i].field),
-				    first[i].want);
-	a->deliveries += 30;
-	b->failures = 6;
-	rstate_publish(t->rs, 130000);
-	for (size_t i = 0; i < nitems(later); i++)
-		assert_string_equal(t_hget(t, "rt:node:test-1", later[i].field),
-				    later[i].want);
-	/* 61 s later nothing changed: rounds older than a minute drop out */
-	rstate_publish(t->rs, 191000);
-	rstate_publish(t->rs, 192000);
-	for (size_t i = 0; i < nitems(window); i++)
-		assert_string_equal(
-		    t_hget(t, "rt:node:test-1", window[i].field),
-		    window[i].want);
-}
-
 int
 main(void)
 {
@@ -786,20 +657,22 @@ main(void)
 	    cmocka_unit_test(test_ctl_parse),
 	    cmocka_unit_test(test_node_name),
 	    cmocka_unit_test(test_records),
-	    cmocka_unit_test_setup_teardown(test_publish_keys, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_only_changes, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_node_totals_rates, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_publish_keys, setup,
+					    rsfx_teardown),
+	    cmocka_unit_test_setup_teardown(test_only_changes, setup,
+					    rsfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_replay_not_counted, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_ctl_channel, setup, teardown),
+					    rsfx_teardown),
+	    cmocka_unit_test_setup_teardown(test_ctl_channel, setup,
+					    rsfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_reconcile_on_up, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_data_loss, setup, teardown),
+					    rsfx_teardown),
+	    cmocka_unit_test_setup_teardown(test_data_loss, setup,
+					    rsfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_snapshot, setup,
-					    teardown),
+					    rsfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_requests_and_overrides, setup,
-					    teardown),
+					    rsfx_teardown),
 	};
 
 	log_init("test_rstate");
