@@ -29,8 +29,10 @@ bnd_own(struct bnd_table *t, const char *s)
 }
 
 static const char *const bnd_change_names[] = {
-    [BND_SAME] = "same",       [BND_CHANGED] = "changed", [BND_ADDED] = "added",
-    [BND_REMOVED] = "removed", [BND_NO_SLOT] = "no-slot",
+    [BND_SAME] = "same",
+    [BND_CHANGED] = "changed",
+    [BND_ADDED] = "added",
+    [BND_REMOVED] = "removed",
 };
 _Static_assert(nitems(bnd_change_names) == BND_CHANGE__COUNT,
 	       "bnd_change_names must name every enum bnd_change");
@@ -58,7 +60,23 @@ bnd_set(struct bnd_table *t, struct binding *b, const struct config_binding *cb)
 		memcpy(b->addr, cb->address.v, b->naddr * sizeof(*b->addr));
 }
 
-/* Add cb in the next free slot; the caller checked that there is one. */
+/* Make room for at least need slots: cap doubles (at least), the new
+ * slots are zeroed.  v moves; the strings it points to do not. */
+static void
+bnd_reserve(struct bnd_table *t, size_t need)
+{
+	size_t cap = t->cap ? t->cap : 1;
+
+	if (need <= t->cap)
+		return;
+	while (cap < need)
+		cap *= 2;
+	t->v = xreallocarray(t->v, cap, sizeof(*t->v));
+	memset(&t->v[t->cap], 0, (cap - t->cap) * sizeof(*t->v));
+	t->cap = cap;
+}
+
+/* Add cb in the next free slot; the caller made room (bnd_reserve). */
 static void
 bnd_add(struct bnd_table *t, const struct config_binding *cb)
 {
@@ -165,14 +183,9 @@ bnd_diff(const struct bnd_table *t, const struct config *cfg,
 		bnd_diff_add(d, b->name, what, b->slot);
 	}
 	cb = NULL;
-	while ((cb = config_binding_next(cfg, cb)) != NULL) {
-		if (bnd_slot_of(t, cb->name) >= 0)
-			continue;
-		if (next < t->cap)
+	while ((cb = config_binding_next(cfg, cb)) != NULL)
+		if (bnd_slot_of(t, cb->name) < 0)
 			bnd_diff_add(d, cb->name, BND_ADDED, (int)next++);
-		else
-			bnd_diff_add(d, cb->name, BND_NO_SLOT, -1);
-	}
 }
 
 /* See binding.h. */
@@ -200,7 +213,7 @@ bnd_reload_one(struct bnd_table *t, const struct config *cfg,
 			 b->ehlo ? b->ehlo : "-", b->naddr);
 		b->retired = false;
 		if (b->suspended)
-			bnd_resume(b);
+			(void)bnd_resume(b);
 		break;
 	case BND_ADDED:
 		BUG_ON((size_t)e->slot != t->n);
@@ -219,11 +232,6 @@ bnd_reload_one(struct bnd_table *t, const struct config *cfg,
 			 "binding chosen for them now",
 			 e->name);
 		break;
-	case BND_NO_SLOT:
-		log_err("reload: binding %s not added: all %d spare slots "
-			"are taken; restart to add it",
-			e->name, BND_SPARE_SLOTS);
-		break;
 	default:
 		break;
 	}
@@ -237,6 +245,13 @@ bnd_table_reload(struct bnd_table *t, const struct config *cfg,
 	struct bnd_diff d;
 
 	bnd_diff(t, cfg, &d);
+	if (d.count[BND_ADDED] > t->cap - t->n) {
+		size_t old = t->cap;
+
+		bnd_reserve(t, t->n + d.count[BND_ADDED]);
+		log_info("reload: binding table grown from %zu to %zu slots",
+			 old, t->cap);
+	}
 	for (size_t i = 0; i < d.n; i++)
 		bnd_reload_one(t, cfg, &d.v[i]);
 	if (d_r != NULL)
@@ -322,11 +337,19 @@ bnd_suspend(struct binding *b, const char *reason)
 	return true;
 }
 
-void
+int
 bnd_resume(struct binding *b)
 {
+	if (b->retired) {
+		log_warn("binding %s not resumed: it was removed from the "
+			 "configuration (a reload that names it again brings "
+			 "it back)",
+			 b->name);
+		return -EPERM;
+	}
 	if (b->suspended)
 		log_info("binding %s resumed", b->name);
 	b->suspended = false;
 	b->reason[0] = '\0';
+	return 0;
 }

@@ -5,11 +5,13 @@
  * Built from the configuration's [binding NAME] sections at start: slot i
  * is the i-th binding in name order, so a slot number (the seed's `int
  * binding`) is stable for the process's life.  A reload (bnd_table_reload)
- * updates changed bindings in place and gives added ones the spare slots
- * (BND_SPARE_SLOTS, reserved at start); a binding removed from the file is
- * retired: it keeps its slot (open sessions finish) but is chosen for
- * nothing new, and binding_move.h moves its queued units (docs/CONFIG.md,
- * "Reload").  A binding with a
+ * updates changed bindings in place and gives added ones the next slots,
+ * growing the table when it is full (any number of additions); a binding
+ * removed from the file is retired: it keeps its slot (open sessions
+ * finish) but is chosen for nothing new, is never resumed, and
+ * binding_move.h moves its queued units (docs/CONFIG.md, "Reload").
+ * Growing moves the array (v): hold slots, not struct binding pointers,
+ * across loop turns; strings stay put.  A binding with a
  * `group` belongs to that group; a message bound to a grouped binding may
  * leave from any non-suspended member (bnd_choose spreads them round
  * robin).  A binding whose source address is not on the host
@@ -28,8 +30,9 @@
 #include "config.h"
 
 #define BND_REASON_MAX  128
-/* Slots reserved at start for bindings added by a reload; every domain
- * record carries a queue per slot (32 bytes each). */
+/* Slots allocated beyond the configured ones at start, so the first
+ * additions by a reload need no growth (every domain record carries a
+ * queue per slot of cap, 32 bytes each). */
 #define BND_SPARE_SLOTS 4
 
 struct binding {
@@ -49,9 +52,10 @@ struct binding {
 };
 
 struct bnd_table {
-	struct binding *v; /* [cap]: never reallocated, so pointers stay */
+	struct binding *v; /* [cap]: grows (moves) on a reload, see above */
 	size_t n;          /* slots in use */
-	size_t cap;        /* n at start + BND_SPARE_SLOTS */
+	size_t cap;        /* allocated: n at start + BND_SPARE_SLOTS, then
+			    * doubled when a reload needs more */
 	unsigned rr;       /* group round robin */
 	void **owned;
 	size_t nowned;
@@ -66,18 +70,17 @@ void bnd_table_fini(struct bnd_table *t);
 enum bnd_change {
 	BND_SAME = 0,     /* identical: nothing to do */
 	BND_CHANGED,      /* EHLO name, group or addresses updated in place */
-	BND_ADDED,        /* new: takes the next spare slot */
+	BND_ADDED,        /* new: takes the next slot (the table grows) */
 	BND_REMOVED,      /* gone from the file: retired (units moved away) */
-	BND_NO_SLOT,      /* new, but no spare slot is left: ignored */
 	BND_CHANGE__COUNT /* must stay last */
 };
-/* "same", "changed", "added", "removed", "no-slot"; "?" outside. */
+/* "same", "changed", "added", "removed"; "?" outside. */
 const char *bnd_change_str(enum bnd_change c);
 
 struct bnd_diff_ent {
 	const char *name; /* borrowed from the table or the config */
 	enum bnd_change what;
-	int slot; /* the binding's slot; -1 for BND_NO_SLOT */
+	int slot; /* the binding's slot (an added one's future slot) */
 };
 
 struct bnd_diff {
@@ -94,10 +97,12 @@ void bnd_diff_fini(struct bnd_diff *d);
 /*
  * Apply cfg (SIGHUP): changed bindings get their new EHLO name, group and
  * addresses (counters stay; a suspension is lifted so the new settings get
- * a fresh try), added ones take spare slots, removed ones are retired (a
- * retired binding named again comes back as changed).  Moving the retired
- * ones' units is the caller's (bnd_move_retired).  Names in *d may point
- * into cfg.
+ * a fresh try), added ones take the next slots, removed ones are retired
+ * (a retired binding named again comes back as changed, in its slot).
+ * When the added ones do not fit in cap, v is reallocated to at least
+ * twice cap first: the caller then gives the domain table and every other
+ * per-slot array the new cap (daemon.c).  Moving the retired ones' units
+ * is the caller's (bnd_move_retired).  Names in *d may point into cfg.
  * Strings of the old values stay allocated until bnd_table_fini(), so a
  * session that borrowed one is safe.  Logs one line per binding that is
  * not BND_SAME.  Fills *d (may be NULL) with the diff that was applied.
@@ -128,7 +133,11 @@ int bnd_source(struct binding *b, int fam, struct sockaddr_storage *ss,
  * true if it was not suspended before.
  */
 bool bnd_suspend(struct binding *b, const char *reason);
-/* Lift a suspension (admin, reload). */
-void bnd_resume(struct binding *b);
+/*
+ * Lift a suspension (admin, reload).  A retired binding stays retired and
+ * suspended: returns -EPERM and logs why (a reload that names it again
+ * clears retired first).  Returns 0 otherwise.
+ */
+int bnd_resume(struct binding *b);
 
 #endif

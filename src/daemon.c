@@ -278,7 +278,7 @@ daemon_start(struct ring *r, const struct config *cfg, struct daemon **d_r)
 		return rc;
 	}
 	bnd_table_init(&d->bnds, cfg);
-	/* every slot, spare ones too: a reload may add bindings */
+	/* every slot, spare ones too (a reload that adds more grows both) */
 	dom_table_init(&d->doms, (unsigned)d->bnds.cap);
 	bnd_mover_init(&d->mover, r, &d->bnds, &d->doms, maint_poke);
 	rc = daemon_redis_start(d);
@@ -317,31 +317,35 @@ daemon_start(struct ring *r, const struct config *cfg, struct daemon **d_r)
 	return 0;
 }
 
-/* True when the [dns] servers of a and b differ (order counts). */
-static bool
-daemon_dns_changed(const struct config *a, const struct config *b)
+/*
+ * The bindings of cfg: changed ones updated, added ones given slots (the
+ * binding table grows when full, and with it every per-slot array: the
+ * domain records' queues and rstate's gauges), removed ones retired and
+ * their units moved.
+ */
+static void
+daemon_reload_bindings(struct daemon *d, const struct config *cfg)
 {
-	const struct value_sockaddr_list *x = &a->dns.servers;
-	const struct value_sockaddr_list *y = &b->dns.servers;
+	size_t cap = d->bnds.cap;
 
-	if (x->n != y->n)
-		return true;
-	for (size_t i = 0; i < x->n; i++)
-		if (x->v[i].len != y->v[i].len ||
-		    memcmp(&x->v[i].ss, &y->v[i].ss, x->v[i].len) != 0)
-			return true;
-	return false;
+	bnd_table_reload(&d->bnds, cfg, NULL);
+	if (d->bnds.cap > cap) {
+		dom_table_grow_bind(&d->doms, (unsigned)d->bnds.cap);
+		if (d->rs != NULL)
+			rstate_bnds_grown(d->rs, cap);
+	}
+	bnd_mover_run(&d->mover, cfg->listener.binding);
 }
 
 void
 daemon_reconfigure(struct daemon *d, const struct config *cfg)
 {
+	struct dns_opts dno;
+
 	/* bindings and resolvers first, while d->cfg is the old one */
-	bnd_table_reload(&d->bnds, cfg, NULL);
-	bnd_mover_run(&d->mover, cfg->listener.binding);
-	if (daemon_dns_changed(d->cfg, cfg))
-		(void)dns_set_servers(d->dlv->dns, cfg->dns.servers.v,
-				      cfg->dns.servers.n);
+	daemon_reload_bindings(d, cfg);
+	dlv_dns_opts(cfg, &dno);
+	(void)dns_reconfigure(d->dlv->dns, &dno); /* logs what changed */
 	d->cfg = cfg;
 	listener_set_config(d->lst, cfg);
 	dlv_set_config(d->dlv, cfg);

@@ -34,10 +34,11 @@ int daemon_start(struct ring *r, const struct config *cfg,
 /*
  * The configuration was reloaded: use cfg (kept by pointer).  Call it
  * before freeing the old one: bindings are diffed against the running
- * table (changed ones updated, added ones given a spare slot, removed ones
- * retired and their queued units moved, see binding_move.h) and new [dns]
- * servers get a fresh resolver channel (queries in flight finish on the old
- * one).  See docs/CONFIG.md "Reload".
+ * table (changed ones updated, added ones given the next slots, the
+ * tables growing as needed, removed ones retired and their queued units
+ * moved, see binding_move.h) and new [dns] servers, timeout or tries get a
+ * fresh resolver channel (queries in flight finish on the old one); the
+ * DNS cache limits apply at once.  See docs/CONFIG.md "Reload".
  */
 void daemon_reconfigure(struct daemon *d, const struct config *cfg);
 /* The domain table (for tests and tools). */

@@ -78,7 +78,8 @@ dlv_policy(const struct dlv *d, const domain_record *dr)
 			      : config_domain(d->cfg, dr->name);
 }
 
-static void
+/* See delivery.h. */
+void
 dlv_dns_opts(const struct config *cfg, struct dns_opts *o)
 {
 	dns_opts_init(o);

@@ -96,6 +96,9 @@ int dlv_new(const struct dlv_opts *o, struct dlv **d_r) ATTR_WUR;
 void dlv_free(struct dlv *d);
 /* Use cfg from now on (kept by pointer). */
 void dlv_set_config(struct dlv *d, const struct config *cfg);
+/* The resolver options of cfg's [dns] (servers borrowed from cfg). */
+struct dns_opts;
+void dlv_dns_opts(const struct config *cfg, struct dns_opts *o);
 /*
  * Queue the non-final recipients of live message m: one unit per domain
  * on the active queue of the message's binding (bnd_choose), and poke

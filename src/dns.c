@@ -24,8 +24,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <ares.h>
@@ -265,6 +271,73 @@ dns_on_tmo(struct timer *t)
 	dns_ares_process(d, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 }
 
+/* c-ares does not configure sockets it gets from us: non-blocking,
+ * close-on-exec, the receive buffer (a burst of answers must not overflow
+ * it; the kernel caps it at net.core.rmem_max), no Nagle for TCP. */
+static ares_socket_t
+dns_sock_open(int af, int type, int proto, void *arg)
+{
+	int fd = socket(af, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+	int sz = DNS_SOCK_RCVBUF, one = 1;
+
+	(void)arg;
+	if (fd == -1)
+		return ARES_SOCKET_BAD;
+	if (type == SOCK_DGRAM)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	else
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				 sizeof(one));
+	return fd;
+}
+
+static int
+dns_sock_close(ares_socket_t fd, void *arg)
+{
+	(void)arg;
+	return close(fd);
+}
+
+static int
+dns_sock_connect(ares_socket_t fd, const struct sockaddr *sa,
+		 ares_socklen_t len, void *arg)
+{
+	(void)arg;
+	return connect(fd, sa, len);
+}
+
+/* UDP reads come with from != NULL, TCP reads (framed) without.  Each
+ * UDP reply is shown to dns_note_reply (dns_rcode.c): c-ares 1.18 ends a
+ * query whose every try got SERVFAIL, NOTIMP or REFUSED with
+ * ARES_ECONNREFUSED, and the RCODE seen gives the right reason.  A reply
+ * c-ares then discards (wrong id or source) can change that reason only,
+ * never the outcome. */
+static ares_ssize_t
+dns_sock_recv(ares_socket_t fd, void *buf, size_t len, int flags,
+	      struct sockaddr *from, ares_socklen_t *from_len, void *arg)
+{
+	ssize_t n = recvfrom(fd, buf, len, flags, from, from_len);
+
+	if (n > 0 && from != NULL)
+		(void)dns_note_reply(arg, buf, (size_t)n);
+	return n;
+}
+
+static ares_ssize_t
+dns_sock_sendv(ares_socket_t fd, const struct iovec *iov, int n, void *arg)
+{
+	(void)arg;
+	return writev(fd, iov, n);
+}
+
+static const struct ares_socket_functions dns_sock_funcs = {
+    .asocket = dns_sock_open,
+    .aclose = dns_sock_close,
+    .aconnect = dns_sock_connect,
+    .arecvfrom = dns_sock_recv,
+    .asendv = dns_sock_sendv,
+};
+
 static void
 dns_ares_on_answer(void *arg, int status, int timeouts, unsigned char *abuf,
 		   int alen)
@@ -278,6 +351,8 @@ dns_ares_on_answer(void *arg, int status, int timeouts, unsigned char *abuf,
 	q->n->d->sent--;
 	free(q);
 	dns_ares_parse(n->type, status, abuf, alen, n->d->o.max_cname, &a);
+	if (status == ARES_ECONNREFUSED && n->bad_rcode != 0)
+		a.reason = dns_rcode_reason(n->bad_rcode);
 	dns_node_complete(n->d, n, &a);
 }
 
@@ -285,6 +360,7 @@ static void
 dns_ares_query(struct dns *d, struct dns_q *q)
 {
 	q->c = d->chan;
+	q->n->bad_rcode = 0;
 	q->c->inflight++; /* before: the callback may run inside ares_query */
 	d->sent++;
 	if (d->sent > d->st.sent_peak)
@@ -395,6 +471,7 @@ dns_release(struct dns *d)
 		free(d->slots[i]);
 	}
 	free(d->slots);
+	free(d->srv);
 	free(d);
 }
 
@@ -494,7 +571,7 @@ dns_chan_new(struct dns *d, const struct value_sockaddr *servers, size_t n,
 	struct dns_chan *c = xcalloc(1, sizeof(*c));
 	struct ares_options ao;
 	int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS |
-		   ARES_OPT_TRIES | ARES_OPT_FLAGS | ARES_OPT_SOCK_RCVBUF;
+		   ARES_OPT_TRIES | ARES_OPT_FLAGS;
 	int rc;
 
 	memset(&ao, 0, sizeof(ao));
@@ -503,14 +580,12 @@ dns_chan_new(struct dns *d, const struct value_sockaddr *servers, size_t n,
 	ao.timeout = (int)MIN(d->o.timeout_ms, 3600u * 1000);
 	ao.tries = (int)d->o.tries;
 	ao.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
-	/* A burst of answers must not overflow the socket (the kernel caps
-	 * it at net.core.rmem_max). */
-	ao.socket_receive_buffer_size = DNS_SOCK_RCVBUF;
 	rc = ares_init_options(&c->ch, &ao, mask);
 	if (rc != ARES_SUCCESS) {
 		free(c);
 		return rc == ARES_ENOMEM ? -ENOMEM : -EIO;
 	}
+	ares_set_socket_functions(c->ch, &dns_sock_funcs, d);
 	rc = dns_ares_servers(c->ch, servers, n);
 	if (rc < 0) {
 		dns_chan_free(c);
@@ -535,31 +610,116 @@ dns_ares_init(struct dns *d, const struct dns_opts *o)
 	return rc;
 }
 
-/* See dns.h. */
-int
-dns_set_servers(struct dns *d, const struct value_sockaddr *servers, size_t n)
+/* Remember servers[n] as the channel's (d->srv). */
+static void
+dns_keep_servers(struct dns *d, const struct value_sockaddr *servers, size_t n)
 {
+	free(d->srv);
+	d->srv = NULL;
+	if (n > 0) {
+		d->srv = xcalloc(n, sizeof(*servers));
+		memcpy(d->srv, servers, n * sizeof(*servers));
+	}
+	d->nsrv = n;
+}
+
+/* True when servers[n] differ from the channel's (order counts). */
+static bool
+dns_servers_differ(const struct dns *d, const struct value_sockaddr *servers,
+		   size_t n)
+{
+	if (n != d->nsrv)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (servers[i].len != d->srv[i].len ||
+		    memcmp(&servers[i].ss, &d->srv[i].ss, d->srv[i].len) != 0)
+			return true;
+	return false;
+}
+
+/* True when a channel for o would differ from d's: servers, timeout or
+ * tries. */
+static bool
+dns_chan_differs(const struct dns *d, const struct dns_opts *o)
+{
+	return o->timeout_ms != d->o.timeout_ms || o->tries != d->o.tries ||
+	       dns_servers_differ(d, o->servers, o->nservers);
+}
+
+/* New queries go to a new channel for o; those in flight finish on the
+ * old one, closed after its last answer (dns_chan_reap). */
+static int
+dns_chan_replace(struct dns *d, const struct dns_opts *o)
+{
+	unsigned timeout_ms = d->o.timeout_ms, tries = d->o.tries;
+	bool servers = dns_servers_differ(d, o->servers, o->nservers);
 	struct dns_chan *c;
 	int rc;
 
-	if (d->chan == NULL || d->closing)
-		return -ESHUTDOWN;
-	rc = dns_chan_new(d, servers, n, &c);
+	d->o.timeout_ms = o->timeout_ms; /* dns_chan_new reads them */
+	d->o.tries = o->tries;
+	rc = dns_chan_new(d, o->servers, o->nservers, &c);
 	if (rc < 0) {
-		log_err("dns: new resolver servers refused (%s); keeping the "
+		d->o.timeout_ms = timeout_ms;
+		d->o.tries = tries;
+		log_err("dns: new resolver settings refused (%s); keeping the "
 			"old ones",
 			strerror(-rc));
 		return rc;
 	}
-	/* Queries in flight finish on the old channel, against the old
-	 * servers; it is closed after its last answer (dns_chan_reap). */
 	d->chan->next = d->draining;
 	d->draining = d->chan;
 	d->chan = c;
-	log_info("dns: %zu resolver server(s) in use for new queries%s", n,
-		 n == 0 ? " (from /etc/resolv.conf)" : "");
-	dns_ares_sync_soon(d);
+	dns_keep_servers(d, o->servers, o->nservers);
+	if (servers)
+		log_info("dns: %zu resolver server(s) in use for new "
+			 "queries%s",
+			 o->nservers,
+			 o->nservers == 0 ? " (from /etc/resolv.conf)" : "");
+	if (timeout_ms != o->timeout_ms || tries != o->tries)
+		log_info("dns: timeout %u ms, %u tries for new queries",
+			 o->timeout_ms, o->tries);
 	return 0;
+}
+
+/* See dns.h. */
+int
+dns_reconfigure(struct dns *d, const struct dns_opts *o)
+{
+	int rc;
+
+	if (d->chan == NULL || d->closing)
+		return -ESHUTDOWN;
+	if (dns_opts_check(o) < 0 || o->max_inflight > DNS_MAX_INFLIGHT_MAX) {
+		log_err("dns: new resolver settings refused (%s); keeping the "
+			"old ones",
+			strerror(EINVAL));
+		return -EINVAL;
+	}
+	if (dns_chan_differs(d, o)) {
+		rc = dns_chan_replace(d, o);
+		if (rc < 0)
+			return rc;
+	}
+	if (dns_cache_set_opts(d, o))
+		log_info("dns: cache of %u answers, TTL %" PRIu64
+			 " ms to %" PRIu64 " ms (negative %" PRIu64
+			 " ms), %u queries out at once",
+			 d->o.cache_size, d->o.min_ttl_ms, d->o.max_ttl_ms,
+			 d->o.negative_ttl_ms, d->o.max_inflight);
+	dns_ares_sync_soon(d); /* a larger max_inflight sends waiting ones */
+	return 0;
+}
+
+/* See dns.h. */
+int
+dns_set_servers(struct dns *d, const struct value_sockaddr *servers, size_t n)
+{
+	struct dns_opts o = d->o;
+
+	o.servers = servers;
+	o.nservers = n;
+	return dns_reconfigure(d, &o);
 }
 
 struct dns *
@@ -581,6 +741,8 @@ dns_new(struct ring *r, const struct dns_opts *o, int *err_r)
 	timer_init(&d->tmo, dns_on_tmo);
 	timer_init(&d->sync, dns_on_sync);
 	rc = dns_ares_init(d, o);
+	if (rc == 0)
+		dns_keep_servers(d, o->servers, o->nservers);
 	if (rc < 0) {
 		log_err("dns: cannot set up the resolver: %s", strerror(-rc));
 		dns_free(d);

@@ -189,14 +189,21 @@ struct dns *dns_new(struct ring *r, const struct dns_opts *o, int *err_r);
 void dns_free(struct dns *d);
 const struct dns_stats *dns_stats(const struct dns *d);
 /*
- * Use servers[n] (copied; none: /etc/resolv.conf) for every query sent
- * from now on (a reload).  A new c-ares channel is made with d's options;
+ * Apply o to a running resolver (a reload); o->servers is copied.  When
+ * the servers (order counts), timeout_ms or tries differ from the running
+ * ones, a new c-ares channel is made for every query sent from now on;
  * queries in flight finish (or time out, with their retries) on the old
- * channel against the old servers, and the old channel is closed after its
- * last answer.  The cache is kept.  Returns 0, or -EINVAL (bad address),
- * -ENOMEM, -EIO (c-ares) with the old servers kept, or -ESHUTDOWN.  Must
- * not be called from a dns callback.
+ * channel with the old settings, and it is closed after its last answer.
+ * The cache and answer limits (cache_size, TTL bounds, max_mx_hosts,
+ * max_addresses, max_cname, family, max_inflight) apply from now on; a
+ * smaller cache_size evicts the oldest answers at once; cached answers
+ * keep the expiry they were given.  Logs one line per group that changed.
+ * Returns 0, or -EINVAL (bad options or address), -ENOMEM, -EIO (c-ares)
+ * with everything kept as it was, or -ESHUTDOWN.  Must not be called from
+ * a dns callback.
  */
+int dns_reconfigure(struct dns *d, const struct dns_opts *o);
+/* dns_reconfigure() with d's options and servers[n]. */
 int dns_set_servers(struct dns *d, const struct value_sockaddr *servers,
 		    size_t n);
 

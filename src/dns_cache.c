@@ -35,7 +35,8 @@ dns_hash(const char *name, enum dns_qtype t)
 	return h;
 }
 
-static int
+/* See dns_int.h. */
+int
 dns_opts_check(const struct dns_opts *o)
 {
 	if (o->timeout_ms == 0 || o->tries == 0 || o->tries > 100 ||
@@ -420,4 +421,45 @@ dns_shutdown(struct dns *d)
 	if (d->ring)
 		timer_cancel(ring_timers(d->ring), &d->kick);
 	dns_cache_clear(d);
+}
+
+/* See dns_int.h. */
+bool
+dns_cache_set_opts(struct dns *d, const struct dns_opts *o)
+{
+	struct dns_opts *c = &d->o;
+	unsigned inflight =
+	    o->max_inflight ? o->max_inflight : DNS_MAX_INFLIGHT_DEFAULT;
+
+	if (c->cache_size == o->cache_size && c->min_ttl_ms == o->min_ttl_ms &&
+	    c->max_ttl_ms == o->max_ttl_ms &&
+	    c->negative_ttl_ms == o->negative_ttl_ms &&
+	    c->max_mx_hosts == o->max_mx_hosts &&
+	    c->max_addresses == o->max_addresses &&
+	    c->max_cname == o->max_cname && c->family == o->family &&
+	    c->max_inflight == inflight)
+		return false;
+	c->cache_size = o->cache_size;
+	c->min_ttl_ms = o->min_ttl_ms;
+	c->max_ttl_ms = o->max_ttl_ms;
+	c->negative_ttl_ms = o->negative_ttl_ms;
+	c->max_mx_hosts = o->max_mx_hosts;
+	c->max_addresses = o->max_addresses;
+	c->max_cname = o->max_cname;
+	c->family = o->family;
+	c->max_inflight = inflight;
+	dns_evict(d);
+	return true;
+}
+
+/* See dns_int.h. */
+struct dns_node *
+dns_node_pending(struct dns *d, const char *name, enum dns_qtype t)
+{
+	struct dns_node *n;
+
+	if (d->htab == NULL)
+		return NULL;
+	n = dns_hash_find(d, name, t, dns_hash(name, t));
+	return n != NULL && n->state == DNS_N_PENDING ? n : NULL;
 }

@@ -152,6 +152,10 @@ struct dns_node {
 	uint32_t hash;
 	enum dns_qtype type;
 	enum dns_node_state state;
+	/* The RCODE of the last SERVFAIL, NOTIMP or REFUSED reply seen for
+	 * this query (0: none): c-ares 1.18 reports a query whose servers
+	 * all answered so as ARES_ECONNREFUSED (dns.c). */
+	uint8_t bad_rcode;
 	char name[DNS_NAME_MAX + 1];
 };
 
@@ -189,7 +193,10 @@ struct dns {
 	/* c-ares and the ring (dns.c) */
 	struct dns_chan *chan;     /* where new queries go */
 	struct dns_chan *draining; /* older channels finishing their queries
-				    * (dns_set_servers) */
+				    * (dns_reconfigure) */
+	struct value_sockaddr
+	    *srv; /* chan's servers (copy; none: resolv.conf) */
+	size_t nsrv;
 	struct timer tmo;
 	struct timer sync; /* once per loop turn: start waiting queries,
 			    * re-arm tmo (ares_timeout walks every query) */
@@ -203,6 +210,34 @@ struct dns {
 /* dns_cache.c */
 struct dns *dns_alloc(struct ring *r, const struct dns_opts *o,
 		      const struct dns_backend *be, int *err_r);
+/* 0 if o is usable for dns_alloc(), else -EINVAL. */
+int dns_opts_check(const struct dns_opts *o);
+/*
+ * Take o's cache and answer limits (cache_size, TTL bounds, max_mx_hosts,
+ * max_addresses, max_cname, family, max_inflight; not servers, timeout
+ * or tries, which belong to the channel) for what happens from now on;
+ * a smaller cache_size evicts at once.  o was checked.  Returns true if
+ * any of them changed.
+ */
+bool dns_cache_set_opts(struct dns *d, const struct dns_opts *o);
+/* The pending node of (name, type), or NULL. */
+struct dns_node *dns_node_pending(struct dns *d, const char *name,
+				  enum dns_qtype t);
+
+/* dns_rcode.c: the error RCODEs c-ares 1.18 reports as ECONNREFUSED. */
+#define DNS_RCODE_SERVFAIL 2
+#define DNS_RCODE_NOTIMP   4
+#define DNS_RCODE_REFUSED  5
+/*
+ * A UDP reply read for c-ares (p[len], unchecked): when it answers one
+ * question with SERVFAIL, NOTIMP or REFUSED, note that RCODE on the
+ * pending node of the question (name compared in lower case, type MX, A
+ * or AAAA).  Returns the number of nodes marked (0 or 1).
+ */
+int dns_note_reply(struct dns *d, const uint8_t *p, size_t len);
+/* DNS_R_SERVFAIL for SERVFAIL, DNS_R_REFUSED for NOTIMP and REFUSED,
+ * DNS_R_NONE for anything else. */
+enum dns_reason dns_rcode_reason(unsigned rcode);
 /* Complete a pending node with ans (moved: ans is left empty). */
 void dns_node_complete(struct dns *d, struct dns_node *n,
 		       struct dns_answer *ans);

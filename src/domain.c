@@ -285,6 +285,32 @@ dom_foreach(struct dom_table *t, void (*fn)(domain_record *, void *), void *arg)
 			fn(dr, arg);
 }
 
+/* Give dr nbind slots (> dr->nbind): the array moves, so the tail of an
+ * empty queue, which points into it, is set again. */
+static void
+dom_record_grow_bind(domain_record *dr, unsigned nbind)
+{
+	dr->bind = xreallocarray(dr->bind, nbind, sizeof(*dr->bind));
+	memset(&dr->bind[dr->nbind], 0,
+	       (nbind - dr->nbind) * sizeof(*dr->bind));
+	for (unsigned b = 0; b < nbind; b++)
+		if (dr->bind[b].active.head == NULL)
+			dr->bind[b].active.tail = &dr->bind[b].active.head;
+	dr->nbind = nbind;
+}
+
+void
+dom_table_grow_bind(struct dom_table *t, unsigned nbind)
+{
+	if (nbind <= t->nbind)
+		return;
+	t->nbind = nbind;
+	for (size_t i = 0; i < t->nbuckets; i++)
+		for (domain_record *dr = t->buckets[i]; dr; dr = dr->hnext)
+			if (dr->nbind < nbind)
+				dom_record_grow_bind(dr, nbind);
+}
+
 void
 dom_delayed_push(struct dom_table *t, domain_record *dr, struct dom_unit *u)
 {

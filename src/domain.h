@@ -163,6 +163,13 @@ domain_record *dom_get(struct dom_table *t, const char *name);
 /* Call fn for every record (fn must not add or remove records). */
 void dom_foreach(struct dom_table *t, void (*fn)(domain_record *, void *),
 		 void *arg);
+/*
+ * Give every record, and the records made from now on, nbind binding
+ * slots (a reload added bindings); no-op when nbind <= t->nbind.  Each
+ * record's bind array moves (queues and counters are kept): nobody may
+ * hold a struct dom_bind or dom_queue pointer across this call.
+ */
+void dom_table_grow_bind(struct dom_table *t, unsigned nbind);
 
 /*
  * dr's published state changed (its queues, connections, counters, MX

@@ -738,3 +738,15 @@ rstate_free(struct rstate *rs)
 	}
 	free(rs);
 }
+
+/* See rstate.h (a reload grew the binding table: bv follows its cap). */
+void
+rstate_bnds_grown(struct rstate *rs, size_t old_cap)
+{
+	size_t cap = rs->bnds->cap;
+
+	if (cap <= old_cap)
+		return;
+	rs->bv = xreallocarray(rs->bv, cap, sizeof(*rs->bv));
+	memset(&rs->bv[old_cap], 0, (cap - old_cap) * sizeof(*rs->bv));
+}

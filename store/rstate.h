@@ -203,5 +203,11 @@ const char *rstate_rec_get(const struct rstate_rec *r, const char *key);
  * RSTATE_NODE_MAX + 1 bytes.
  */
 void rstate_node_name(const char *in, char *out);
+/*
+ * The binding table grew from old_cap slots to bnds->cap (a reload added
+ * bindings, bnd_table_reload): the per-binding gauges grow with it (the
+ * new ones zeroed).  Call it before the next round.
+ */
+void rstate_bnds_grown(struct rstate *rs, size_t old_cap);
 
 #endif

@@ -38,7 +38,8 @@ DNSMASQ_PID=$!
 # fake_dns PORT_FILE MODE: a UDP server on 127.0.0.1 whose port goes to
 # PORT_FILE.  MODE drop: never answers (the timeout path); servfail:
 # answers SERVFAIL to every query, the header echoed with QR RD RA and
-# RCODE 2 (dnsmasq would turn an upstream SERVFAIL into REFUSED).
+# RCODE 2 (dnsmasq would turn an upstream SERVFAIL into REFUSED); refused:
+# the same with RCODE 5.
 fake_dns() {
 	/usr/bin/python3 - "$1" "$2" <<'PY' &
 import os, socket, sys
@@ -49,8 +50,9 @@ with open(sys.argv[1] + ".tmp", "w") as f:
 os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 while True:
     q, peer = s.recvfrom(4096)
-    if sys.argv[2] == "servfail" and len(q) >= 12:
-        s.sendto(q[:2] + bytes([0x81, 0x82]) + q[4:], peer)
+    rcode = {"servfail": 2, "refused": 5}.get(sys.argv[2])
+    if rcode is not None and len(q) >= 12:
+        s.sendto(q[:2] + bytes([0x81, 0x80 | rcode]) + q[4:], peer)
 PY
 	t_daemon $!
 }
@@ -58,6 +60,8 @@ BH_PORT_FILE=$T_DIR/blackhole.port
 fake_dns "$BH_PORT_FILE" drop
 SF_PORT_FILE=$T_DIR/servfail.port
 fake_dns "$SF_PORT_FILE" servfail
+RF_PORT_FILE=$T_DIR/refused.port
+fake_dns "$RF_PORT_FILE" refused
 
 # Wait for dnsmasq to answer.
 ok=0
@@ -211,13 +215,27 @@ wait_file "$SF_PORT_FILE" 10
 SF_PORT=$(cat "$SF_PORT_FILE")
 dnsq_run sf.json --server "127.0.0.1:$SF_PORT" --timeout 500 --tries 1 \
 	mx:example.test host:mx1.example.test:25
-# c-ares 1.18 ends a query whose only server said SERVFAIL with the
-# server's error (reason "refused"), so the reason is not checked here:
-# what matters is temporary, no A fallback (no implicit MX), no address.
-t_check "SERVFAIL: temporary, no A fallback, no address" jcheck sf.json \
-	'all(r["status"] == "tempfail" and not r["permanent"] and
-	     not r["implicit_mx"] and not ips(r) for r in ALL) and
-	 len(ALL) == 2'
+# c-ares 1.18 ends a query whose only server said SERVFAIL with
+# ARES_ECONNREFUSED; dns_rcode.c notes the reply's RCODE, so the reason is
+# "servfail" (tries 2: the same after a retry).  Temporary, no A fallback
+# (no implicit MX), no address.
+t_check "SERVFAIL: temporary servfail, no A fallback, no address" \
+	jcheck sf.json \
+	'all(r["status"] == "tempfail" and r["reason"] == "servfail" and
+	     not r["permanent"] and not r["implicit_mx"] and not ips(r)
+	     for r in ALL) and len(ALL) == 2'
+dnsq_run sf2.json --server "127.0.0.1:$SF_PORT" --timeout 500 --tries 2 \
+	mx:example.test
+t_check "SERVFAIL with 2 tries: still servfail" jcheck sf2.json \
+	'R["mx:example.test"]["status"] == "tempfail" and
+	 R["mx:example.test"]["reason"] == "servfail"'
+
+wait_file "$RF_PORT_FILE" 10
+dnsq_run rf.json --server "127.0.0.1:$(cat "$RF_PORT_FILE")" --timeout 500 \
+	--tries 1 mx:example.test
+t_check "REFUSED answer: temporary refused" jcheck rf.json \
+	'R["mx:example.test"]["status"] == "tempfail" and
+	 R["mx:example.test"]["reason"] == "refused"'
 
 dnsq_run cr.json --server "127.0.0.1:$CLOSED_PORT" --timeout 1000 --tries 2 \
 	mx:example.test

@@ -6,13 +6,18 @@
 # a new message resolve through a private dnsmasq and reach ringsink from
 # 127.0.0.4 with EHLO "after.test".  A message deferred on a binding that
 # the new file drops ("old") moves to the default binding and is delivered
-# the new way too.
+# the new way too.  A retired binding stays retired through `ringctl
+# resume`.  Then 20 bindings are added over 5 reloads (more than the
+# spare slots: the tables grow) while mail waits on them, and each
+# message leaves from its own binding; [dns] timeout, tries and cache_size
+# changes are applied by a reload.
 cd "$(dirname "$0")/../.." || exit 1
 source tests/integration/lib.sh
 
 command -v dnsmasq >/dev/null || t_skip "dnsmasq not installed"
 BIN=$T_BUILD/ringmta
 SINK=$T_BUILD/ringsink
+CTL=$T_BUILD/ringctl
 SEND="/usr/bin/python3 tests/integration/routing_send.py"
 DLOG=$T_DIR/delivery.jsonl
 
@@ -52,8 +57,9 @@ relay_networks = 127.0.0.1/32
 
 [dns]
 servers = 127.0.0.1:$1
-timeout = 300ms
-tries = 1
+timeout = ${DNS_TIMEOUT:-300ms}
+tries = ${DNS_TRIES:-1}
+cache_size = ${DNS_CACHE:-100000}
 
 [delivery]
 port = $P
@@ -141,6 +147,28 @@ t_check "after reload: ringsink saw the new source address and EHLO" \
 	 "old.test" not in S["helo"] and
 	 "before.test" not in S["helo"] and "127.0.0.3" not in S["clients"]'
 
+# ---- a retired binding stays retired through ringctl resume ----
+# ringctl suspends and resumes domains only: a binding name is not one.
+t_case "ringctl resume old: refused, it names no domain"
+if "$CTL" -c "$T_DIR/rl.conf" resume old >"$T_DIR/ctl.out" 2>&1; then
+	t_fail "exit 0: $(cat "$T_DIR/ctl.out")"
+elif grep -q "'old' is not a domain name" "$T_DIR/ctl.out"; then
+	t_ok
+else
+	t_fail "$(cat "$T_DIR/ctl.out")"
+fi
+t_case "ringctl resume old: X-Binding old is still refused"
+if $SEND "$LPORT" a@sender.test rr@example.test \
+	--header "X-Binding: old" 2>"$T_DIR/rr.err"; then
+	t_fail "accepted"
+elif grep -q "Unknown binding 'old'" "$T_DIR/rr.err"; then
+	t_ok
+else
+	t_fail "$(tail -1 "$T_DIR/rr.err")"
+fi
+t_check "ringctl resume old: the binding was not resumed" \
+	bash -c "! grep -q 'binding old resumed' '$T_DIR/rl.log'"
+
 # ---- a suspension lifted by a reload wakes the domain at once ----
 write_conf "$DNS_PORT" 127.0.0.4 after.test \
 	"$(printf '[domain example.test]\nsuspended = true')"
@@ -157,7 +185,53 @@ kill -HUP $MTA_PID
 t_check "suspension lifted by SIGHUP: delivered within 4 s" wait_log \
 	'ev("delivered", "r4@example.test")' 4
 
+# ---- 20 bindings added over 5 reloads while mail waits on them ----
+# grow_extra K [SUSPEND]: the bindings g1_0 .. gK_3 (4 per reload), and
+# example.test suspended when SUSPEND is given.
+grow_extra() {
+	local r i
+	[ -n "${2:-}" ] && printf '[domain example.test]\nsuspended = true\n'
+	for r in $(seq "$1"); do
+		for i in 0 1 2 3; do
+			printf '[binding g%d_%d]\naddress = 127.0.0.4\nehlo = g%d-%d.test\n' \
+				"$r" "$i" "$r" "$i"
+		done
+	done
+}
+for r in 1 2 3 4 5; do
+	write_conf "$DNS_PORT" 127.0.0.4 after.test "$(grow_extra $r suspend)"
+	kill -HUP $MTA_PID
+	t_check "reload $r: 4 bindings added" \
+		wait_text "$T_DIR/rl.log" "binding g${r}_3 added"
+	for i in 0 1 2 3; do
+		$SEND "$LPORT" a@sender.test "g${r}-$i@example.test" \
+			--header "X-Binding: g${r}_$i"
+	done
+done
+t_check "the binding table grew past its spare slots" \
+	wait_text "$T_DIR/rl.log" "binding table grown"
+sleep 1
+t_check "while suspended: none of the 20 delivered" jq_log \
+	'not any(e["event"] == "delivered" and e["rcpt"].startswith("g")
+		 for e in E)'
+# the suspension lifted, and new [dns] timeout, tries and cache size
+DNS_TIMEOUT=500ms DNS_TRIES=2 DNS_CACHE=5000 \
+	write_conf "$DNS_PORT" 127.0.0.4 after.test "$(grow_extra 5)"
+kill -HUP $MTA_PID
+t_check "SIGHUP: new [dns] timeout and tries for new queries" \
+	wait_text "$T_DIR/rl.log" "dns: timeout 500 ms, 2 tries for new queries"
+t_check "SIGHUP: new [dns] cache size" \
+	wait_text "$T_DIR/rl.log" "dns: cache of 5000 answers"
+t_check "each of the 20 left from its own binding" wait_log \
+	'all(ev("delivered", "g%d-%d@example.test" % (r, i)) and
+	     ev("delivered", "g%d-%d@example.test" % (r, i))[0]["binding"] ==
+	     "g%d_%d" % (r, i) for r in range(1, 6) for i in range(4))' 30
+t_check "ringsink saw the 20 EHLO names" \
+	sum_check 'all(S["helo"].get("g%d-%d.test" % (r, i), {}).get("messages")
+		 == 1 for r in range(1, 6) for i in range(4))'
+
 # ---- a bad file keeps everything ----
+
 echo "[dns]" >"$T_DIR/rl.conf"
 echo "servers = not-an-address" >>"$T_DIR/rl.conf"
 kill -HUP $MTA_PID

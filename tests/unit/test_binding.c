@@ -5,8 +5,9 @@
  * listener default, "default", unknown names), group round robin skipping
  * suspended members, source addresses per family (round robin, none),
  * suspension reported once, the reload diff (same, changed, added,
- * removed, no spare slot) applied in place, and the units of a removed
- * binding moved (at once, and again while its sessions remain).
+ * removed, more added than spare slots) applied in place, and the units
+ * of a removed binding moved (at once, and again while its sessions
+ * remain).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -170,7 +171,7 @@ test_suspend_once(void **state)
 	assert_string_equal(b->reason, "EADDRNOTAVAIL");
 	assert_false(bnd_suspend(b, "again")); /* reported once */
 	assert_string_equal(b->reason, "EADDRNOTAVAIL");
-	bnd_resume(b);
+	assert_int_equal(bnd_resume(b), 0);
 	assert_false(b->suspended);
 	assert_string_equal(b->reason, "");
 	assert_true(bnd_suspend(b, "again"));
@@ -329,37 +330,47 @@ test_diff_apply(void **state)
 	assert_int_equal(t->n, 7); /* slots are never reused */
 }
 
-/* More new bindings than spare slots: the extra ones are refused. */
+/* More new bindings than spare slots: the table grows, every one added. */
 static void
-test_diff_no_slot(void **state)
+test_diff_grow(void **state)
 {
 	struct bnd_table *t = *state;
 	char text[4096];
-	size_t off = strlen(conf);
+	size_t off = strlen(conf), cap = t->cap;
 	struct config *cfg;
 	struct bnd_diff d;
 
+	assert_int_equal(cap, 5 + BND_SPARE_SLOTS);
 	memcpy(text, conf, off);
 	for (int i = 0; i < BND_SPARE_SLOTS + 2; i++)
 		off +=
 		    (size_t)snprintf(text + off, sizeof(text) - off,
 				     "[binding n%d]\nehlo = n%d.test\n", i, i);
 	cfg = load(text);
-	bnd_table_reload(t, cfg, &d);
-	assert_int_equal(d.count[BND_ADDED], BND_SPARE_SLOTS);
-	assert_int_equal(d.count[BND_NO_SLOT], 2);
-	assert_int_equal(diff_of(&d, "n5")->slot, -1);
-	assert_int_equal(t->n, t->cap);
-	assert_int_equal(bnd_find(t, "n5"), -ENOENT);
-	assert_int_equal(bnd_find(t, "n3"), 5 + 3);
+	bnd_diff(t, cfg, &d); /* only looks */
+	assert_int_equal(t->cap, cap);
+	assert_int_equal(d.count[BND_ADDED], BND_SPARE_SLOTS + 2);
 	bnd_diff_fini(&d);
-	/* a second reload of the same file: the rest still has no slot */
+	bnd_table_reload(t, cfg, &d);
+	assert_int_equal(d.count[BND_ADDED], BND_SPARE_SLOTS + 2);
+	assert_int_equal(diff_of(&d, "n5")->slot, 5 + 5);
+	assert_int_equal(t->n, 5 + BND_SPARE_SLOTS + 2);
+	assert_int_equal(t->cap, 2 * cap); /* doubled */
+	assert_int_equal(bnd_find(t, "n5"), 5 + 5);
+	assert_int_equal(bnd_find(t, "n3"), 5 + 3);
+	assert_string_equal(bnd_get(t, 10)->ehlo, "n5.test");
+	assert_null(bnd_get(t, (int)t->n)); /* allocated, not in use */
+	/* the old slots kept their settings across the move */
+	assert_string_equal(bnd_get(t, 0)->ehlo, "a1.test");
+	assert_int_equal(bnd_get(t, 0)->naddr, 3);
+	bnd_diff_fini(&d);
+	/* a second reload of the same file: nothing to do */
 	bnd_diff(t, cfg, &d);
-	assert_int_equal(d.count[BND_SAME], 5 + BND_SPARE_SLOTS);
-	assert_int_equal(d.count[BND_NO_SLOT], 2);
+	assert_int_equal(d.count[BND_SAME], 5 + BND_SPARE_SLOTS + 2);
+	assert_int_equal(d.count[BND_ADDED], 0);
 	bnd_diff_fini(&d);
 	config_free(cfg);
-	assert_string_equal(bnd_change_str(BND_NO_SLOT), "no-slot");
+	assert_string_equal(bnd_change_str(BND_ADDED), "added");
 	assert_string_equal(bnd_change_str(BND_CHANGE__COUNT), "?");
 }
 
@@ -502,7 +513,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_suspend_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_diff_same, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_diff_apply, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_diff_no_slot, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_diff_grow, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_move_retired, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mover, setup, teardown),
 	};

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_dns_servers: dns_set_servers() on a real ring with real c-ares,
- * against two tiny DNS responders on loopback (threads answering every A
- * query with their own address, after a delay).  A query in flight when
- * the servers change finishes on the old server; the next query goes to
- * the new one; bad servers are refused and the old ones kept.
+ * test_dns_servers: dns_set_servers() and dns_reconfigure() on a real
+ * ring with real c-ares, against tiny DNS responders on loopback (threads
+ * answering every A query with their own address after a delay, or with
+ * an error RCODE, or never).  A query in flight when the servers change
+ * finishes on the old server; the next query goes to the new one; bad
+ * servers are refused and the old ones kept.  A new timeout or tries
+ * applies to new queries while one in flight keeps the old ones; a smaller
+ * cache evicts; bad options change nothing.  SERVFAIL and REFUSED replies
+ * give their own reasons (c-ares 1.18 says ECONNREFUSED for both).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,6 +38,8 @@ struct resp {
 	uint16_t port;
 	uint8_t addr[4];
 	unsigned delay_ms;
+	uint8_t rcode;  /* != 0: answer with this RCODE and no record */
+	bool drop;      /* never answer */
 	unsigned asked; /* queries received (before answering) */
 	volatile bool stop;
 	pthread_t th;
@@ -54,11 +60,13 @@ resp_answer(const struct resp *r, const uint8_t *q, size_t n, uint8_t *out)
 	if (end > n)
 		return 0;
 	memcpy(out, q, end);
-	out[2] = 0x81; /* QR, RD */
-	out[3] = 0x80; /* RA, NOERROR */
+	out[2] = 0x81;            /* QR, RD */
+	out[3] = 0x80 | r->rcode; /* RA */
 	out[6] = 0;
-	out[7] = 1; /* one answer */
+	out[7] = r->rcode ? 0 : 1; /* one answer unless an error */
 	memset(out + 8, 0, 4);
+	if (r->rcode)
+		return end;
 	memcpy(out + end, rr, sizeof(rr));
 	memcpy(out + end + sizeof(rr), r->addr, 4);
 	return end + sizeof(rr) + 4;
@@ -87,7 +95,7 @@ resp_main(void *arg)
 		__atomic_add_fetch(&r->asked, 1, __ATOMIC_SEQ_CST);
 		if (r->delay_ms)
 			usleep(r->delay_ms * 1000);
-		m = resp_answer(r, q, (size_t)n, a);
+		m = r->drop ? 0 : resp_answer(r, q, (size_t)n, a);
 		if (m > 0)
 			(void)sendto(r->fd, a, m, 0, (struct sockaddr *)&from,
 				     flen);
@@ -138,6 +146,7 @@ server_of(const struct resp *r, struct value_sockaddr *v)
 struct got {
 	bool done;
 	enum dns_status status;
+	enum dns_reason reason;
 	uint8_t last; /* last byte of the first address */
 };
 
@@ -148,6 +157,7 @@ on_host(void *arg, struct dns_mx_result *res)
 
 	g->done = true;
 	g->status = res->status;
+	g->reason = res->reason;
 	if (res->status == DNS_OK && res->hosts[0].naddrs > 0) {
 		const struct sockaddr_in *sin =
 		    (const void *)&res->hosts[0].addrs[0];
@@ -157,10 +167,22 @@ on_host(void *arg, struct dns_mx_result *res)
 	dns_mx_result_free(res);
 }
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Run the ring until *flag or ms of wall time have passed. */
 static void
 run_until(struct ring *r, const bool *flag, int ms)
 {
-	for (int i = 0; i < ms / 10 && !*flag; i++)
+	int64_t end = mono_ms() + ms;
+
+	while (!*flag && mono_ms() < end)
 		assert_true(ring_run_once(r, 10 * 1000000LL) >= 0);
 }
 
@@ -168,24 +190,25 @@ run_until(struct ring *r, const bool *flag, int ms)
 struct fx {
 	struct ring *r;
 	struct dns *d;
+	struct dns_opts o; /* as given to dns_new */
 };
 
 static void
 fx_start(struct fx *f, const struct value_sockaddr *srv, size_t n)
 {
-	struct dns_opts o;
+	struct dns_opts *o = &f->o;
 	int err = 0;
 
 	f->r = ring_new(NULL, &err);
 	assert_non_null(f->r);
-	dns_opts_init(&o);
-	o.servers = srv;
-	o.nservers = n;
-	o.timeout_ms = 2000;
-	o.tries = 1;
-	o.cache_size = 0; /* every lookup is a query */
-	o.family = DNS_FAM_IPV4;
-	f->d = dns_new(f->r, &o, &err);
+	dns_opts_init(o);
+	o->servers = srv;
+	o->nservers = n;
+	o->timeout_ms = 2000;
+	o->tries = 1;
+	o->cache_size = 0; /* every lookup is a query */
+	o->family = DNS_FAM_IPV4;
+	f->d = dns_new(f->r, o, &err);
 	assert_non_null(f->d);
 }
 
@@ -283,12 +306,156 @@ test_bad_servers_kept(void **state)
 	resp_stop(&a);
 }
 
+/* A new timeout and tries apply to new queries; the one in flight keeps
+ * the old ones (it drains on the old channel). */
+static void
+test_timeout_tries(void **state)
+{
+	struct value_sockaddr sa;
+	struct got g1, g2, g3;
+	int64_t t0, t1;
+	unsigned n0;
+	struct fx f;
+
+	(void)state;
+	resp_start(&a, 1, 0);
+	a.drop = true; /* every query times out */
+	server_of(&a, &sa);
+	fx_start(&f, &sa, 1); /* timeout 2 s, 1 try */
+	t0 = mono_ms();
+	ask(&f, "old.test", &g1);
+	for (int i = 0; i < 10; i++)
+		ring_run_once(f.r, 5 * 1000000LL);
+	f.o.timeout_ms = 200;
+	assert_int_equal(dns_reconfigure(f.d, &f.o), 0);
+	t1 = mono_ms();
+	ask(&f, "new.test", &g2);
+	run_until(f.r, &g2.done, 1500);
+	assert_true(g2.done);
+	assert_int_equal(g2.status, DNS_TEMPFAIL);
+	assert_int_equal(g2.reason, DNS_R_TIMEOUT);
+	assert_in_range(mono_ms() - t1, 150, 1000); /* the new 200 ms */
+	assert_false(g1.done);                      /* still on 2 s */
+	run_until(f.r, &g1.done, 3000);
+	assert_true(g1.done);
+	assert_int_equal(g1.reason, DNS_R_TIMEOUT);
+	assert_true(mono_ms() - t0 >= 1800);
+	/* 3 tries of 100 ms (c-ares doubles: 100 + 200 + 400) */
+	f.o.timeout_ms = 100;
+	f.o.tries = 3;
+	assert_int_equal(dns_reconfigure(f.d, &f.o), 0);
+	n0 = asked(&a);
+	ask(&f, "three.test", &g3);
+	run_until(f.r, &g3.done, 3000);
+	assert_true(g3.done);
+	assert_int_equal(g3.reason, DNS_R_TIMEOUT);
+	assert_int_equal(asked(&a) - n0, 3);
+	fx_stop(&f);
+	resp_stop(&a);
+}
+
+/* Cache limits apply at once; bad options change nothing. */
+static void
+test_cache_and_bad_opts(void **state)
+{
+	struct value_sockaddr sa;
+	const struct dns_stats *st;
+	struct dns_opts bad;
+	struct fx f;
+
+	(void)state;
+	resp_start(&a, 9, 0);
+	server_of(&a, &sa);
+	fx_start(&f, &sa, 1);
+	f.o.cache_size = 100;
+	assert_int_equal(dns_reconfigure(f.d, &f.o), 0);
+	assert_int_equal(ask_wait(&f, "c1.test"), 9);
+	assert_int_equal(ask_wait(&f, "c2.test"), 9);
+	assert_int_equal(ask_wait(&f, "c3.test"), 9);
+	st = dns_stats(f.d);
+	assert_int_equal(st->entries, 3);
+	f.o.cache_size = 1; /* keeps the newest */
+	assert_int_equal(dns_reconfigure(f.d, &f.o), 0);
+	assert_int_equal(st->entries, 1);
+	assert_int_equal(st->evictions, 2);
+	assert_int_equal(ask_wait(&f, "c3.test"), 9);
+	assert_int_equal(asked(&a), 3); /* c3 from the cache */
+	assert_int_equal(st->hits, 1);
+	/* unchanged options: nothing happens, still 0 */
+	assert_int_equal(dns_reconfigure(f.d, &f.o), 0);
+	assert_int_equal(st->entries, 1);
+	/* refused: every value kept */
+	bad = f.o;
+	bad.tries = 0;
+	assert_int_equal(dns_reconfigure(f.d, &bad), -EINVAL);
+	bad = f.o;
+	bad.cache_size = 0;
+	bad.min_ttl_ms = bad.max_ttl_ms + 1;
+	assert_int_equal(dns_reconfigure(f.d, &bad), -EINVAL);
+	bad = f.o;
+	bad.max_inflight = DNS_MAX_INFLIGHT_MAX + 1;
+	assert_int_equal(dns_reconfigure(f.d, &bad), -EINVAL);
+	assert_int_equal(st->entries, 1);
+	assert_int_equal(ask_wait(&f, "c3.test"), 9);
+	assert_int_equal(asked(&a), 3);
+	fx_stop(&f);
+	resp_stop(&a);
+}
+
+/* SERVFAIL and REFUSED replies keep their reasons; a closed port is
+ * refused (nothing answered). */
+static void
+test_error_reasons(void **state)
+{
+	static const struct {
+		uint8_t rcode;
+		unsigned tries;
+		enum dns_reason want;
+	} cases[] = {
+	    {2, 1, DNS_R_SERVFAIL}, {2, 2, DNS_R_SERVFAIL},
+	    {5, 1, DNS_R_REFUSED},  {4, 1, DNS_R_REFUSED},
+	    {0, 1, DNS_R_REFUSED}, /* closed port */
+	};
+	struct value_sockaddr sa;
+	struct got g;
+	struct fx f;
+
+	(void)state;
+	for (size_t i = 0; i < nitems(cases); i++) {
+		resp_start(&a, 1, 0);
+		a.rcode = cases[i].rcode;
+		server_of(&a, &sa);
+		if (cases[i].rcode == 0) { /* nothing listens there */
+			resp_stop(&a);
+			a.fd = -1;
+		}
+		fx_start(&f, &sa, 1);
+		f.o.tries = cases[i].tries;
+		f.o.timeout_ms = 500;
+		assert_int_equal(dns_reconfigure(f.d, &f.o), 0);
+		ask(&f, "err.test", &g);
+		run_until(f.r, &g.done, 3000);
+		assert_true(g.done);
+		assert_int_equal(g.status, DNS_TEMPFAIL);
+		if (g.reason != cases[i].want)
+			fail_msg("case %zu: reason %s, want %s", i,
+				 dns_reason_str(g.reason),
+				 dns_reason_str(cases[i].want));
+		fx_stop(&f);
+		if (cases[i].rcode != 0)
+			resp_stop(&a);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_switch_in_flight),
 	    cmocka_unit_test(test_bad_servers_kept),
+	    cmocka_unit_test(test_timeout_tries),
+	    cmocka_unit_test(test_cache_and_bad_opts),
+	    cmocka_unit_test(test_error_reasons),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
