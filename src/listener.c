@@ -372,6 +372,7 @@ static const struct smtps_ops lst_ops = {
     .on_rcpt = lst_on_rcpt,
     .on_data = lst_on_data,
     .on_body = lst_on_body,
+    .body_buf = lst_body_buf,
     .on_data_end = lst_on_data_end,
     .on_rset = lst_on_rset,
     .on_helo = lst_on_helo,

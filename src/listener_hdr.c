@@ -326,6 +326,22 @@ lst_headers_done(struct lst_sess *ls, size_t hlen)
 	ls->hold_len = 0;
 }
 
+/*
+ * The engine's body_buf: past the header section, the end of the spool
+ * transaction's record, so the decoder writes the body where the spool
+ * keeps it and lst_put() copies nothing; NULL (the engine's scratch) while
+ * the header section is held or nothing will be stored.
+ */
+char *
+lst_body_buf(struct smtps_session *s, size_t len)
+{
+	struct lst_sess *ls = lst_sess(s);
+
+	if (ls->refuse[0] || ls->txn_err || ls->in_headers || !ls->txn_open)
+		return NULL;
+	return spool_txn_body_room(ls->txn, len);
+}
+
 /* The engine's on_body: unstuffed body bytes of the current message. */
 void
 lst_on_body(struct smtps_session *s, const char *buf, size_t len)

@@ -91,5 +91,6 @@ const char *lst_txn_idstr(const struct lst_sess *ls);
 /* listener_hdr.c */
 void lst_headers_done(struct lst_sess *ls, size_t hlen);
 void lst_on_body(struct smtps_session *s, const char *buf, size_t len);
+char *lst_body_buf(struct smtps_session *s, size_t len);
 
 #endif

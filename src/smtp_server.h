@@ -15,7 +15,8 @@
  * Ownership and lifetime:
  *  - struct smtps_server is the owner's (smtps_server_new/_free).  It owns
  *    the listeners, every session, and a scratch buffer for decoded body
- *    bytes (on_body's buf points into it: valid during the call only).
+ *    bytes (on_body's buf points into it, or into the owner's body_buf:
+ *    valid during the call only).
  *  - A session (struct smtps_session) belongs to the engine.  It embeds its
  *    ops (recv, send, close), its receive buffer (the kernel owns it while
  *    the recv is armed), two output buffers (the kernel owns the one being
@@ -139,6 +140,11 @@ struct smtps_ops {
 	void (*on_data)(struct smtps_session *s);
 	/* Unstuffed body bytes, in order, in chunks of any size. */
 	void (*on_body)(struct smtps_session *s, const char *buf, size_t len);
+	/* Optional (DATA only): where the engine may decode up to len body
+	 * bytes for the next on_body call (whose buf is then this pointer),
+	 * in the owner's memory, valid until that call; NULL: the engine's
+	 * scratch buffer.  Lets an owner take the body with no copy. */
+	char *(*body_buf)(struct smtps_session *s, size_t len);
 	/* (reply unless info->oversize) the end of data. */
 	void (*on_data_end)(struct smtps_session *s,
 			    const struct smtps_data_info *info);

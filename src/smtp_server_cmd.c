@@ -569,17 +569,23 @@ smtps_step_body(struct smtps_session *s)
 	struct smtps_server *srv = s->srv;
 	struct smtps_data_info info;
 	size_t used = 0, produced = 0;
+	char *out = NULL;
 	int rc;
 
 	if (s->in_off == s->in_len)
 		return 0;
 	if (!smtps_check_sync(s))
 		return 0;
+	/* The owner's memory when it offers some: decoded there, no copy. */
+	if (srv->ops->body_buf && srv->ops->on_body)
+		out = srv->ops->body_buf(s, sizeof(srv->scratch));
+	if (out == NULL)
+		out = srv->scratch;
 	rc = sdata_decode(&s->dec, s->in + s->in_off, s->in_len - s->in_off,
-			  &used, srv->scratch, sizeof(srv->scratch), &produced);
+			  &used, out, sizeof(srv->scratch), &produced);
 	s->in_off += used;
 	if (produced > 0 && srv->ops->on_body) {
-		srv->ops->on_body(s, srv->scratch, produced);
+		srv->ops->on_body(s, out, produced);
 		if (s->state != SMTPS_S_BODY)
 			return 0;
 	}

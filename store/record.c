@@ -569,7 +569,8 @@ record_body_add(struct record_enc *e, const void *p, size_t n, uint8_t mode)
 		d = record_buf_grow(e->buf, n);
 		if (d == NULL)
 			return record_enc_fail(e, -EMSGSIZE);
-		memcpy(d, p, n);
+		if (d != p) /* else produced in place (record_body_room) */
+			memcpy(d, p, n);
 	}
 	e->body_crc = crc32c(e->body_crc, p, n);
 	e->body_len += n;
@@ -585,6 +586,23 @@ int
 record_body_append(struct record_enc *e, const void *p, size_t n)
 {
 	return record_body_add(e, p, n, RECORD_BODY_COPY);
+}
+
+/* Room for n body bytes produced in place.  See record.h. */
+void *
+record_body_room(struct record_enc *e, size_t n)
+{
+	uint8_t *d;
+
+	if (e->err || e->state != RECORD_ENC_BODY ||
+	    (e->mode != RECORD_BODY_NONE && e->mode != RECORD_BODY_COPY) ||
+	    n > RECORD_PAYLOAD_MAX - e->head_len - e->body_len)
+		return NULL;
+	d = record_buf_grow(e->buf, n);
+	if (d == NULL)
+		return NULL;
+	e->buf->len -= n;
+	return d;
 }
 
 /*

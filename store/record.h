@@ -291,6 +291,14 @@ int record_msg_add_rcpt(struct record_enc *e,
 			const struct record_msg_rcpt *r) ATTR_WUR;
 int record_msg_body_begin(struct record_enc *e, size_t *body_off_r) ATTR_WUR;
 int record_body_append(struct record_enc *e, const void *p, size_t n) ATTR_WUR;
+/*
+ * Room for n more body bytes at the end of e's buffer, not yet counted
+ * (the buffer grows when needed): a caller may produce body bytes there
+ * and pass that same pointer to record_body_append(), which then copies
+ * nothing.  Valid until the buffer is next changed.  NULL when the record
+ * does not take copied body bytes (e's error, if any, is unchanged).
+ */
+void *record_body_room(struct record_enc *e, size_t n);
 int record_body_stream(struct record_enc *e, const void *p, size_t n) ATTR_WUR;
 int record_enc_end(struct record_enc *e, uint64_t seq,
 		   struct record_extent *x_r) ATTR_WUR;

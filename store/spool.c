@@ -272,6 +272,8 @@ spool_free(struct spool *sp)
 		free(s);
 	}
 	record_buf_fini(&sp->fly.buf);
+	free(sp->fly.pcs);
+	free(sp->fly.iov);
 	if (sp->qfd >= 0)
 		close(sp->qfd);
 	if (sp->segfd >= 0)

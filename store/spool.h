@@ -209,6 +209,14 @@ const uint8_t *spool_txn_id(const struct spool_txn *txn);
  */
 int spool_txn_body(struct spool_txn *txn, const void *buf, size_t len) ATTR_WUR;
 /*
+ * Where the next body bytes (at most n) may be produced in place: the end
+ * of the transaction's own record, so that spool_txn_body() with this
+ * pointer copies nothing.  Valid until the next spool_txn_* call.  NULL
+ * when they would not stay inline (streamed, past inline_max), after an
+ * error, or with no transaction: produce them elsewhere.
+ */
+void *spool_txn_body_room(struct spool_txn *txn, size_t n);
+/*
  * Add RECORD_MSG_F_* bits to the envelope of an open, uncommitted
  * transaction (e.g. 8BITMIME once the body showed 8-bit bytes without
  * BODY=8BITMIME).  The MSG record carries them.  Returns 0, -EINVAL (an

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * spool_commit.c: group commit, segment creation and reclaim, on the ring.
+ * spool_commit.c: group commit on the ring.
  *
  * A before-sleep hook gathers everything queued during the loop turn
- * (messages, state marks, DONE records) into one buffer, encodes it with
- * the append segment's key and fresh seqs, and writes it at the tail with
- * one write (short writes resumed), then one fdatasync; only then are the
+ * (messages, state marks, DONE records) into one batch with fresh seqs:
+ * each message's record as its transaction encoded it (keyed for the
+ * append segment; re-encoded into the batch's buffer otherwise), the
+ * state records encoded into the batch's buffer, written at the tail with
+ * one writev (short writes resumed), then one fdatasync; only then are the
  * commit callbacks told 0.  One batch is in flight at a time: write N+1 is
  * not issued before fdatasync N returned, because a failed fdatasync
  * abandons its segment (nothing may be appended after bytes of unknown
@@ -16,17 +18,14 @@
  * and for sessions that hinted a commit is coming (spool_hint_*: counters
  * by epoch, so a leaked hint expires).
  *
- * Owns: the batch in flight, the segment being created, the segment being
- * reclaimed, the hint counters.  Never reads records back; never
- * acknowledges a failed batch.
+ * Segment creation and reclaim are spool_seg.c's.
+ *
+ * Owns: the batch in flight, the hint counters.  Never reads records back;
+ * never acknowledges a failed batch.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <stdio.h>
+#include <limits.h>
 #include <string.h>
-#include <sys/random.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "spool_int.h"
@@ -34,26 +33,7 @@
 /* A batch stops growing past this many bytes (and past max_batch). */
 #define SPOOL_BATCH_BYTES (8u << 20)
 
-enum spool_mk_step {
-	SPOOL_MK_OPEN = 0,
-	SPOOL_MK_WRITE,
-	SPOOL_MK_FSYNC,
-	SPOOL_MK_DIRSYNC,
-	SPOOL_MK_UNLINK, /* cleanup after a failure */
-	SPOOL_MK_CLOSE,
-	SPOOL_MK__COUNT /* must stay last */
-};
-
-enum spool_rc_step {
-	SPOOL_RC_CLOSE = 0,
-	SPOOL_RC_UNLINK,
-	SPOOL_RC_DIRSYNC,
-	SPOOL_RC__COUNT /* must stay last */
-};
-
 static void spool_batch_on_done(struct uop *op, int res, unsigned flags);
-static void spool_mk_on_done(struct uop *op, int res, unsigned flags);
-static void spool_rc_on_done(struct uop *op, int res, unsigned flags);
 static void spool_wait_on_timer(struct timer *t);
 
 void
@@ -99,33 +79,46 @@ spool_commit_fail_pending(struct spool *sp, int err)
 		spool_entq_init(&sp->pend);
 }
 
+/*
+ * Append a piece to the batch (p: len bytes of a transaction's buffer;
+ * NULL: b->buf[off..off+len), joined to the previous such piece).
+ */
 static void
-spool_buf_append(struct record_buf *b, const void *p, size_t n)
+spool_batch_piece(struct spool_batch *b, const uint8_t *p, size_t off,
+		  size_t len)
 {
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 65536;
+	struct spool_piece *last = b->npcs ? &b->pcs[b->npcs - 1] : NULL;
 
-		while (cap < b->len + n)
-			cap *= 2;
-		b->data = xrealloc(b->data, cap);
-		b->cap = cap;
+	b->len += len;
+	if (p == NULL && last != NULL && last->p == NULL &&
+	    last->off + last->len == off) {
+		last->len += len;
+		return;
 	}
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
+	if (b->npcs == b->pcs_cap) {
+		b->pcs_cap = b->pcs_cap ? 2 * b->pcs_cap : 64;
+		b->pcs = xreallocarray(b->pcs, b->pcs_cap, sizeof(*b->pcs));
+		b->iov = xreallocarray(b->iov, b->pcs_cap, sizeof(*b->iov));
+	}
+	b->pcs[b->npcs++] = (struct spool_piece){p, off, len};
 }
 
 /*
- * Put in's MSG record into the batch with the next seq: copied as encoded
- * when it was keyed for this segment, else re-encoded with this segment's
- * key.  Fills the index entry's location (its segment is set when the
- * batch is durable).
+ * Put in's MSG record into the batch with the next seq: written from the
+ * transaction's own buffer as encoded when it was keyed for this segment
+ * (no copy; the buffer is freed with the transaction, after the batch),
+ * else re-encoded into the batch's buffer with this segment's key.  Fills
+ * the index entry's location (its segment is set when the batch is
+ * durable).
  */
 static int
 spool_batch_add_in(struct spool *sp, struct spool_batch *b, struct spool_in *in)
 {
 	uint64_t seq = ++sp->seq, nonce = b->seg->nonce;
+	uint64_t foff = b->off + b->len;
 	struct record_extent x;
 	struct record_view v;
+	const uint8_t *rec;
 	size_t off = b->buf.len;
 	int rc;
 
@@ -133,7 +126,8 @@ spool_batch_add_in(struct spool *sp, struct spool_batch *b, struct spool_in *in)
 		rc = record_enc_end(&in->enc, seq, &x);
 		if (rc < 0)
 			return rc;
-		spool_buf_append(&b->buf, in->buf.data + x.off, x.size);
+		rec = in->buf.data + x.off;
+		spool_batch_piece(b, rec, 0, x.size);
 	} else {
 		struct record_enc e;
 		size_t bo;
@@ -150,14 +144,16 @@ spool_batch_add_in(struct spool *sp, struct spool_batch *b, struct spool_in *in)
 		record_enc_abort(&in->enc);
 		if (rc < 0)
 			return rc;
+		record_buf_fini(&in->buf); /* the body now lives in b->buf */
+		rec = b->buf.data + off;
+		spool_batch_piece(b, NULL, off, b->buf.len - off);
 	}
-	rc = record_decode_head(b->buf.data + off, b->buf.len - off, nonce, &v);
+	rc = record_decode_head(rec, x.size, nonce, &v);
 	BUG_ON(rc != 1);
-	in->msg->rec_off = b->off + off;
+	in->msg->rec_off = foff;
 	in->msg->body_off = (uint32_t)x.body_off;
 	in->msg->body_len = x.body_len;
 	in->msg->body_crc = v.body_crc;
-	record_buf_fini(&in->buf); /* the body now lives in the batch */
 	return 0;
 }
 
@@ -206,14 +202,30 @@ spool_batch_add(struct spool *sp, struct spool_batch *b, struct spool_ent *e)
 	return -EINVAL;
 }
 
+/* Write the pieces from byte done on (at most IOV_MAX of them: the rest
+ * follows as after a short write). */
 static void
 spool_batch_write(struct spool *sp)
 {
 	struct spool_batch *b = &sp->fly;
+	size_t skip = b->done;
+	unsigned n = 0;
 	int rc;
 
-	rc = ring_write(sp->r, &b->op, b->seg->fd, b->buf.data + b->done,
-			b->buf.len - b->done, b->off + b->done);
+	for (unsigned i = 0; i < b->npcs && n < IOV_MAX; i++) {
+		const struct spool_piece *pc = &b->pcs[i];
+		const uint8_t *p = pc->p ? pc->p : b->buf.data + pc->off;
+
+		if (skip >= pc->len) {
+			skip -= pc->len;
+			continue;
+		}
+		b->iov[n].iov_base = (void *)(uintptr_t)(p + skip);
+		b->iov[n++].iov_len = pc->len - skip;
+		skip = 0;
+	}
+	rc =
+	    ring_writev(sp->r, &b->op, b->seg->fd, b->iov, n, b->off + b->done);
 	if (rc < 0)
 		spool_batch_fail(sp, rc);
 }
@@ -227,25 +239,31 @@ spool_batch_start(struct spool *sp)
 	unsigned n = 0;
 
 	record_buf_reset(&b->buf);
+	b->npcs = 0;
+	b->len = 0;
 	b->seg = sp->cur;
 	b->off = sp->cur->tail;
 	b->done = 0;
 	b->syncing = false;
 	while ((e = sp->pend.head) != NULL && n < sp->o.max_batch &&
-	       b->buf.len < SPOOL_BATCH_BYTES) {
+	       b->len < SPOOL_BATCH_BYTES) {
+		size_t before = b->buf.len;
+
 		if (e->kind == SPOOL_ENT_IN &&
 		    container_of(e, struct spool_in, ent)->st != NULL)
 			break; /* a streamed message: linked on its own */
 		spool_entq_pop(&sp->pend);
 		if (spool_batch_add(sp, b, e) < 0)
 			continue;
+		if (e->kind != SPOOL_ENT_IN && b->buf.len > before)
+			spool_batch_piece(b, NULL, before, b->buf.len - before);
 		spool_entq_push(&b->ents, e);
 		n++;
 	}
-	if (b->buf.len == 0)
+	if (b->len == 0)
 		return;
 	b->active = true;
-	sp->cur->tail += b->buf.len;
+	sp->cur->tail += b->len;
 	spool_batch_write(sp);
 }
 
@@ -354,7 +372,7 @@ spool_batch_on_done(struct uop *op, int res, unsigned flags)
 		return;
 	}
 	b->done += (size_t)res;
-	if (b->done < b->buf.len) {
+	if (b->done < b->len) {
 		spool_batch_write(sp); /* short write: the rest */
 		return;
 	}
@@ -367,264 +385,6 @@ spool_batch_on_done(struct uop *op, int res, unsigned flags)
 	rc = ring_fsync(sp->r, &b->op, b->seg->fd, true);
 	if (rc < 0)
 		spool_batch_fail(sp, rc);
-}
-
-/* --- segment creation --- */
-
-static void
-spool_mk_finish(struct spool *sp, bool ok)
-{
-	struct spool_mkseg *mk = &sp->mk;
-
-	mk->active = false;
-	if (!ok) {
-		free(mk->seg);
-		mk->seg = NULL;
-		sp->retry_at =
-		    ring_now(sp->r) + (int64_t)sp->o.probe_ms * 1000000;
-		return;
-	}
-	mk->seg->tail = RECORD_SEG_HDR_SIZE;
-	spool_seg_append(sp, mk->seg);
-	sp->cur = mk->seg;
-	mk->seg = NULL;
-	sp->st.segments++;
-	if (sp->err) {
-		log_info("spool: a new segment was written: accepting mail "
-			 "again");
-		sp->err = 0;
-	}
-}
-
-/* Move the creation on to step with the op rc of arming it. */
-static void
-spool_mk_step(struct spool *sp, int step)
-{
-	struct spool_mkseg *mk = &sp->mk;
-	struct spool_seg *s = mk->seg;
-	int rc = 0;
-
-	mk->step = step;
-	switch ((enum spool_mk_step)step) {
-	case SPOOL_MK_OPEN:
-		rc = ring_openat(sp->r, &mk->op, sp->segfd, mk->name,
-				 O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		break;
-	case SPOOL_MK_WRITE:
-		rc = ring_write(sp->r, &mk->op, s->fd, mk->hdr, sizeof(mk->hdr),
-				0);
-		break;
-	case SPOOL_MK_FSYNC:
-		sp->st.fdatasyncs++;
-		rc = ring_fsync(sp->r, &mk->op, s->fd, true);
-		break;
-	case SPOOL_MK_DIRSYNC:
-		sp->st.fdatasyncs++;
-		rc = ring_fsync(sp->r, &mk->op, sp->segfd, false);
-		break;
-	case SPOOL_MK_UNLINK:
-		rc = ring_unlinkat(sp->r, &mk->op, sp->segfd, mk->name, 0);
-		break;
-	case SPOOL_MK_CLOSE:
-		rc = ring_close(sp->r, &mk->op, s->fd);
-		s->fd = -1;
-		break;
-	case SPOOL_MK__COUNT:
-		BUG_ON(1);
-	}
-	if (rc == 0)
-		return;
-	if (step == SPOOL_MK_CLOSE) {
-		close(s->fd);
-		spool_mk_finish(sp, false);
-	} else if (step >= SPOOL_MK_UNLINK) {
-		spool_mk_step(sp, SPOOL_MK_CLOSE);
-	} else {
-		spool_set_err(sp, rc, "creating a segment");
-		if (s->fd >= 0)
-			spool_mk_step(sp, SPOOL_MK_UNLINK);
-		else
-			spool_mk_finish(sp, false);
-	}
-}
-
-static void
-spool_mk_on_done(struct uop *op, int res, unsigned flags)
-{
-	struct spool_mkseg *mk = container_of(op, struct spool_mkseg, op);
-	struct spool *sp = container_of(mk, struct spool, mk);
-	int next = mk->step + 1;
-
-	(void)flags;
-	res = spool_fault(sp, op->kind, res);
-	if (mk->step == SPOOL_MK_OPEN && res >= 0)
-		mk->seg->fd = res;
-	else if (mk->step == SPOOL_MK_WRITE && res >= 0 &&
-		 res != (int)sizeof(mk->hdr))
-		res = -EIO;
-	if (mk->step >= SPOOL_MK_UNLINK) {
-		if (mk->step == SPOOL_MK_CLOSE)
-			spool_mk_finish(sp, false);
-		else
-			spool_mk_step(sp, SPOOL_MK_CLOSE);
-		return;
-	}
-	if (res < 0) {
-		spool_set_err(sp, res, "creating a segment");
-		if (mk->seg->fd >= 0)
-			spool_mk_step(sp, SPOOL_MK_UNLINK);
-		else
-			spool_mk_finish(sp, false);
-		return;
-	}
-	if (mk->step == SPOOL_MK_DIRSYNC ||
-	    (mk->step == SPOOL_MK_WRITE && sp->o.unsafe_no_sync)) {
-		spool_mk_finish(sp, true);
-		return;
-	}
-	spool_mk_step(sp, next);
-}
-
-/* Start creating the next shared segment (the append target). */
-static void
-spool_mk_start(struct spool *sp)
-{
-	struct spool_mkseg *mk = &sp->mk;
-	struct record_seg h = {0};
-	struct spool_seg *s = xcalloc(1, sizeof(*s));
-
-	s->fd = -1;
-	s->number = sp->next_number++;
-	if (getrandom(&s->nonce, sizeof(s->nonce), 0) != sizeof(s->nonce)) {
-		free(s);
-		spool_set_err(sp, -EIO, "getrandom");
-		return;
-	}
-	h.number = s->number;
-	h.created_us = spool_now_us();
-	h.nonce = s->nonce;
-	BUG_ON(record_seg_encode(&h, mk->hdr) < 0);
-	snprintf(mk->name, sizeof(mk->name), "%016" PRIx64 ".seg", s->number);
-	mk->seg = s;
-	mk->active = true;
-	spool_mk_step(sp, SPOOL_MK_OPEN);
-}
-
-/* --- reclaim --- */
-
-static void
-spool_rc_finish(struct spool *sp, bool ok)
-{
-	struct spool_reclaim *rc = &sp->rc;
-	struct spool_seg *s = rc->seg;
-
-	rc->active = false;
-	rc->seg = NULL;
-	if (!ok) {
-		rc->retry_at =
-		    ring_now(sp->r) + (int64_t)sp->o.probe_ms * 1000000;
-		return;
-	}
-	BUG_ON(sp->segs != s);
-	sp->segs = s->next;
-	if (sp->segs == NULL)
-		sp->segs_tail = NULL;
-	log_debug("spool: reclaimed segment %s", rc->name);
-	sp->st.reclaimed++;
-	free(s);
-}
-
-static void
-spool_rc_step(struct spool *sp, int step)
-{
-	struct spool_reclaim *rc = &sp->rc;
-	int r = 0;
-
-	rc->step = step;
-	switch ((enum spool_rc_step)step) {
-	case SPOOL_RC_CLOSE:
-		if (rc->seg->fd < 0) {
-			spool_rc_step(sp, SPOOL_RC_UNLINK);
-			return;
-		}
-		r = ring_close(sp->r, &rc->op, rc->seg->fd);
-		if (r < 0)
-			close(rc->seg->fd);
-		rc->seg->fd = -1;
-		if (r < 0)
-			spool_rc_step(sp, SPOOL_RC_UNLINK);
-		return;
-	case SPOOL_RC_UNLINK:
-		r = ring_unlinkat(sp->r, &rc->op, sp->segfd, rc->name, 0);
-		break;
-	case SPOOL_RC_DIRSYNC:
-		if (sp->o.unsafe_no_sync) {
-			spool_rc_finish(sp, true);
-			return;
-		}
-		sp->st.fdatasyncs++;
-		r = ring_fsync(sp->r, &rc->op, sp->segfd, false);
-		break;
-	case SPOOL_RC__COUNT:
-		BUG_ON(1);
-	}
-	if (r < 0)
-		spool_rc_finish(sp, false);
-}
-
-static void
-spool_rc_on_done(struct uop *op, int res, unsigned flags)
-{
-	struct spool_reclaim *rc = container_of(op, struct spool_reclaim, op);
-	struct spool *sp = container_of(rc, struct spool, rc);
-
-	(void)flags;
-	res = spool_fault(sp, op->kind, res);
-	switch ((enum spool_rc_step)rc->step) {
-	case SPOOL_RC_CLOSE:
-		spool_rc_step(sp, SPOOL_RC_UNLINK);
-		return;
-	case SPOOL_RC_UNLINK:
-		if (res < 0 && res != -ENOENT) {
-			log_warn("spool: cannot delete segment %s: %s",
-				 rc->name, strerror(-res));
-			spool_rc_finish(sp, false);
-			return;
-		}
-		spool_rc_step(sp, SPOOL_RC_DIRSYNC);
-		return;
-	case SPOOL_RC_DIRSYNC:
-		if (res < 0)
-			log_warn("spool: directory fsync after deleting %s: %s",
-				 rc->name, strerror(-res));
-		spool_rc_finish(sp, res >= 0);
-		return;
-	case SPOOL_RC__COUNT:
-		break;
-	}
-	BUG_ON(1);
-}
-
-/*
- * Delete the oldest segment once no live message has its MSG there.  One
- * at a time, each unlink followed by a directory fsync, so a newer segment
- * (holding the DONE records that killed an older one's messages) never
- * disappears while the older one could come back.
- */
-static void
-spool_reclaim_kick(struct spool *sp)
-{
-	struct spool_reclaim *rc = &sp->rc;
-	struct spool_seg *s = sp->segs;
-
-	if (rc->active || s == NULL || s == sp->cur || !s->sealed ||
-	    s->live > 0 || (sp->fly.active && sp->fly.seg == s) ||
-	    ring_now(sp->r) < rc->retry_at)
-		return;
-	rc->seg = s;
-	rc->active = true;
-	snprintf(rc->name, sizeof(rc->name), "%016" PRIx64 ".seg", s->number);
-	spool_rc_step(sp, SPOOL_RC_CLOSE);
 }
 
 /* --- the commit delay --- */

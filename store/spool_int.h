@@ -116,10 +116,25 @@ struct spool_mkseg {
 	bool active;
 };
 
-/* The batch in flight: one write, then one fdatasync. */
+/*
+ * One run of the batch's bytes: an intake record where its transaction
+ * encoded it (p; the transaction's buffer lives until the batch is done),
+ * or buf[off..off+len) of the batch's own buffer (p NULL: records encoded
+ * here, which may move while the batch grows).
+ */
+struct spool_piece {
+	const uint8_t *p;
+	size_t off, len;
+};
+
+/* The batch in flight: one write(v), then one fdatasync. */
 struct spool_batch {
 	struct uop op;
-	struct record_buf buf;
+	struct record_buf buf;   /* marks, DONEs, re-encoded messages */
+	struct spool_piece *pcs; /* file order */
+	struct iovec *iov;       /* pcs_cap entries, for the writev */
+	unsigned npcs, pcs_cap;
+	size_t len; /* bytes of all pieces */
 	struct spool_seg *seg;
 	uint64_t off;
 	size_t done;
@@ -208,6 +223,12 @@ void spool_batch_fail(struct spool *sp, int err);
 void spool_commit_fail_pending(struct spool *sp, int err);
 void spool_probe_on_timer(struct timer *t);
 void spool_commit_txn_closed(struct spool *sp, struct spool_in *in);
+
+/* spool_seg.c: segment creation and reclaim (the ops' completions). */
+void spool_mk_start(struct spool *sp);
+void spool_mk_on_done(struct uop *op, int res, unsigned flags);
+void spool_reclaim_kick(struct spool *sp);
+void spool_rc_on_done(struct uop *op, int res, unsigned flags);
 
 /* spool_stream.c */
 int spool_stream_start(struct spool_in *in);

@@ -111,6 +111,18 @@ spool_txn_body(struct spool_txn *txn, const void *buf, size_t len)
 	return 0;
 }
 
+/* In-place room for body bytes.  See spool.h. */
+void *
+spool_txn_body_room(struct spool_txn *txn, size_t n)
+{
+	struct spool_in *in = txn->in;
+
+	if (in == NULL || in->committed || in->err || in->st != NULL ||
+	    in->body_len + n > in->sp->o.inline_max)
+		return NULL;
+	return record_body_room(&in->enc, n);
+}
+
 /*
  * Overwrite the MSG_FLAGS value in in's encoded head (the head CRC is
  * computed when the record is ended).  Returns 0, or -ENOENT when the head

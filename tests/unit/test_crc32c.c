@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_crc32c: published CRC-32C vectors, incremental use, and equality of
- * the SSE4.2 and slicing-by-8 paths on random data of every length/offset.
+ * the SSE4.2 and slicing-by-8 paths on random data of every length/offset,
+ * and on long buffers around the three-stream lengths (3 x 256 and
+ * 3 x 8192 bytes) where the hardware path joins its streams.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,6 +121,18 @@ test_incremental(void **state)
 	}
 }
 
+/* hw == sw over buf[off..off+len) from a random seed. */
+static void
+test_hw_sw_same(const uint8_t *buf, size_t off, size_t len)
+{
+	uint32_t seed = (uint32_t)rand();
+	uint32_t a = crc32c_sw(seed, buf + off, len);
+	uint32_t b = crc32c_hw(seed, buf + off, len);
+
+	if (a != b)
+		fail_msg("off %zu len %zu: sw %08x hw %08x", off, len, a, b);
+}
+
 /* Random data at every offset 0..15 and length 0..1100: hw == sw. */
 static void
 test_hw_equals_sw(void **state)
@@ -133,21 +147,62 @@ test_hw_equals_sw(void **state)
 		for (size_t i = 0; i < n; i++)
 			buf[i] = (uint8_t)rand();
 		for (size_t off = 0; off < 16; off++)
-			for (size_t len = 0; len + off <= 1100; len++) {
-				uint32_t seed = (uint32_t)rand();
-				uint32_t a = crc32c_sw(seed, buf + off, len);
-				uint32_t b = crc32c_hw(seed, buf + off, len);
-
-				if (a != b)
-					fail_msg("off %zu len %zu: sw %08x hw "
-						 "%08x",
-						 off, len, a, b);
-			}
+			for (size_t len = 0; len + off <= 1100; len++)
+				test_hw_sw_same(buf, off, len);
 	}
 	free(buf);
 }
 
-/* A single flipped bit anywhere changes the CRC (CRCs detect all of them). */
+/*
+ * Long buffers: every length around the three-stream boundaries (3 x
+ * 256, 3 x 8192 and their multiples), at odd offsets, hw == sw; a
+ * flipped bit in each stream changes the hardware CRC; split anywhere,
+ * the same CRC.
+ */
+static void
+test_hw_equals_sw_long(void **state)
+{
+	static const size_t bases[] = {
+	    768, 1536, 24576, 24576 + 768, 49152, 102400, 3 * 24576 + 2 * 768};
+	size_t n = 102400 + 64;
+	uint8_t *buf = malloc(n);
+
+	(void)state;
+	assert_non_null(buf);
+	srand(777);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (uint8_t)rand();
+	for (size_t b = 0; b < sizeof(bases) / sizeof(bases[0]); b++)
+		for (size_t len = bases[b] - 9; len <= bases[b] + 9; len++)
+			for (size_t off = 0; off < 3; off++)
+				test_hw_sw_same(buf, off, len);
+	{
+		size_t len = 102400;
+		uint32_t whole = crc32c_hw(0, buf, len);
+		const size_t flips[] = {5,         8192 + 5,        16384 + 5,
+					24576 + 5, 24576 + 256 + 5, len - 1};
+		const size_t cuts[] = {1, 767, 8193, 24575, 50000, len - 1};
+
+		for (size_t i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
+			buf[flips[i]] ^= 0x10;
+			assert_int_not_equal(crc32c_hw(0, buf, len), whole);
+			assert_int_equal(crc32c_hw(0, buf, len),
+					 crc32c_sw(0, buf, len));
+			buf[flips[i]] ^= 0x10;
+		}
+		for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+			uint32_t c = crc32c_hw(0, buf, cuts[i]);
+
+			c = crc32c_hw(c, buf + cuts[i], len - cuts[i]);
+			assert_int_equal(c, whole);
+		}
+		assert_int_equal(crc32c(0, buf, len), whole);
+	}
+	free(buf);
+}
+
+/* A single flipped bit anywhere changes the CRC (CRCs detect
+ * all of them). */
 static void
 test_single_bit_flips(void **state)
 {
@@ -174,6 +229,7 @@ main(void)
 	    cmocka_unit_test(test_vectors_hw),
 	    cmocka_unit_test(test_incremental),
 	    cmocka_unit_test(test_hw_equals_sw),
+	    cmocka_unit_test(test_hw_equals_sw_long),
 	    cmocka_unit_test(test_single_bit_flips),
 	};
 

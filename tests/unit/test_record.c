@@ -579,6 +579,70 @@ test_body_split_and_stream(void **state)
 	record_buf_fini(&one);
 }
 
+/*
+ * Body bytes produced in place (record_body_room, then record_body_append
+ * with that pointer) give the same record as copied ones, for every split;
+ * a room that was asked for but not used leaves nothing behind; no room
+ * before the body, after streaming started, or past RECORD_PAYLOAD_MAX.
+ */
+static void
+test_body_room(void **state)
+{
+	uint8_t body[3001];
+	struct record_buf one, b;
+	struct record_msg m;
+	struct record_enc e;
+	struct record_extent x1, x2;
+	const size_t splits[] = {1, 7, 64, 1000, 3001};
+	uint8_t *p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = (uint8_t)(i * 13 + 1);
+	record_buf_init(&one);
+	msg_init(&m);
+	x1 = enc_msg(&one, &m, &rcpt_xy, 1, body, sizeof(body), 3);
+	for (size_t s = 0; s < nitems(splits); s++) {
+		record_buf_init(&b);
+		assert_int_equal(record_msg_begin(&e, &b, NONCE, &m), 0);
+		assert_null(record_body_room(&e, 16)); /* envelope open */
+		assert_int_equal(record_msg_add_rcpt(&e, &rcpt_xy), 0);
+		assert_int_equal(record_msg_body_begin(&e, NULL), 0);
+		for (size_t o = 0; o < sizeof(body); o += splits[s]) {
+			size_t n = MIN(splits[s], sizeof(body) - o);
+			size_t len = b.len;
+
+			/* more room than used: the rest is not counted */
+			p = record_body_room(&e, n + 100);
+			assert_non_null(p);
+			assert_int_equal(b.len, len);
+			assert_ptr_equal(p, b.data + b.len);
+			assert_true(b.cap >= b.len + n + 100);
+			memcpy(p, body + o, n);
+			assert_int_equal(record_body_append(&e, p, n), 0);
+			assert_int_equal(b.len, len + n);
+		}
+		assert_non_null(record_body_room(&e, 5)); /* unused */
+		assert_int_equal(record_enc_end(&e, 3, &x2), 0);
+		assert_int_equal(x2.size, x1.size);
+		assert_int_equal(b.len, one.len);
+		assert_memory_equal(b.data, one.data, one.len);
+		assert_null(record_body_room(&e, 1)); /* closed */
+		record_buf_fini(&b);
+	}
+	/* Streaming and too large. */
+	record_buf_init(&b);
+	assert_int_equal(record_msg_begin(&e, &b, NONCE, &m), 0);
+	assert_int_equal(record_msg_add_rcpt(&e, &rcpt_xy), 0);
+	assert_int_equal(record_msg_body_begin(&e, NULL), 0);
+	assert_null(record_body_room(&e, RECORD_PAYLOAD_MAX));
+	assert_int_equal(record_body_stream(&e, "ab", 2), 0);
+	assert_null(record_body_room(&e, 1));
+	record_enc_abort(&e);
+	record_buf_fini(&b);
+	record_buf_fini(&one);
+}
+
 /* Build MSG, RCPT, DONE records into one buffer. */
 static void
 three_records(struct record_buf *b, struct record_extent x[3])
@@ -1601,6 +1665,7 @@ main(void)
 	    cmocka_unit_test(test_decode_handmade_msg),
 	    cmocka_unit_test(test_all_bytes_every_field),
 	    cmocka_unit_test(test_rcpt_done_roundtrip),
+	    cmocka_unit_test(test_body_room),
 	    cmocka_unit_test(test_msg_full_roundtrip),
 	    cmocka_unit_test(test_body_split_and_stream),
 	    cmocka_unit_test(test_truncation_every_length),

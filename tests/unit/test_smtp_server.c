@@ -30,6 +30,9 @@
 #include "smtps_fixture.h"
 #include "timer.h"
 
+/* The engine asks body_buf for at most this (its scratch's size). */
+#define SMTPS_SCRATCH_TEST 16384
+
 /* The owner: records what the engine asks and answers as told. */
 struct tst {
 	struct ring *r;
@@ -43,6 +46,10 @@ struct tst {
 	int64_t async_ns;
 	enum smtps_stage drop_stage; /* smtps_drop() at this stage */
 	bool pause_on_body;          /* smtps_pause() in the next on_body */
+	unsigned own_mode; /* body_buf: 0 NULL, 1 own[], 2 own[] every 2nd */
+	char own[SMTPS_SCRATCH_TEST];
+	unsigned own_asked, own_bodies;
+	const char *own_given; /* what body_buf returned last */
 	struct timer tm;
 	struct smtps_session *sess;
 	/* records */
@@ -129,6 +136,11 @@ tst_on_body(struct smtps_session *s, const char *buf, size_t len)
 	struct tst *x = smtps_server_udata(smtps_session_server(s));
 
 	assert_true(x->body_len + len <= sizeof(x->body));
+	if (x->own_given != NULL) { /* decoded where body_buf said */
+		assert_ptr_equal(buf, x->own_given);
+		x->own_bodies++;
+	}
+	x->own_given = NULL;
 	memcpy(x->body + x->body_len, buf, len);
 	x->body_len += len;
 	x->body_calls++;
@@ -138,6 +150,21 @@ tst_on_body(struct smtps_session *s, const char *buf, size_t len)
 		smtps_pause(s); /* idempotent */
 		assert_true(smtps_paused(s));
 	}
+}
+
+static char *
+tst_body_buf(struct smtps_session *s, size_t len)
+{
+	struct tst *x = smtps_server_udata(smtps_session_server(s));
+
+	assert_true(len > 0 && len <= sizeof(x->own));
+	x->own_asked++;
+	x->own_given = NULL;
+	if (x->own_mode == 0 || (x->own_mode == 2 && x->own_asked % 2))
+		return NULL;
+	memset(x->own, 'Z', sizeof(x->own)); /* nothing stale shows */
+	x->own_given = x->own;
+	return x->own;
 }
 
 static void
@@ -184,6 +211,7 @@ static const struct smtps_ops tst_ops = {
     .on_rcpt = tst_on_rcpt,
     .on_data = tst_on_data,
     .on_body = tst_on_body,
+    .body_buf = tst_body_buf,
     .on_data_end = tst_on_data_end,
     .on_rset = tst_on_rset,
     .on_quit = tst_on_quit,
@@ -605,6 +633,62 @@ test_body_lent_buffer(void **state)
 	assert_int_equal(smtps_session_messages(x->sess), 2);
 }
 
+/*
+ * body_buf: the body is decoded straight into the owner's buffer (on_body
+ * gets that pointer), byte-exact with dots unstuffed, also when the owner
+ * offers its buffer only every other time; never asked outside DATA.
+ */
+static void
+test_body_owner_buffer(void **state)
+{
+	TST_OR_SKIP(x);
+	static const char want[] = "Subject: t\r\n\r\n.\r\n.x\r\nline\r\n";
+	static char wire[70000], big[65536];
+	size_t wl = 0, nl = 0;
+
+	for (int i = 0; i < 600; i++) { /* 100-byte lines, some stuffed */
+		if (i % 40 == 0)
+			wire[wl++] = '.';
+		memset(wire + wl, 'a' + i % 26, 98);
+		memcpy(wire + wl + 98, "\r\n", 2);
+		if (i % 40 == 0)
+			wire[wl] = '.'; /* "..aaa": the line is ".aaa" */
+		memcpy(big + nl, wire + wl, 100);
+		wl += 100;
+		nl += 100;
+	}
+	memcpy(wire + wl, ".\r\n", 4);
+	x->own_mode = 1;
+	x->cfg.recv_buf = 4096;
+	tst_start(x);
+	tst_ehlo(x);
+	assert_int_equal(x->own_asked, 0);
+	tst_send(x, "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n");
+	tst_expect(x, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+		      "354 End data with <CR><LF>.<CR><LF>\r\n");
+	tst_send(x, "Subject: t\r\n\r\n..\r\n");
+	tst_drain(x, 20);
+	tst_send(x, "..x\r\nline\r\n.\r\n");
+	tst_expect(x, "250 2.0.0 Ok: queued\r\n");
+	assert_int_equal(x->body_len, sizeof(want) - 1);
+	assert_memory_equal(x->body, want, sizeof(want) - 1);
+	assert_true(x->own_bodies >= 2);
+	assert_int_equal(x->own_bodies, x->body_calls);
+	/* Every other time: scratch and owner's buffer mixed. */
+	x->own_mode = 2;
+	x->own_asked = x->own_bodies = x->body_calls = 0;
+	x->body_len = 0;
+	tst_send(x, "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n");
+	tst_expect(x, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+		      "354 End data with <CR><LF>.<CR><LF>\r\n");
+	tst_send(x, wire);
+	tst_expect(x, "250 2.0.0 Ok: queued\r\n");
+	assert_int_equal(x->body_len, nl);
+	assert_memory_equal(x->body, big, nl);
+	assert_true(x->own_bodies > 0 && x->own_bodies < x->body_calls);
+	assert_int_equal(x->info.size, nl);
+}
+
 static void
 test_body_anomalies_counted(void **state)
 {
@@ -937,6 +1021,7 @@ main(void)
 	    T(test_idle_timeout),
 	    T(test_idle_timer_moves),
 	    T(test_body_lent_buffer),
+	    T(test_body_owner_buffer),
 	    T(test_session_timeout),
 	    T(test_early_talker),
 	    T(test_early_talker_allowed),

@@ -729,6 +729,136 @@ test_streamed(void **state)
 	free(b);
 }
 
+/*
+ * A body produced in place (spool_txn_body_room, then spool_txn_body with
+ * that pointer) is stored byte-exact and replays; no room past inline_max
+ * (there the body streams), after commit, or with no transaction.
+ */
+static void
+test_body_room(void **state)
+{
+	FX();
+	enum {
+		LEN = 40000,
+		PIECE = 3000
+	};
+	struct spool_txn t = {0}, none = {0};
+	struct env_buf e;
+	struct cres c = {0};
+	uint8_t *b = malloc(LEN);
+	size_t off = 0;
+
+	f->o.inline_max = 32 << 10;
+	fx_open(f);
+	env_make(&e, 2);
+	body_fill(b, LEN, 42);
+	assert_null(spool_txn_body_room(&none, 1));
+	assert_int_equal(spool_txn_begin(f->sp, &t, &e.env, cres_on_resume, &c),
+			 0);
+	memcpy(c.id, spool_txn_id(&t), SPOOL_ID_LEN);
+	assert_null(spool_txn_body_room(&t, (32 << 10) + 1));
+	while (off < 30000) {
+		size_t n = MIN((size_t)PIECE, 30000 - off);
+		uint8_t *p = spool_txn_body_room(&t, PIECE);
+
+		assert_non_null(p);
+		memcpy(p, b + off, n);
+		assert_int_equal(spool_txn_body(&t, p, n), 0);
+		off += n;
+	}
+	assert_null(spool_txn_body_room(&t, 3000)); /* would pass 32 KiB */
+	assert_int_equal(spool_txn_body(&t, b + off, LEN - off), 0);
+	assert_null(spool_txn_body_room(&t, 1)); /* streamed now */
+	spool_txn_commit(&t, cres_on_commit, &c);
+	run_until(f, &c.calls, 1);
+	assert_int_equal(c.err, 0);
+	check_body(f, c.id, 42, LEN);
+	/* Wholly in place, inline. */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(spool_txn_begin(f->sp, &t, &e.env, cres_on_resume, &c),
+			 0);
+	memcpy(c.id, spool_txn_id(&t), SPOOL_ID_LEN);
+	{
+		uint8_t *p = spool_txn_body_room(&t, 20000);
+
+		assert_non_null(p);
+		body_fill(p, 20000, 43);
+		assert_int_equal(spool_txn_body(&t, p, 20000), 0);
+	}
+	spool_txn_commit(&t, cres_on_commit, &c);
+	assert_null(spool_txn_body_room(&t, 1)); /* committed */
+	run_until(f, &c.calls, 1);
+	assert_int_equal(c.err, 0);
+	check_body(f, c.id, 43, 20000);
+	fx_reopen(f);
+	check_body(f, c.id, 43, 20000);
+	free(b);
+}
+
+/*
+ * A batch is written from the transactions' own buffers and its own (state
+ * marks): messages and marks interleaved, more pieces than one writev takes
+ * (IOV_MAX), and short writes that stop inside a piece or on its edge, are
+ * all on disk in order and replay byte-exact.
+ */
+static void
+test_batch_pieces(void **state)
+{
+	FX();
+	enum {
+		N = 1500,
+		OLD = 20
+	};
+	static const int cuts[] = {1, 37, 4096, 100000};
+	struct spool_state dlv = {.state = RECORD_RS_DELIVERED, .code = 250};
+	struct spool_txn *t = calloc(N, sizeof(*t));
+	struct cres *c = calloc(N, sizeof(*c)), old[OLD];
+	struct mres m[OLD];
+
+	f->o.max_batch = 4096;
+	fx_open(f);
+	for (unsigned i = 0; i < OLD; i++)
+		commit_one(f, &old[i], 5000 + i, 700);
+	for (size_t k = 0; k < nitems(cuts); k++) {
+		uint64_t b0 = spool_stats(f->sp)->batches;
+		int done = 0;
+
+		memset(m, 0, sizeof(m));
+		for (unsigned i = 0; i < N; i++) {
+			submit(f, &t[i], &c[i], (unsigned)(k * N + i),
+			       100 + i % 300, 1);
+			if (i % 75 == 0) /* a mark between messages */
+				assert_int_equal(
+				    spool_mark(f->sp, old[i / 75].id, 0, 1,
+					       &dlv, mres_on_mark, &m[i / 75]),
+				    0);
+		}
+		spool_fault_inject(f->sp, RING_OP_WRITE, 0, cuts[k]);
+		for (int r = 0; r < 20000 && done < N; r++) {
+			assert_true(ring_run_once(f->r, 1000000) >= 0);
+			done = 0;
+			for (unsigned i = 0; i < N; i++)
+				done += c[i].calls;
+		}
+		assert_int_equal(done, N);
+		assert_int_equal(spool_stats(f->sp)->batches, b0 + 1);
+		for (unsigned i = 0; i < N; i++)
+			assert_int_equal(c[i].err, 0);
+		for (unsigned i = 0; i < OLD; i++)
+			assert_int_equal(m[i].calls, 1);
+		fx_reopen(f);
+		for (unsigned i = 0; i < N; i += 7)
+			check_body(f, c[i].id, (unsigned)(k * N + i),
+				   100 + i % 300);
+		check_body(f, c[N - 1].id, (unsigned)(k * N + N - 1),
+			   100 + (N - 1) % 300);
+		assert_int_equal(spool_stats(f->sp)->live_msgs,
+				 OLD + (k + 1) * N);
+	}
+	free(t);
+	free(c);
+}
+
 /* Begin a transaction with some body and leave it open. */
 static void
 open_txn(struct fx *f, struct spool_txn *t, uint32_t flags)
@@ -1499,7 +1629,8 @@ main(void)
 	    T(test_enospc),           T(test_newer_version),
 	    T(test_replay_large),     T(test_commit_delay),
 	    T(test_set_flags),        T(test_commit_hints),
-	    T(test_listener_hints),
+	    T(test_listener_hints),   T(test_body_room),
+	    T(test_batch_pieces),
 #undef T
 	};
 
