@@ -646,14 +646,14 @@ dlv_session_outcome(struct dlv *d, struct conn *c, const struct smtpc_result *r)
 	struct backoff_policy bp;
 	struct outcome o;
 	char why[SMTPC_TEXT_MAX + 2 * DOM_NAME_MAX];
+	char desc[SMTPC_TEXT_MAX + 32];
 
 	outcome_classify_session(r, &ctx, &o);
 	backoff_policy_init(&bp, (int64_t)pol->retry_interval_ms,
 			    (int64_t)pol->max_retry_interval_ms,
 			    (int64_t)pol->message_expiration_ms);
-	snprintf(why, sizeof(why), "%s (%s) %s: %s%s%s", c->host, c->ip,
-		 smtpc_stage_str(r->stage), smtpc_fail_str(r->fail),
-		 r->text[0] ? ": " : "", r->text);
+	snprintf(why, sizeof(why), "%s (%s): %s", c->host, c->ip,
+		 smtpc_result_describe(r, desc, sizeof(desc)));
 	if (o.action == OUTCOME_DELIVERED) {
 		if (a) {
 			a->failures = 0;

@@ -39,7 +39,8 @@ static const char *const smtpc_state_names[] = {
 };
 _Static_assert(nitems(smtpc_state_names) == SMTPC_S__COUNT, "states");
 
-/* s->action per state: every error line ends "while <action>". */
+/* s->action per state: log lines end "while <action>" (a session
+ * failure's text names its stage instead: smtpc_result_fail()). */
 static const char *const smtpc_actions[] = {
     [SMTPC_S_INIT] = "starting",
     [SMTPC_S_CONNECT] = "connecting",
@@ -212,15 +213,7 @@ smtpc_fail(struct smtpc *s, int err)
 		return;
 	if (s->tls != NULL || s->state == SMTPC_S_TLS)
 		smtpc_tls_fail_class(s, err, &f, &reason);
-	smtpc_result_set(&why, SMTPC_R_TEMPORARY, f, smtpc_cur_stage(s), err);
-	if (f == SMTPC_FAIL_TLS) {
-		why.esc[0] = 4; /* RFC 3463 X.7.5: cryptographic failure */
-		why.esc[1] = 7;
-		why.esc[2] = 5;
-	}
-	snprintf(why.text, sizeof(why.text), "%s (%s) at %s while %s",
-		 smtpc_fail_str(f), reason, smtpc_stage_str(why.stage),
-		 s->action);
+	smtpc_result_fail(&why, f, smtpc_cur_stage(s), err, reason);
 	log_info("%016" PRIx64 " %s: %s", s->id, s->o.mx_host, why.text);
 	smtpc_close(s, &why);
 }

@@ -180,6 +180,15 @@ struct smtpc_result {
 	char text[SMTPC_TEXT_MAX];
 };
 
+/*
+ * r in one line that says each fact once (docs/ERRORS.md, "Failure
+ * text"): a reply "<code> at <stage>: <text>", any other result its text
+ * ("<failure> at <stage>" when it has none).  Writes at most n bytes to
+ * buf (cut to fit, terminated when n > 0) and returns buf.
+ */
+const char *smtpc_result_describe(const struct smtpc_result *r, char *buf,
+				  size_t n);
+
 struct smtpc_rcpt {
 	const char *addr;        /* without <> */
 	unsigned notify;         /* enum smtpcmd_notify, sent only if DSN */

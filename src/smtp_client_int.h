@@ -101,6 +101,14 @@ void smtpc_result_reply(struct smtpc_result *res, const struct smtp_reply *rep,
 			enum smtpc_stage stage);
 void smtpc_result_local(struct smtpc_result *res, enum smtpc_fail f,
 			unsigned subject, unsigned detail, const char *text);
+/*
+ * A session failure of class f at stage from -errno err: temporary, X.7.5
+ * for SMTPC_FAIL_TLS, text "<failure> at <stage>[: <reason>]"
+ * (docs/ERRORS.md, "Failure text").  reason is the failing layer's words,
+ * NULL for strerror(-err); it is left out where the failure says it.
+ */
+void smtpc_result_fail(struct smtpc_result *res, enum smtpc_fail f,
+		       enum smtpc_stage stage, int err, const char *reason);
 /* Give every still-pending recipient of m the result tmpl. */
 void smtpc_msg_settle_rcpts(struct smtpc_msg *m,
 			    const struct smtpc_result *tmpl);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const smtpc_stage_names[] = {
     [SMTPC_STAGE_NONE] = "none",     [SMTPC_STAGE_CONNECT] = "connect",
@@ -40,6 +41,46 @@ static const char *const smtpc_status_names[] = {
     [SMTPC_R_PERMANENT] = "permanent",
 };
 _Static_assert(nitems(smtpc_status_names) == SMTPC_R__COUNT, "status");
+
+/* How a stage reads in a result's text (docs/ERRORS.md, "Failure text"). */
+static const char *const smtpc_stage_words[] = {
+    [SMTPC_STAGE_NONE] = "session",      [SMTPC_STAGE_CONNECT] = "connect",
+    [SMTPC_STAGE_BANNER] = "greeting",   [SMTPC_STAGE_EHLO] = "EHLO",
+    [SMTPC_STAGE_HELO] = "HELO",         [SMTPC_STAGE_STARTTLS] = "STARTTLS",
+    [SMTPC_STAGE_MAIL] = "MAIL",         [SMTPC_STAGE_RCPT] = "RCPT",
+    [SMTPC_STAGE_DATA] = "DATA",         [SMTPC_STAGE_BODY] = "message body",
+    [SMTPC_STAGE_DOT] = "end of data",   [SMTPC_STAGE_RSET] = "RSET",
+    [SMTPC_STAGE_QUIT] = "QUIT",         [SMTPC_STAGE_IDLE] = "idle",
+    [SMTPC_STAGE_LOCAL] = "local check",
+};
+_Static_assert(nitems(smtpc_stage_words) == SMTPC_STAGE__COUNT, "words");
+
+/* How a failure class reads in a result's text. */
+static const char *const smtpc_fail_words[] = {
+    [SMTPC_FAIL_NONE] = "no failure",
+    [SMTPC_FAIL_REFUSED] = "connection refused",
+    [SMTPC_FAIL_UNREACH] = "unreachable",
+    [SMTPC_FAIL_TIMEOUT] = "timeout",
+    [SMTPC_FAIL_RESET] = "connection lost",
+    [SMTPC_FAIL_TLS] = "TLS error",
+    [SMTPC_FAIL_PROTO] = "protocol error",
+    [SMTPC_FAIL_LOCAL] = "local error",
+    [SMTPC_FAIL_REPLY] = "refused",
+    [SMTPC_FAIL_CAPS] = "capability refusal",
+};
+_Static_assert(nitems(smtpc_fail_words) == SMTPC_FAIL__COUNT, "words");
+
+static const char *
+smtpc_stage_word(enum smtpc_stage st)
+{
+	return (unsigned)st < SMTPC_STAGE__COUNT ? smtpc_stage_words[st] : "?";
+}
+
+static const char *
+smtpc_fail_word(enum smtpc_fail f)
+{
+	return (unsigned)f < SMTPC_FAIL__COUNT ? smtpc_fail_words[f] : "?";
+}
 
 const char *
 smtpc_stage_str(enum smtpc_stage st)
@@ -146,6 +187,61 @@ smtpc_result_local(struct smtpc_result *res, enum smtpc_fail f,
 	res->esc[1] = subject;
 	res->esc[2] = detail;
 	snprintf(res->text, sizeof(res->text), "%s", text);
+}
+
+/*
+ * Whether reason only repeats the failure words: the same words ("protocol
+ * error: Protocol error"), or strerror() of a refusal or timeout
+ * ("connection refused: Connection refused", "timeout: Timer expired").
+ */
+static bool
+smtpc_reason_redundant(enum smtpc_fail f, int err, const char *reason)
+{
+	if (strcasecmp(reason, smtpc_fail_word(f)) == 0)
+		return true;
+	return (f == SMTPC_FAIL_REFUSED || f == SMTPC_FAIL_TIMEOUT) &&
+	       strcmp(reason, strerror(-err)) == 0;
+}
+
+/*
+ * A session failure: "<failure> at <stage>[: <reason>]", X.7.5 for TLS.
+ */
+void
+smtpc_result_fail(struct smtpc_result *res, enum smtpc_fail f,
+		  enum smtpc_stage stage, int err, const char *reason)
+{
+	smtpc_result_set(res, SMTPC_R_TEMPORARY, f, stage, err);
+	if (f == SMTPC_FAIL_TLS) {
+		res->esc[0] = 4; /* RFC 3463 X.7.5: cryptographic failure */
+		res->esc[1] = 7;
+		res->esc[2] = 5;
+	}
+	if (reason == NULL)
+		reason = err < 0 ? strerror(-err) : "";
+	if (reason[0] == '\0' || smtpc_reason_redundant(f, err, reason))
+		reason = NULL;
+	snprintf(res->text, sizeof(res->text), "%s at %s%s%s",
+		 smtpc_fail_word(f), smtpc_stage_word(stage),
+		 reason ? ": " : "", reason ? reason : "");
+}
+
+/* A reply by its code and stage; anything else by its own text. */
+const char *
+smtpc_result_describe(const struct smtpc_result *r, char *buf, size_t n)
+{
+	if (n == 0)
+		return buf;
+	if (r->code > 0 &&
+	    (r->fail == SMTPC_FAIL_REPLY || r->fail == SMTPC_FAIL_NONE))
+		snprintf(buf, n, "%d at %s%s%s", r->code,
+			 smtpc_stage_word(r->stage), r->text[0] ? ": " : "",
+			 r->text);
+	else if (r->text[0] != '\0')
+		snprintf(buf, n, "%s", r->text);
+	else
+		snprintf(buf, n, "%s at %s", smtpc_fail_word(r->fail),
+			 smtpc_stage_word(r->stage));
+	return buf;
 }
 
 /* Give every still-pending recipient of m the result tmpl. */

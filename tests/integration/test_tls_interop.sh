@@ -271,7 +271,7 @@ check_out() {
 		jq_log "len(ev('deferred', '$r')) == 1 and not ev('delivered', '$r')
 		  and ev('deferred', '$r')[0]['enhanced'].startswith('4.7.')
 		  and ev('deferred', '$r')[0]['tls'] is None
-		  and 'while starting TLS' in ev('deferred', '$r')[0]['text']
+		  and '): TLS error at STARTTLS: ' in ev('deferred', '$r')[0]['text']
 		  and ('$srv' == 'a' or 'fatal alert protocol_version' in
 		       ev('deferred', '$r')[0]['text'])" ||
 			return 1

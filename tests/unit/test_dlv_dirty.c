@@ -429,7 +429,7 @@ test_sessions(void **state)
 	t_session(f, "busy.test", "421 busy\r\n");
 	dr = dom_find(&f->doms, "busy.test");
 	assert_int_equal(dr->deliveries, 0);
-	assert_non_null(strstr(dr->last_error, "banner: reply: busy"));
+	assert_non_null(strstr(dr->last_error, "421 at greeting: busy"));
 }
 
 int
