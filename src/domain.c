@@ -143,6 +143,7 @@ dom_get(struct dom_table *t, const char *name)
 		dr->bind[b].active.tail = &dr->bind[b].active.head;
 	timer_init(&dr->mt_timer, NULL);
 	dr->delayed.tail = &dr->delayed.head;
+	dr->rcvd_min_ms = INT64_MAX;
 	k = dom_hash(name) & (t->nbuckets - 1);
 	dr->hnext = t->buckets[k];
 	t->buckets[k] = dr;
@@ -206,6 +207,23 @@ dom_active_q(domain_record *dr, int slot)
 	return &dr->bind[slot].active;
 }
 
+/* u joined an active queue: keep the earliest received time. */
+static void
+dom_rcvd_note(domain_record *dr, const struct dom_unit *u)
+{
+	if (u->received_ms == 0)
+		dr->rcvd_unknown = true;
+	else
+		dr->rcvd_min_ms = MIN(dr->rcvd_min_ms, u->received_ms);
+}
+
+void
+dom_rcvd_reset(domain_record *dr, int64_t min_ms)
+{
+	dr->rcvd_min_ms = min_ms;
+	dr->rcvd_unknown = false;
+}
+
 void
 dom_active_push(struct dom_table *t, domain_record *dr, struct dom_unit *u)
 {
@@ -218,6 +236,7 @@ dom_active_push(struct dom_table *t, domain_record *dr, struct dom_unit *u)
 	q->count++;
 	dr->nactive++;
 	t->units++;
+	dom_rcvd_note(dr, u);
 	dom_dirty(dr);
 }
 
@@ -234,6 +253,7 @@ dom_active_unshift(struct dom_table *t, domain_record *dr, struct dom_unit *u)
 	q->count++;
 	dr->nactive++;
 	t->units++;
+	dom_rcvd_note(dr, u);
 	dom_dirty(dr);
 }
 
@@ -258,7 +278,8 @@ dom_active_pop(struct dom_table *t, domain_record *dr, int slot)
 	struct dom_unit *u = dom_queue_shift(dom_active_q(dr, slot));
 
 	if (u != NULL) {
-		dr->nactive--;
+		if (--dr->nactive == 0)
+			dom_rcvd_reset(dr, INT64_MAX);
 		t->units--;
 		dom_dirty(dr);
 	}
@@ -356,6 +377,7 @@ dom_promote_due(domain_record *dr, int64_t now_ms)
 		q->tail = &u->next;
 		q->count++;
 		dr->nactive++;
+		dom_rcvd_note(dr, u);
 		n++;
 	}
 	if (n > 0)

@@ -42,6 +42,9 @@ struct dom_unit {
 	struct dom_unit *next;
 	domain_record *dr;
 	int64_t due_ms; /* wall clock ms: when it may be tried (delayed) */
+	/* When its message was received (wall clock ms), for the expiry;
+	 * 0: not looked up yet (maintainer.c looks it up and keeps it). */
+	int64_t received_ms;
 	uint8_t id[DOM_ID_LEN];
 	int bslot;         /* binding slot it leaves from */
 	uint32_t attempts; /* attempts so far (max over its recipients) */
@@ -104,8 +107,15 @@ struct domain_record {
 	unsigned nconn;           /* over every binding */
 	uint32_t defer_failures;  /* consecutive all-hosts failures */
 	int64_t backoff_until_ms; /* no connection before */
-	int64_t expire_sweep_ms;  /* next sweep for expired queued units */
-	uint32_t dns_failures;    /* consecutive temporary DNS failures */
+	int64_t expire_sweep_ms;  /* next look at active units of unknown age */
+	/* The active units' age, for the maintainer's expiry timer (kept by
+	 * the queue functions): the earliest received_ms among them (a lower
+	 * bound: units taken since do not raise it), INT64_MAX when none is
+	 * known; rcvd_unknown: an active unit with received_ms 0 was queued
+	 * since the maintainer last looked.  Both reset when nactive is 0. */
+	int64_t rcvd_min_ms;
+	bool rcvd_unknown;
+	uint32_t dns_failures; /* consecutive temporary DNS failures */
 	bool suspended; /* by an administrator (ringctl, store/rstate.c) */
 	/* The effective policy with administrative overrides applied (Redis,
 	 * ringctl), or NULL: config_domain() applies.  Built, owned and
@@ -196,6 +206,9 @@ struct dom_unit *dom_active_pop(struct dom_table *t, domain_record *dr,
 				int slot);
 /* Take the oldest active unit of any binding, or NULL. */
 struct dom_unit *dom_active_pop_any(struct dom_table *t, domain_record *dr);
+/* Set dr's earliest received time anew (the maintainer looked at every
+ * active unit): rcvd_min_ms = min_ms, rcvd_unknown = false. */
+void dom_rcvd_reset(domain_record *dr, int64_t min_ms);
 /* Insert u into dr's delayed queue, ordered by u->due_ms. */
 void dom_delayed_push(struct dom_table *t, domain_record *dr,
 		      struct dom_unit *u);

@@ -11,9 +11,10 @@
  * takes the cluster leases the goal needs (rlease_take, all in one
  * request) and calls initiate_connection_smtp() for what is missing, each
  * with its lease staged (conn_stage_lease), then re-arms itself for the
- * earliest moment anything can change (a delayed unit due, the end of a
- * backoff, a penalty, a throttle interval or a message rate's wait, or
- * the scan interval while units wait).  Session ends,
+ * earliest moment anything can change (a delayed unit due, the first
+ * active unit's expiry, the end of a backoff, a penalty, a throttle
+ * interval or a message rate's wait; the scan interval only while units
+ * of unknown age wait, or units wait without any session).  Session ends,
  * lookups and new mail poke the domain (maint_poke) for a tick in this
  * loop turn.  No policy: that is outcome.c / backoff.c.
  */
@@ -27,7 +28,10 @@
 
 struct dlv;
 
-#define MAINT_SCAN_INTERVAL_MS 15000 /* delayed_queue_scan_interval */
+/* The safety net (delayed_queue_scan_interval): how often a domain whose
+ * units wait without a session ticks, and at most how often it looks up
+ * the age of newly queued units. */
+#define MAINT_SCAN_INTERVAL_MS 15000
 
 /* Tick dr at the end of this loop turn (timers due "now"). */
 void maint_poke(domain_record *dr);
@@ -69,17 +73,23 @@ struct maint_wake_in {
 	int64_t backoff_ms;  /* domain backoff end, <= now: none */
 	int64_t penalty_ms;  /* earliest penalty end, INT64_MAX: none */
 	int64_t throttle_ms; /* connection throttle wait end, 0: none */
+	int64_t expire_ms;   /* earliest active unit's expiry, INT64_MAX:
+				none known */
+	int64_t scan_ms;     /* the safety scan, INT64_MAX: none */
 	uint32_t active;     /* active units left after the tick */
 	unsigned nconn;      /* sessions open for the domain */
 };
 /*
  * When to tick next, or INT64_MAX for "only when poked": the earliest of
- * the next due unit and, while units wait on the active queue, the end of
- * the backoff / penalty / throttle, bounded by the scan interval (a
- * session end pokes the domain, so with sessions open only the scan
- * interval applies).
+ * the next due unit and, while units wait on the active queue, their
+ * first expiry, the safety scan and the end of the backoff / penalty /
+ * throttle (those already over are ignored).  Session ends, finished
+ * messages and lookups poke the domain, so nothing else needs a timer.
  */
 int64_t maint_next_wake(const struct maint_wake_in *in);
+/* When a message received at received_ms (INT64_MAX: none) expires under
+ * expiration_ms (< 0 as 0): their sum, INT64_MAX when it overflows. */
+int64_t maint_expire_at(int64_t received_ms, int64_t expiration_ms);
 
 /* What a message rate tells the connection goal of (domain, binding). */
 struct maint_rate_in {

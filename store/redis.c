@@ -167,6 +167,10 @@ rds_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	(void)ac;
 	TAILQ_REMOVE(&rds->pending, q, link);
 	rds->npending--;
+	/* Nothing outstanding: no deadline to watch (an idle link costs no
+	 * wake-up); otherwise the armed timer re-arms for the new head. */
+	if (rds->npending == 0 && timer_armed(&rds->deadline_t))
+		timer_cancel(ring_timers(rds->ring), &rds->deadline_t);
 	if (reply == NULL) {
 		status = rds_lost_status(rds, q);
 	} else {

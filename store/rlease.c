@@ -131,6 +131,8 @@ rlease_stats(const struct rlease *rl)
 	return &rl->st;
 }
 
+static int rl_send_nodes(struct rlease *rl);
+
 /* ---- groups ------------------------------------------------------------ */
 
 struct rl_group *
@@ -232,6 +234,14 @@ rlease_group_get(struct rlease *rl, domain_record *dr, int slot,
 	g->next = rl->b[h];
 	rl->b[h] = g;
 	rl->count++;
+	/* The first cluster limit in use starts the renewal rounds, with a
+	 * count of the live nodes now; until then nothing is sent. */
+	if (rl->ring != NULL && !rl->stopped && !timer_armed(&rl->tm)) {
+		timer_arm(ring_timers(rl->ring), &rl->tm,
+			  ring_now(rl->ring) + rl->period_ns);
+		if (rds_is_up(rl->rds))
+			(void)rl_send_nodes(rl);
+	}
 	return g;
 }
 
@@ -742,6 +752,10 @@ rl_timer(struct timer *t)
 {
 	struct rlease *rl = container_of(t, struct rlease, tm);
 
+	/* No domain has used a cluster limit yet: no round, no node count
+	 * (the timer is armed again by the first group, rlease_group_get). */
+	if (rl->count == 0)
+		return;
 	(void)rlease_renew(rl);
 	timer_arm(ring_timers(rl->ring), &rl->tm,
 		  ring_now(rl->ring) + rl->period_ns);
@@ -794,9 +808,7 @@ rlease_new(const struct rlease_opts *o, struct rlease **rl_r)
 		free(rl);
 		return -EINVAL;
 	}
-	timer_init(&rl->tm, rl_timer);
-	if (rl->ring != NULL)
-		timer_arm(ring_timers(rl->ring), &rl->tm, ring_now(rl->ring));
+	timer_init(&rl->tm, rl_timer); /* armed by the first group */
 	*rl_r = rl;
 	return 0;
 }

@@ -102,6 +102,34 @@ spool_entq_prepend(struct spool_entq *q, struct spool_entq *front)
 	spool_entq_init(front);
 }
 
+static bool
+spool_floor_set(const struct spool *sp)
+{
+	return sp->o.min_free_bytes != 0 || sp->o.min_free_percent != 0;
+}
+
+/* Whether the probe must run again: a storage error (its wake-up lets the
+ * commit hook retry segment creation), or a free-space floor while mail
+ * is being accepted or the space is low.  An idle spool wakes nothing;
+ * spool_status() checks at once when intake resumes. */
+static bool
+spool_probe_wanted(const struct spool *sp)
+{
+	return sp->err != 0 ||
+	       (spool_floor_set(sp) &&
+		(sp->low_space || sp->open > 0 || !spool_commit_idle(sp)));
+}
+
+/* Run the probe one period from now unless it runs already (or the
+ * spool is still opening: spool_open() starts it). */
+static void
+spool_probe_start(struct spool *sp)
+{
+	if (sp->probe.fn != NULL && !timer_armed(&sp->probe))
+		timer_arm(ring_timers(sp->r), &sp->probe,
+			  ring_now(sp->r) + (int64_t)sp->o.probe_ms * 1000000);
+}
+
 /*
  * Map a storage error to the three the listener distinguishes, mark the
  * spool unhealthy and abandon the append segment (healing goes through a
@@ -127,6 +155,7 @@ spool_set_err(struct spool *sp, int err, const char *what)
 		sp->cur = NULL;
 	}
 	sp->retry_at = ring_now(sp->r) + (int64_t)sp->o.probe_ms * 1000000 / 4;
+	spool_probe_start(sp); /* its wake-ups heal, even when idle */
 	return e;
 }
 
@@ -227,8 +256,9 @@ spool_probe_on_timer(struct timer *t)
 	struct spool *sp = container_of(t, struct spool, probe);
 
 	spool_check_space(sp);
-	timer_arm(ring_timers(sp->r), &sp->probe,
-		  ring_now(sp->r) + (int64_t)sp->o.probe_ms * 1000000);
+	if (spool_probe_wanted(sp))
+		timer_arm(ring_timers(sp->r), &sp->probe,
+			  ring_now(sp->r) + (int64_t)sp->o.probe_ms * 1000000);
 }
 
 static void
@@ -370,6 +400,15 @@ spool_close(struct spool *sp)
 int
 spool_status(const struct spool *sp)
 {
+	struct spool *w = (struct spool *)(uintptr_t)sp;
+
+	/* Intake after an idle spell: the space now, and the probe again
+	 * for as long as mail comes in. */
+	if (!timer_armed(&sp->probe) && sp->probe.fn != NULL &&
+	    spool_floor_set(sp)) {
+		spool_check_space(w);
+		spool_probe_start(w);
+	}
 	if (sp->err)
 		return sp->err;
 	return sp->low_space ? -ENOSPC : 0;

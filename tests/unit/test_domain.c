@@ -82,6 +82,66 @@ test_queues_per_binding(void **state)
 	dom_table_fini(&t); /* frees the two still active */
 }
 
+/* The active units' earliest received time: kept by push, unshift and
+ * promotion, unknown ages flagged, reset when the queues empty or by the
+ * maintainer's dom_rcvd_reset(). */
+static void
+test_rcvd_min(void **state)
+{
+	struct dom_table t;
+	domain_record *dr;
+	struct dom_unit *a = unit(id1, 0, 0), *b = unit(id2, 1, 0),
+			*c = unit(id2, 0, 0), *d = unit(id1, 1, 50), *u;
+
+	(void)state;
+	dom_table_init(&t, 2);
+	dr = dom_get(&t, "example.com");
+	assert_true(dr->rcvd_min_ms == INT64_MAX);
+	assert_false(dr->rcvd_unknown);
+	a->received_ms = 5000;
+	b->received_ms = 7000;
+	c->received_ms = 3000;
+	d->received_ms = 1000;
+	dom_active_push(&t, dr, a);
+	assert_true(dr->rcvd_min_ms == 5000);
+	dom_active_push(&t, dr, b); /* later: no change */
+	assert_true(dr->rcvd_min_ms == 5000);
+	dom_active_unshift(&t, dr, c); /* earlier, at the head */
+	assert_true(dr->rcvd_min_ms == 3000);
+	assert_false(dr->rcvd_unknown);
+	dom_active_push(&t, dr, unit(id1, 0, 0)); /* age not looked up */
+	assert_true(dr->rcvd_unknown);
+	assert_true(dr->rcvd_min_ms == 3000);
+	dom_delayed_push(&t, dr, d);
+	assert_true(dr->rcvd_min_ms == 3000); /* delayed units do not count */
+	assert_int_equal(dom_promote_due(dr, 50), 1);
+	assert_true(dr->rcvd_min_ms == 1000); /* promoted: now they do */
+	dom_rcvd_reset(dr, 2000);
+	assert_true(dr->rcvd_min_ms == 2000);
+	assert_false(dr->rcvd_unknown);
+	/* Taking units keeps the bound (lower: safe) until none is left. */
+	for (int i = 0; i < 5; i++) {
+		assert_true(dr->rcvd_min_ms == 2000);
+		u = dom_active_pop_any(&t, dr);
+		assert_non_null(u);
+		if (u != a && u != b && u != c && u != d)
+			dom_unit_free(u);
+	}
+	assert_int_equal(dr->nactive, 0);
+	assert_true(dr->rcvd_min_ms == INT64_MAX);
+	dr->rcvd_unknown = true;
+	dom_active_push(&t, dr, b);
+	assert_true(dr->rcvd_min_ms == 7000);
+	u = dom_active_pop(&t, dr, 1);
+	assert_ptr_equal(u, b);
+	assert_false(dr->rcvd_unknown); /* empty: nothing unknown */
+	dom_unit_free(a);
+	dom_unit_free(b);
+	dom_unit_free(c);
+	dom_unit_free(d);
+	dom_table_fini(&t);
+}
+
 static void
 test_table_grows(void **state)
 {
@@ -627,6 +687,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_queues_per_binding),
+	    cmocka_unit_test(test_rcvd_min),
 	    cmocka_unit_test(test_table_grows),
 	    cmocka_unit_test(test_split),
 	    cmocka_unit_test(test_mx_pick),

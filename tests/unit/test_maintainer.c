@@ -31,71 +31,58 @@ struct wake_case {
 	int64_t want;
 };
 
+/* The table leaves next_due_ms, penalty_ms, expire_ms and scan_ms at 0
+ * for "none" (INT64_MAX, set by test_next_wake). */
+#define QUIET .now_ms = NOW
+
 static const struct wake_case wake_cases[] = {
-    {"idle domain: only when poked",
-     {.now_ms = NOW, .next_due_ms = INT64_MAX, .penalty_ms = INT64_MAX},
+    {"idle domain: only when poked", {QUIET}, INT64_MAX},
+    {"delayed unit only", {QUIET, .next_due_ms = NOW + 5000}, NOW + 5000},
+    {"active units with sessions, nothing timed: only when poked",
+     {QUIET, .active = 3, .nconn = 3},
      INT64_MAX},
-    {"delayed unit only",
-     {.now_ms = NOW, .next_due_ms = NOW + 5000, .penalty_ms = INT64_MAX},
-     NOW + 5000},
-    {"active units: scan interval",
-     {.now_ms = NOW,
-      .next_due_ms = INT64_MAX,
-      .penalty_ms = INT64_MAX,
-      .active = 3},
+    {"active units: the first expiry",
+     {QUIET, .active = 3, .nconn = 3, .expire_ms = NOW + 432000000},
+     NOW + 432000000},
+    {"active units: the safety scan",
+     {QUIET, .active = 3, .scan_ms = NOW + SCAN},
      NOW + SCAN},
+    {"expiry before the scan",
+     {QUIET, .active = 3, .expire_ms = NOW + 100, .scan_ms = NOW + SCAN},
+     NOW + 100},
+    {"scan before the expiry",
+     {QUIET, .active = 3, .expire_ms = NOW + SCAN * 9, .scan_ms = NOW + SCAN},
+     NOW + SCAN},
+    {"expiry without active units: not a reason",
+     {QUIET, .expire_ms = NOW + 100, .scan_ms = NOW + 50,
+      .next_due_ms = NOW + 9000},
+     NOW + 9000},
     {"active units, earlier delayed unit",
-     {.now_ms = NOW,
-      .next_due_ms = NOW + 100,
-      .penalty_ms = INT64_MAX,
-      .active = 3},
+     {QUIET, .next_due_ms = NOW + 100, .active = 3, .scan_ms = NOW + SCAN},
      NOW + 100},
     {"backoff ends before the scan",
-     {.now_ms = NOW,
-      .next_due_ms = INT64_MAX,
-      .backoff_ms = NOW + 2000,
-      .penalty_ms = INT64_MAX,
-      .active = 1},
+     {QUIET, .backoff_ms = NOW + 2000, .active = 1, .scan_ms = NOW + SCAN},
      NOW + 2000},
     {"backoff ends after the scan",
-     {.now_ms = NOW,
-      .next_due_ms = INT64_MAX,
-      .backoff_ms = NOW + SCAN * 4,
-      .penalty_ms = INT64_MAX,
-      .active = 1},
+     {QUIET, .backoff_ms = NOW + SCAN * 4, .active = 1, .scan_ms = NOW + SCAN},
      NOW + SCAN},
+    {"backoff ends, sessions open, nothing else timed",
+     {QUIET, .backoff_ms = NOW + SCAN * 4, .active = 1, .nconn = 2},
+     NOW + SCAN * 4},
     {"backoff over: ignored",
-     {.now_ms = NOW,
-      .next_due_ms = INT64_MAX,
-      .backoff_ms = NOW - 1,
-      .penalty_ms = INT64_MAX,
-      .active = 1},
-     NOW + SCAN},
-    {"penalty end",
-     {.now_ms = NOW,
-      .next_due_ms = INT64_MAX,
-      .penalty_ms = NOW + 700,
-      .active = 1},
-     NOW + 700},
+     {QUIET, .backoff_ms = NOW - 1, .active = 1, .expire_ms = NOW + 7},
+     NOW + 7},
+    {"penalty end", {QUIET, .penalty_ms = NOW + 700, .active = 1}, NOW + 700},
     {"penalty already over: ignored",
-     {.now_ms = NOW,
-      .next_due_ms = INT64_MAX,
-      .penalty_ms = NOW - 700,
-      .active = 1},
-     NOW + SCAN},
-    {"throttle end",
-     {.now_ms = NOW,
-      .next_due_ms = INT64_MAX,
-      .penalty_ms = INT64_MAX,
-      .throttle_ms = NOW + 100,
-      .active = 1},
-     NOW + 100},
+     {QUIET, .penalty_ms = NOW - 700, .active = 1},
+     INT64_MAX},
+    {"throttle end", {QUIET, .throttle_ms = NOW + 100, .active = 1}, NOW + 100},
+    {"throttle over: ignored",
+     {QUIET, .throttle_ms = NOW, .active = 1},
+     INT64_MAX},
     {"throttle without active units: not a reason",
-     {.now_ms = NOW,
-      .next_due_ms = NOW + 9000,
-      .penalty_ms = NOW + 10,
-      .throttle_ms = NOW + 100,
-      .backoff_ms = NOW + 50},
+     {QUIET, .next_due_ms = NOW + 9000, .penalty_ms = NOW + 10,
+      .throttle_ms = NOW + 100, .backoff_ms = NOW + 50},
      NOW + 9000},
     {"earliest of all",
      {.now_ms = NOW,
@@ -103,9 +90,21 @@ static const struct wake_case wake_cases[] = {
       .backoff_ms = NOW + 300,
       .penalty_ms = NOW + 200,
       .throttle_ms = NOW + 250,
+      .expire_ms = NOW + 220,
+      .scan_ms = NOW + 230,
       .active = 2,
       .nconn = 4},
      NOW + 200},
+    {"earliest of all: the expiry",
+     {.now_ms = NOW,
+      .next_due_ms = NOW + 400,
+      .backoff_ms = NOW + 300,
+      .penalty_ms = NOW + 200,
+      .throttle_ms = NOW + 250,
+      .expire_ms = NOW + 190,
+      .scan_ms = NOW + 230,
+      .active = 2},
+     NOW + 190},
 };
 
 static void
@@ -113,12 +112,46 @@ test_next_wake(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < nitems(wake_cases); i++) {
-		int64_t got = maint_next_wake(&wake_cases[i].in);
+		struct maint_wake_in in = wake_cases[i].in;
+		int64_t *none[] = {&in.next_due_ms, &in.penalty_ms,
+				   &in.expire_ms, &in.scan_ms};
+		int64_t got;
+
+		for (size_t k = 0; k < nitems(none); k++)
+			if (*none[k] == 0)
+				*none[k] = INT64_MAX;
+		got = maint_next_wake(&in);
 
 		if (got != wake_cases[i].want)
 			fail_msg("%s: got %lld want %lld", wake_cases[i].name,
 				 (long long)got, (long long)wake_cases[i].want);
 	}
+}
+
+/* A message's expiry: received + expiration, saturating; none stays none. */
+static void
+test_expire_at(void **state)
+{
+	static const struct {
+		int64_t received, expiration, want;
+	} c[] = {
+	    {1000, 500, 1500},
+	    {1000, 0, 1000},
+	    {1000, -5, 1000},
+	    {INT64_MAX, 500, INT64_MAX},
+	    {INT64_MAX - 10, 100, INT64_MAX},
+	    {INT64_MAX - 100, 100, INT64_MAX},
+	    {INT64_MAX - 101, 100, INT64_MAX - 1},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < nitems(c); i++)
+		if (maint_expire_at(c[i].received, c[i].expiration) !=
+		    c[i].want)
+			fail_msg("case %zu: got %lld want %lld", i,
+				 (long long)maint_expire_at(c[i].received,
+							    c[i].expiration),
+				 (long long)c[i].want);
 }
 
 /* The goal's msg_throttled from the message rates (this node's and the
@@ -271,6 +304,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_next_wake),
+	    cmocka_unit_test(test_expire_at),
 	    cmocka_unit_test(test_rate_blocks),
 	    cmocka_unit_test(test_no_context),
 	    cmocka_unit_test(test_srv_waiters),

@@ -714,6 +714,38 @@ test_free_with_pending(void **state)
 	kill(t->srv.pid, SIGCONT);
 }
 
+/* The deadline timer is armed only while a command waits for its reply:
+ * none after the handshake's PONG, one per pipeline in flight, none again
+ * once the last reply is in (an idle connection wakes nothing). */
+static void
+test_deadline_disarmed_when_idle(void **state)
+{
+	CTX_OR_SKIP(t);
+	struct rds_opts o = {.deadline_ms = 300};
+	struct timer_heap *h = ring_timers(t->r);
+	struct res *x = res_new(t, 1), *y = res_new(t, 2);
+	const char *get[] = {"GET", "k"};
+	int64_t end;
+	unsigned n0;
+
+	ctx_connect(t, &o);
+	n0 = timer_heap_count(h);
+	assert_int_equal(rds_cmd(t->rds, res_cb, x, 2, get, NULL), 0);
+	assert_int_equal(timer_heap_count(h), n0 + 1);
+	assert_int_equal(rds_cmd(t->rds, res_cb, y, 2, get, NULL), 0);
+	assert_int_equal(timer_heap_count(h), n0 + 1); /* one for both */
+	RUN_UNTIL(t, x->calls == 1 && y->calls == 1, 2000);
+	assert_int_equal(timer_heap_count(h), n0);
+	(void)CMD(t, "PING");
+	assert_int_equal(timer_heap_count(h), n0);
+	/* Idle past the deadline: no timeout, nothing fired for nothing. */
+	end = ring_now_update(t->r) + 400 * MS;
+	while (ring_now_update(t->r) < end)
+		assert_true(ring_run_once(t->r, 5 * MS) >= 0);
+	assert_int_equal(rds_stats(t->rds)->timeouts, 0);
+	assert_int_equal(t->downs, 0);
+}
+
 int
 main(void)
 {
@@ -726,6 +758,7 @@ main(void)
 	    T(test_batch_one_pipeline_per_turn),
 	    T(test_flush_interval),
 	    T(test_deadline_sigstop),
+	    T(test_deadline_disarmed_when_idle),
 	    T(test_outage_deltas_exactly_once),
 	    T(test_pubsub_resubscribe),
 	    T(test_evalsha_noscript),

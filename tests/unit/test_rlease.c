@@ -434,6 +434,29 @@ test_expiry_and_renewal(void **state)
 	RUN_UNTIL(t, rlease_nodes(t->n[1].rl) == 2, 2000);
 }
 
+/* No domain has used a cluster limit: the renewal timer sends nothing
+ * (no node count every TTL/3); the first lease starts the rounds, with a
+ * node count at once. */
+static void
+test_no_round_without_limits(void **state)
+{
+	CTX_OR_SKIP(t);
+	uint64_t a[2];
+	uint64_t cmds;
+
+	node_start(t, 0, 300, CONFIG_CLUSTER_CLOSED, true);
+	rfx_run_for(t->r, 50);
+	cmds = rds_stats(t->n[0].rds)->cmds;
+	rfx_run_for(t->r, 400); /* four TTL/3 periods */
+	assert_int_equal(rds_stats(t->n[0].rds)->cmds, cmds);
+	assert_int_equal(rlease_stats(t->n[0].rl)->renewals, 0);
+	assert_int_equal(zcard(t, "rl:cluster:nodes"), 0);
+	assert_int_equal(take_n(t, 0, 0, "default", 3, 0, 1, a), 1);
+	RUN_UNTIL(t, zcard(t, "rl:cluster:nodes") == 1, 2000);
+	rfx_run_for(t->r, 400);
+	assert_true(rlease_stats(t->n[0].rl)->renewals >= 2);
+}
+
 static void
 test_spare_given_back(void **state)
 {
@@ -527,7 +550,10 @@ test_stop_gives_back(void **state)
 	node_start(t, 0, 0, CONFIG_CLUSTER_CLOSED, true);
 	node_start(t, 1, 0, CONFIG_CLUSTER_CLOSED, false);
 	assert_int_equal(take_n(t, 1, 0, "default", 5, 0, 3, a), 3);
-	RUN_UNTIL(t, rlease_nodes(t->n[0].rl) == 1, 2000);
+	/* Node 1 uses no cluster limit: it counts in only when asked. */
+	assert_int_equal(zcard(t, "rl:cluster:nodes"), 0);
+	(void)rlease_renew(t->n[0].rl);
+	assert_int_equal(zcard(t, "rl:cluster:nodes"), 1);
 	(void)rlease_renew(t->n[1].rl);
 	RUN_UNTIL(t, rlease_nodes(t->n[1].rl) == 2, 2000);
 	rlease_stop(t->n[1].rl);
@@ -665,6 +691,7 @@ main(void)
 	    T(test_batch),
 	    T(test_binding_limit),
 	    T(test_expiry_and_renewal),
+	    T(test_no_round_without_limits),
 	    T(test_spare_given_back),
 	    T(test_noscript),
 	    T(test_down),
