@@ -119,8 +119,9 @@ class FsyncCounter:
     tracepoints, plus io_uring:io_uring_submit_req filtered on opcode 3
     (IORING_OP_FSYNC, which carries both fsync and fdatasync), since
     strace cannot see requests submitted through a ring.  perf runs in a
-    private mount namespace where tracefs is mounted, so the machine's
-    mounts are untouched.  Counting starts when enable() returns (perf's
+    private mount namespace where tracefs is mounted (unless it already
+    is, e.g. by an earlier perf trace), so the machine's mounts are
+    untouched.  Counting starts when enable() returns (perf's
     control fifo acknowledges it) and ends at stop().  Cost: one filtered
     tracepoint hit per submitted ring request, far below the run's noise.
     """
@@ -145,7 +146,8 @@ class FsyncCounter:
         self.ack = os.open(ack, os.O_RDWR)
         self.p = subprocess.Popen(
             ["unshare", "-m", "--propagation", "private", "sh", "-c",
-             "mount -t tracefs nodev /sys/kernel/tracing && " + perf],
+             "{ [ -d /sys/kernel/tracing/events ] || "
+             "mount -t tracefs nodev /sys/kernel/tracing; } && " + perf],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def enable(self, secs=10):
