@@ -140,6 +140,9 @@ struct conn {
 	unsigned taken;    /* messages taken */
 	bool no_reuse;     /* an outcome said: no more messages */
 	bool reclaimed;    /* closed idle to free a server-wide slot */
+	bool unlinked;     /* off the dlv's lists (dlv_conn_unlink) */
+	/* On dlv.reclaimable while rprev != NULL (dlv_reclaim_sync). */
+	struct conn *rnext, **rprev;
 };
 
 /*

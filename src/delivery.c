@@ -331,6 +331,28 @@ dlv_conn_link(struct dlv *d, struct conn *c)
 	d->st.sessions++;
 }
 
+void
+dlv_reclaim_sync(struct dlv *d, struct conn *c)
+{
+	bool want = c->idle && c->msgs == 0 && !c->reclaimed && !c->unlinked;
+
+	if (want == (c->rprev != NULL))
+		return;
+	if (want) {
+		c->rnext = d->reclaimable;
+		if (c->rnext != NULL)
+			c->rnext->rprev = &c->rnext;
+		c->rprev = &d->reclaimable;
+		d->reclaimable = c;
+		return;
+	}
+	*c->rprev = c->rnext;
+	if (c->rnext != NULL)
+		c->rnext->rprev = c->rprev;
+	c->rnext = NULL;
+	c->rprev = NULL;
+}
+
 static void
 dlv_conn_unlink(struct dlv *d, struct conn *c)
 {
@@ -357,6 +379,8 @@ dlv_conn_unlink(struct dlv *d, struct conn *c)
 		a->nconn--;
 	if (c->reclaimed)
 		d->nreclaim--;
+	c->unlinked = true;
+	dlv_reclaim_sync(d, c);
 	rlease_put(d->rl, dr, c->bslot, c->lease);
 	c->lease = 0;
 	maint_srv_release(d); /* the slot goes to the oldest waiter */
@@ -383,11 +407,11 @@ dlv_kick(struct dlv *d, domain_record *dr, int slot)
 {
 	uint32_t left = dr->bind[slot].active.count;
 
-	(void)d;
 	for (struct conn *c = dr->conns; c && left; c = c->dnext) {
 		if (c->bslot != slot || !c->idle || c->no_reuse)
 			continue;
 		c->idle = false;
+		dlv_reclaim_sync(d, c);
 		smtpc_kick(c->s);
 		left--;
 	}
@@ -587,6 +611,7 @@ dlv_on_next_msg(struct smtpc *s, void *arg)
 	}
 	c->idle = false;
 	c->msgs++;
+	dlv_reclaim_sync(d, c);
 	c->taken++;
 	dr->attempts++;
 	dom_dirty(dr);
@@ -594,6 +619,7 @@ dlv_on_next_msg(struct smtpc *s, void *arg)
 	return &dm->msg;
 idle:
 	c->idle = true;
+	dlv_reclaim_sync(d, c);
 	maint_reclaim_soon(d);
 	/* A session that must not take more (an outcome said so) is not
 	 * counted as waiting, so the goal may replace it at once. */
@@ -623,6 +649,7 @@ dlv_on_msg_done(struct smtpc *s, struct smtpc_msg *msg, void *arg)
 		c->no_reuse = true;
 	dlv_batch_finish(&b);
 	c->msgs--;
+	dlv_reclaim_sync(c->dlv, c);
 	dlv_msg_free(dm);
 	maint_poke(c->dr);
 	if (c->msgs == 0 && c->idle)

@@ -72,6 +72,10 @@ struct dlv {
 	unsigned srv_reserved;
 	unsigned nreclaim;
 	struct ring_task reclaim_task;
+	/* Sessions maint_reclaim_run may QUIT: idle, nothing in flight, not
+	 * reclaimed yet (dlv_reclaim_sync keeps it so), so it never walks
+	 * every session. */
+	struct conn *reclaimable;
 	uint64_t rng;
 	bool stopping;
 	struct rlease *rl; /* cluster limits (the daemon's); NULL: none */
@@ -96,6 +100,11 @@ int dlv_new(const struct dlv_opts *o, struct dlv **d_r) ATTR_WUR;
 void dlv_free(struct dlv *d);
 /* Use cfg from now on (kept by pointer). */
 void dlv_set_config(struct dlv *d, const struct config *cfg);
+/*
+ * Put c on d->reclaimable, or take it off, as its idle, msgs, reclaimed
+ * and unlinked fields now say; call it after changing any of them.
+ */
+void dlv_reclaim_sync(struct dlv *d, struct conn *c);
 /* The resolver options of cfg's [dns] (servers borrowed from cfg). */
 struct dns_opts;
 void dlv_dns_opts(const struct config *cfg, struct dns_opts *o);

@@ -340,10 +340,14 @@ maint_reclaim_run(struct ring_task *t)
 {
 	struct dlv *d = container_of(t, struct dlv, reclaim_task);
 
-	for (struct conn *c = d->conns;
-	     c && !d->stopping && d->nreclaim < d->srv_waitq.n; c = c->next) {
-		if (c->reclaimed || !c->idle || c->msgs > 0 ||
-		    c->dr->bind[c->bslot].active.count > 0 ||
+	struct conn *c, *next;
+
+	/* only the candidates (idle, nothing in flight, not reclaimed), not
+	 * every session: dlv_reclaim_sync keeps the list */
+	for (c = d->reclaimable;
+	     c && !d->stopping && d->nreclaim < d->srv_waitq.n; c = next) {
+		next = c->rnext;
+		if (c->dr->bind[c->bslot].active.count > 0 ||
 		    smtpc_get_state(c->s) != SMTPC_S_IDLE)
 			continue;
 		log_debug("%s: QUIT to an idle session to %s (%s): %u domains "
@@ -351,6 +355,7 @@ maint_reclaim_run(struct ring_task *t)
 			  c->dr->name, c->host, c->ip, d->srv_waitq.n);
 		c->reclaimed = true;
 		c->no_reuse = true;
+		dlv_reclaim_sync(d, c);
 		d->nreclaim++;
 		smtpc_quit(c->s); /* the slot frees when it closes */
 	}

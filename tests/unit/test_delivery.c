@@ -347,6 +347,57 @@ test_delivery_log(void **state)
 	assert_true(found);
 }
 
+/* The list maint_reclaim_run walks holds exactly the sessions that are
+ * idle, have nothing in flight, are not reclaimed and not unlinked. */
+static bool
+on_reclaim_list(const struct dlv *d, const struct conn *c)
+{
+	for (const struct conn *x = d->reclaimable; x; x = x->rnext)
+		if (x == c)
+			return true;
+	return false;
+}
+
+static void
+test_reclaim_list(void **state)
+{
+	static const struct {
+		bool idle, reclaimed, unlinked;
+		unsigned msgs;
+		bool listed;
+	} steps[] = {
+	    {false, false, false, 0, false}, {true, false, false, 0, true},
+	    {true, false, false, 1, false},  {true, false, false, 0, true},
+	    {false, false, false, 0, false}, {true, false, false, 0, true},
+	    {true, true, false, 0, false},   {true, false, false, 0, true},
+	    {true, false, true, 0, false},   {true, false, false, 0, true},
+	};
+	struct dlv d = {0};
+	struct conn c[3] = {{0}};
+
+	(void)state;
+	for (size_t i = 0; i < nitems(steps); i++) {
+		/* c[1] moves through the steps between two listed sessions */
+		c[0].idle = c[2].idle = true;
+		dlv_reclaim_sync(&d, &c[0]);
+		dlv_reclaim_sync(&d, &c[2]);
+		c[1].idle = steps[i].idle;
+		c[1].reclaimed = steps[i].reclaimed;
+		c[1].unlinked = steps[i].unlinked;
+		c[1].msgs = steps[i].msgs;
+		dlv_reclaim_sync(&d, &c[1]);
+		dlv_reclaim_sync(&d, &c[1]); /* idempotent */
+		assert_int_equal(on_reclaim_list(&d, &c[1]), steps[i].listed);
+		assert_true(on_reclaim_list(&d, &c[0]));
+		assert_true(on_reclaim_list(&d, &c[2]));
+	}
+	for (int k = 0; k < 3; k++) {
+		c[k].unlinked = true;
+		dlv_reclaim_sync(&d, &c[k]);
+	}
+	assert_null(d.reclaimable);
+}
+
 int
 main(void)
 {
@@ -365,6 +416,7 @@ main(void)
 					    fx_setup, dlv_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_delivery_log, fx_setup,
 					    dlv_fx_teardown),
+	    cmocka_unit_test(test_reclaim_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
