@@ -17,7 +17,7 @@ time the caller takes) to each message's 250 at the sink.
 
 Must not: change what smtp-source sends or how it behaves (the library
 only reads the buffers its read() and write() calls pass, and writes its
-records to its own file at exit).
+records to its own file when its 4 MiB buffer fills, and at exit).
 """
 import os
 import subprocess
@@ -262,7 +262,8 @@ METHOD_MD = (
     "small LD_PRELOAD library (tools/bench_lat.py builds it with gcc) that "
     "watches its read() and write() buffers and, for each such reply, "
     "notes CLOCK_REALTIME in microseconds with the last Message-Id written "
-    "on that connection, in memory until exit; smtp-source itself sends "
+    "on that connection, buffered (written when 4 MiB fill, and at exit: "
+    "20,000 messages stay below that); smtp-source itself sends "
     "and waits exactly as before. The sink end is ringsink's "
     "`--latency-log` (CLOCK_REALTIME in microseconds and the Message-ID, "
     "buffered; docs/ringsink.md). A message can come out slightly "
