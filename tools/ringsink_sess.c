@@ -229,6 +229,8 @@ ssess_latency(struct ssess *ss)
 	uint64_t sec;
 	long us;
 
+	if (ferror_unlocked(ss->k->lat))
+		return; /* the log failed (reported at the next summary) */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	sec = (uint64_t)ts.tv_sec;
 	us = ts.tv_nsec / 1000;

@@ -30,9 +30,8 @@ t_daemon $SINKPID
 wait_file "$T_DIR/sink.port" 5
 SINK=$(head -1 "$T_DIR/sink.port")
 sink_messages() {
-	kill -USR1 $SINKPID
-	sleep 0.2
-	json_get "$T_DIR/sink.json" messages
+	sink_refresh $SINKPID "$T_DIR/sink.json" &&
+		json_get "$T_DIR/sink.json" messages
 }
 
 cat >"$CONF" <<CONF

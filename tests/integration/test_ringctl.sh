@@ -334,9 +334,8 @@ relay = 127.0.0.1:$NODNS
 retry_interval = 1h
 CONF2
 sink_messages() {
-	kill -USR1 $SINKPID
-	sleep 0.2
-	json_get "$T_DIR/sink.json" messages
+	sink_refresh $SINKPID "$T_DIR/sink.json" &&
+		json_get "$T_DIR/sink.json" messages
 }
 sink_is() {
 	[ "$(sink_messages)" = "$1" ]
