@@ -394,6 +394,9 @@ dns_on_sync(struct timer *t)
 	if (d->chan == NULL)
 		return;
 	dns_ares_pump(d);
+	/* the queries just sent re-armed this timer (dns_ares_query): the
+	 * ares_timeout() below covers them, so it must not run again now */
+	timer_cancel(ring_timers(d->ring), &d->sync);
 	dns_ares_timer(d);
 }
 

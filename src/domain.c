@@ -88,6 +88,9 @@ dom_table_fini(struct dom_table *t)
 	free(t->buckets);
 	t->buckets = NULL;
 	t->nbuckets = t->count = 0;
+	t->dirty = NULL; /* the records are gone */
+	t->dirty_tail = &t->dirty;
+	t->ndirty = 0;
 }
 
 domain_record *
