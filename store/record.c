@@ -269,9 +269,9 @@ record_rcpt_state_final(unsigned state)
 /*
  * Allocations of finished buffers, kept for the next ones (one per
  * thread): an intake message's buffer grows to its body's size and is
- * freed when the batch took the record, so without this every message
- * would regrow one from 4 KiB by reallocs (five for 100 KiB, each copying
- * everything so far).  Bounded in count and bytes; see docs/SPOOL.md.
+ * freed once its batch is durable (written from it), so without this every
+ * message would regrow one from 4 KiB by reallocs (five for 100 KiB, each
+ * copying everything so far).  Bounded in count and bytes; see docs/SPOOL.md.
  */
 struct record_pool {
 	uint8_t *data[RECORD_POOL_MAX];

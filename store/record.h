@@ -256,9 +256,12 @@ int record_rcpt_state_final(unsigned state);
  * It grows by doubling from 4 KiB.  record_buf_fini() keeps the memory in
  * a per-thread pool (at most RECORD_POOL_MAX allocations, RECORD_POOL_BYTES
  * in all) that the next empty buffer to grow takes from, so a stream of
- * similar messages allocates nothing after the first few.
+ * similar messages allocates nothing after the first few.  A message's
+ * buffer is kept until its batch is durable (spool_commit.c writes from
+ * it), so a whole batch's buffers come back at once: the count bound is
+ * the default [spool] max_batch, the byte bound caps the memory.
  */
-#define RECORD_POOL_MAX   32
+#define RECORD_POOL_MAX   256
 #define RECORD_POOL_BYTES (8u << 20)
 void record_buf_init(struct record_buf *b);
 void record_buf_fini(struct record_buf *b);
