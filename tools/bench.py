@@ -24,6 +24,7 @@ others are left as they were (W0, W0c and WI only print; W1 and W2 are
 spliced together when both ran).
 """
 import os
+import re
 import resource
 import signal
 import sys
@@ -50,6 +51,64 @@ SECTIONS = {"wr": (bench_w0wi.wr, bench_w0wi.wr_md),
             "wg": (bench_wg.wg, bench_wg.wg_md)}
 
 
+GLANCE = "## Targets at a glance"
+
+
+def glance(text):
+    """text (a whole BENCHMARKS.md) with its "Targets at a glance" section
+    rebuilt from every section's "Against the targets" verdicts, placed
+    before the first workload section.  Nothing is typed in by hand: the
+    lines are the sections' own, so a spliced subset updates them too."""
+    text = re.sub(r"\n" + GLANCE + r"\n.*?(?=\n## )", "", text,
+                  flags=re.S)
+    lines = text.split("\n")
+    got, section, i = [], None, 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("## "):
+            section = line[3:].split(":")[0]
+        elif line.startswith("Against the targets") and section:
+            rest = line.split(":", 1)[1].strip()
+            if rest:
+                got.append(named(section, rest))
+            i += 1
+            while i < len(lines) and not lines[i].startswith("- "):
+                if lines[i].strip():
+                    break
+                i += 1
+            while i < len(lines) and lines[i].startswith("- "):
+                got.append(named(section, lines[i][2:]))
+                i += 1
+            continue
+        i += 1
+    if not got:
+        return text
+    block = [GLANCE, "",
+             "Collected from the \"Against the targets\" lines of the "
+             "sections below (each has its commands, settings, tables and, "
+             "for a target it misses, the profile and the reason).", ""]
+    first = next((n for n, line in enumerate(lines)
+                  if line.startswith("## ")), len(lines))
+    lines[first:first] = block + got + [""]
+    return "\n".join(lines)
+
+
+def named(section, item):
+    """A summary line: item as it is if it names its workload (W1 ...),
+    else with its section's name in front."""
+    if re.match(r"W[0-9A-Z]+\b", item):
+        return f"- {item}"
+    return f"- {section}: {item}"
+
+
+def refresh_glance():
+    """Rebuilds the summary in docs/BENCHMARKS.md (after a splice)."""
+    with open(BENCHMARKS_MD) as f:
+        text = f.read()
+    with open(BENCHMARKS_MD, "w") as f:
+        f.write(glance(text))
+
+
 def write_md(started, res):
     """docs/BENCHMARKS.md from a full run's results."""
     cmd = "BENCH_QUICK=1 make bench" if QUICK else "make bench"
@@ -68,7 +127,7 @@ def write_md(started, res):
     for name in ("w3", "w4", "w5", "wg"):
         out.append(SECTIONS[name][1](res[name]))
     with open(BENCHMARKS_MD, "w") as f:
-        f.write("\n".join(out).rstrip("\n") + "\n")
+        f.write(glance("\n".join(out).rstrip("\n") + "\n"))
 
 
 def run(want, tmp):
@@ -111,6 +170,8 @@ def splice(want, res, started):
     if "w12" in res and "w1" in want and "w2" in want:
         bench_w1w2.splice_w1w2(bench_w1w2.w1w2_md(res["w12"]), started)
         done = True
+    if done:
+        refresh_glance()
     print("bench: replaced " + ", ".join(n for n in want
                                          if n not in ("w0", "w0c", "wi"))
           + " in docs/BENCHMARKS.md" if done else
