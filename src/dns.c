@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dns.c: c-ares 1.18 on the ring.  The only file that includes <ares.h>.
+ * dns.c: c-ares 1.18 on the ring.  With dns_sock.c (c-ares's socket
+ * hooks), the only file that includes <ares.h>.
  *
  * Owns the channel, the one-shot polls of c-ares's sockets (fdpoll, one
  * slot per socket, told by sock_state_cb), the timer that stands for
@@ -26,12 +27,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
-#include <unistd.h>
 #include <string.h>
 
 #include <ares.h>
@@ -42,8 +40,7 @@
 #include "ring.h"
 #include "timer.h"
 
-#define DNS_CLASS_IN    1
-#define DNS_SOCK_RCVBUF (1 << 20)
+#define DNS_CLASS_IN 1
 
 struct dns_slot {
 	struct fdpoll fp;
@@ -271,73 +268,6 @@ dns_on_tmo(struct timer *t)
 	dns_ares_process(d, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 }
 
-/* c-ares does not configure sockets it gets from us: non-blocking,
- * close-on-exec, the receive buffer (a burst of answers must not overflow
- * it; the kernel caps it at net.core.rmem_max), no Nagle for TCP. */
-static ares_socket_t
-dns_sock_open(int af, int type, int proto, void *arg)
-{
-	int fd = socket(af, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
-	int sz = DNS_SOCK_RCVBUF, one = 1;
-
-	(void)arg;
-	if (fd == -1)
-		return ARES_SOCKET_BAD;
-	if (type == SOCK_DGRAM)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	else
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-				 sizeof(one));
-	return fd;
-}
-
-static int
-dns_sock_close(ares_socket_t fd, void *arg)
-{
-	(void)arg;
-	return close(fd);
-}
-
-static int
-dns_sock_connect(ares_socket_t fd, const struct sockaddr *sa,
-		 ares_socklen_t len, void *arg)
-{
-	(void)arg;
-	return connect(fd, sa, len);
-}
-
-/* UDP reads come with from != NULL, TCP reads (framed) without.  Each
- * UDP reply is shown to dns_note_reply (dns_rcode.c): c-ares 1.18 ends a
- * query whose every try got SERVFAIL, NOTIMP or REFUSED with
- * ARES_ECONNREFUSED, and the RCODE seen gives the right reason.  A reply
- * c-ares then discards (wrong id or source) can change that reason only,
- * never the outcome. */
-static ares_ssize_t
-dns_sock_recv(ares_socket_t fd, void *buf, size_t len, int flags,
-	      struct sockaddr *from, ares_socklen_t *from_len, void *arg)
-{
-	ssize_t n = recvfrom(fd, buf, len, flags, from, from_len);
-
-	if (n > 0 && from != NULL)
-		(void)dns_note_reply(arg, buf, (size_t)n);
-	return n;
-}
-
-static ares_ssize_t
-dns_sock_sendv(ares_socket_t fd, const struct iovec *iov, int n, void *arg)
-{
-	(void)arg;
-	return writev(fd, iov, n);
-}
-
-static const struct ares_socket_functions dns_sock_funcs = {
-    .asocket = dns_sock_open,
-    .aclose = dns_sock_close,
-    .aconnect = dns_sock_connect,
-    .arecvfrom = dns_sock_recv,
-    .asendv = dns_sock_sendv,
-};
-
 static void
 dns_ares_on_answer(void *arg, int status, int timeouts, unsigned char *abuf,
 		   int alen)
@@ -474,6 +404,7 @@ dns_release(struct dns *d)
 		free(d->slots[i]);
 	}
 	free(d->slots);
+	dns_sock_conns_free(d);
 	free(d->srv);
 	free(d);
 }
@@ -588,7 +519,7 @@ dns_chan_new(struct dns *d, const struct value_sockaddr *servers, size_t n,
 		free(c);
 		return rc == ARES_ENOMEM ? -ENOMEM : -EIO;
 	}
-	ares_set_socket_functions(c->ch, &dns_sock_funcs, d);
+	dns_sock_attach(c->ch, d);
 	rc = dns_ares_servers(c->ch, servers, n);
 	if (rc < 0) {
 		dns_chan_free(c);

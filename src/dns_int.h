@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dns_int.h: the resolver's insides, shared by dns.c (c-ares and the ring),
- * dns_cache.c (cache, coalescing, the run loop), dns_req.c (requests) and
- * dns_mx.c (pure helpers), and by tests/unit/test_dns.c.  Nothing else may
- * include it.
+ * dns_sock.c (c-ares's socket hooks), dns_cache.c (cache, coalescing, the
+ * run loop), dns_req.c (requests), dns_mx.c (pure helpers) and dns_rcode.c
+ * (error RCODEs), and by their unit tests and fuzz targets.  Nothing else
+ * may include it.
  *
  * The seam for tests is struct dns_backend: dns.c's backend sends queries
  * through c-ares; a test's backend records them and answers by hand with
@@ -16,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "dns.h"
 #include "fdpoll.h"
@@ -170,6 +172,8 @@ struct dns_backend {
 struct dns_slot; /* dns.c: one polled c-ares socket */
 struct dns_q;    /* dns.c: one query, sent or waiting for a slot */
 struct dns_chan; /* dns.c: one c-ares channel and its queries in flight */
+struct dns_conn; /* dns_sock.c: one TCP socket of c-ares, its streams */
+struct iovec;
 
 struct dns {
 	struct ring *ring; /* NULL in unit tests */
@@ -204,7 +208,8 @@ struct dns {
 	unsigned sent;                        /* queries out, all channels */
 	struct dns_slot **slots;
 	size_t nslots;
-	bool dead; /* freed; waiting for busy poll slots */
+	struct dns_conn *conns; /* c-ares's TCP sockets (dns_sock.c) */
+	bool dead;              /* freed; waiting for busy poll slots */
 };
 
 /* dns_cache.c */
@@ -229,12 +234,47 @@ struct dns_node *dns_node_pending(struct dns *d, const char *name,
 #define DNS_RCODE_NOTIMP   4
 #define DNS_RCODE_REFUSED  5
 /*
- * A UDP reply read for c-ares (p[len], unchecked): when it answers one
- * question with SERVFAIL, NOTIMP or REFUSED, note that RCODE on the
- * pending node of the question (name compared in lower case, type MX, A
- * or AAAA).  Returns the number of nodes marked (0 or 1).
+ * A reply read for c-ares (p[len], unchecked, without a TCP length
+ * prefix): when it answers one question with SERVFAIL, NOTIMP or REFUSED,
+ * note that RCODE on the pending node of the question (name compared in
+ * lower case, type MX, A or AAAA).  Returns the number of nodes marked (0
+ * or 1).
  */
 int dns_note_reply(struct dns *d, const uint8_t *p, size_t len);
+/*
+ * A query c-ares is sending (p[len], unchecked, without a TCP length
+ * prefix): a new try, so the pending node of its one question forgets the
+ * RCODE of the try before (bad_rcode = 0).  Returns the nodes cleared.
+ */
+int dns_note_query(struct dns *d, const uint8_t *p, size_t len);
+
+/* A message's header and one question: what the notes above read. */
+#define DNS_MSG_HEAD (12 + DNS_NAME_MAX + 2 + 4)
+/*
+ * One direction of a DNS-over-TCP connection: messages behind 2-byte
+ * lengths (RFC 1035 4.2.2), cut anywhere by reads and writes.  Zeroed or
+ * dns_tcp_reset(): at a message boundary.
+ */
+struct dns_tcp_stream {
+	uint8_t nlen; /* length bytes seen of the current message (0..2) */
+	uint16_t len; /* its length, once nlen is 2 */
+	uint16_t pos; /* its bytes seen */
+	uint8_t head[DNS_MSG_HEAD]; /* its first bytes */
+};
+void dns_tcp_reset(struct dns_tcp_stream *st);
+/* n bytes read from the connection: each reply they complete goes to
+ * dns_note_reply().  Returns the nodes marked. */
+int dns_tcp_read(struct dns *d, struct dns_tcp_stream *st, const void *p,
+		 size_t n);
+/*
+ * c-ares writes iov[iovcnt] (each query whole, the first possibly the rest
+ * of one partly written) and sent bytes went out (< 0: none): every query
+ * the write tried goes to dns_note_query(), even when the write failed (a
+ * try that meets a closed port forgets the RCODE too), and the stream
+ * moves on by sent.  Returns the nodes cleared.
+ */
+int dns_tcp_write(struct dns *d, struct dns_tcp_stream *st,
+		  const struct iovec *iov, int iovcnt, ssize_t sent);
 /* DNS_R_SERVFAIL for SERVFAIL, DNS_R_REFUSED for NOTIMP and REFUSED,
  * DNS_R_NONE for anything else. */
 enum dns_reason dns_rcode_reason(unsigned rcode);
@@ -266,6 +306,13 @@ void dns_req_on_answer(struct dns_req *req, unsigned slot,
 /* Deliver one finished request (its callback); false if none. */
 bool dns_req_deliver_one(struct dns *d);
 size_t dns_req_count(const struct dns *d);
+
+/* dns_sock.c: c-ares's socket hooks, with d as their argument (d->conns
+ * holds the TCP sockets' streams).  ch is an ares_channel. */
+struct ares_channeldata;
+void dns_sock_attach(struct ares_channeldata *ch, struct dns *d);
+/* Free what is left of d->conns (c-ares closed its sockets: nothing). */
+void dns_sock_conns_free(struct dns *d);
 
 /*
  * dns.c: turn a c-ares completion (status ARES_*, raw answer) into an

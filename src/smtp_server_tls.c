@@ -94,7 +94,8 @@ smtps_tls_start(struct smtps_session *s, const char *text)
 
 /*
  * The 220 is out: the handshake begins, with its own deadline.  A recv
- * armed earlier (with the idle deadline) is cancelled and re-armed.
+ * armed earlier (with the idle deadline) stays in flight: only its
+ * deadline moves, a field of the session timer (smtp_server_io.c).
  */
 void
 smtps_tls_begin(struct smtps_session *s)
@@ -106,10 +107,12 @@ smtps_tls_begin(struct smtps_session *s)
 		  (int64_t)srv->cfg.handshake_timeout_ms * 1000000;
 	s->action = "in the TLS handshake";
 	srv->st.tls_starts++;
-	if (uop_busy(&s->op_recv))
-		(void)ring_cancel(srv->ring, &s->op_recv);
-	else
+	if (uop_busy(&s->op_recv)) {
+		s->t_recv = MIN(s->t_hs, s->t_end);
+		smtps_timer_want(s, s->t_recv);
+	} else {
 		smtps_arm_recv(s);
+	}
 }
 
 /* Send tls.c's pending ciphertext unless a send is in flight. */
@@ -240,8 +243,6 @@ smtps_tls_recv(struct smtps_session *s, int res)
 void
 smtps_tls_recv_end(struct smtps_session *s, int res)
 {
-	if (res == -ECANCELED)
-		return; /* smtps_tls_begin: re-armed with its deadline */
 	smtps_tls_fail(s, res == 0            ? "connection closed"
 			  : res == -ETIMEDOUT ? "timed out"
 					      : strerror(-res));

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * smtps_fixture: the fixture shared by test_smtp_server and
- * test_smtp_server_tls.  Owns the ring's creation and shutdown, the
+ * smtps_fixture: the fixture shared by test_smtp_server,
+ * test_smtp_server_limits (through tst_fixture) and test_smtp_server_tls
+ * (through tc_fixture).  Owns the ring's creation and shutdown, the
  * server's default test configuration, adopting a socketpair's server end
  * and stopping the server until it is idle.  It does not own the owner
  * callbacks or the client side: each test keeps its own.

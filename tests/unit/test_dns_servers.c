@@ -8,7 +8,8 @@
  * servers are refused and the old ones kept.  A new timeout or tries
  * applies to new queries while one in flight keeps the old ones; a smaller
  * cache evicts; bad options change nothing.  SERVFAIL and REFUSED replies
- * give their own reasons (c-ares 1.18 says ECONNREFUSED for both).
+ * give their own reasons (c-ares 1.18 says ECONNREFUSED for both), over
+ * UDP and TCP, and the reason is that of a query's last answer.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,21 +37,26 @@
 /* A responder: answers every query with one A record `addr`. */
 struct resp {
 	int fd;
+	int tfd; /* tcp: the TCP listener on the same port, else -1 */
 	uint16_t port;
 	uint8_t addr[4];
 	unsigned delay_ms;
-	uint8_t rcode;  /* != 0: answer with this RCODE and no record */
-	bool drop;      /* never answer */
+	uint8_t rcode; /* != 0: answer with this RCODE and no record */
+	bool drop;     /* never answer */
+	bool tcp;      /* UDP answers are truncated (TC): the real one is TCP */
 	unsigned asked; /* queries received (before answering) */
 	volatile bool stop;
 	pthread_t th;
 };
 
-/* Build the answer to query q[n] into out; returns its length or 0. */
+/* Build the answer to query q[n] into out; returns its length or 0.  tc:
+ * an empty truncated answer (RCODE 0, TC set). */
 static size_t
-resp_answer(const struct resp *r, const uint8_t *q, size_t n, uint8_t *out)
+resp_answer(const struct resp *r, const uint8_t *q, size_t n, uint8_t *out,
+	    bool tc)
 {
 	static const uint8_t rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4};
+	uint8_t rcode = tc ? 0 : r->rcode;
 	size_t end = 12;
 
 	if (n < 17 || n > 400)
@@ -60,16 +67,44 @@ resp_answer(const struct resp *r, const uint8_t *q, size_t n, uint8_t *out)
 	if (end > n)
 		return 0;
 	memcpy(out, q, end);
-	out[2] = 0x81;            /* QR, RD */
-	out[3] = 0x80 | r->rcode; /* RA */
+	out[2] = tc ? 0x83 : 0x81; /* QR, (TC,) RD */
+	out[3] = 0x80 | rcode;     /* RA */
 	out[6] = 0;
-	out[7] = r->rcode ? 0 : 1; /* one answer unless an error */
+	out[7] = rcode || tc ? 0 : 1; /* one answer unless an error */
 	memset(out + 8, 0, 4);
-	if (r->rcode)
+	if (rcode || tc)
 		return end;
 	memcpy(out + end, rr, sizeof(rr));
 	memcpy(out + end + sizeof(rr), r->addr, 4);
 	return end + sizeof(rr) + 4;
+}
+
+/* One TCP connection: answer its length-prefixed queries until EOF. */
+static void
+resp_tcp(struct resp *r, int cfd)
+{
+	struct timeval tv = {.tv_sec = 1};
+	uint8_t q[512], a[600];
+	size_t m;
+
+	(void)setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (!r->stop) {
+		size_t len;
+
+		if (recv(cfd, q, 2, MSG_WAITALL) != 2)
+			break;
+		len = (size_t)q[0] << 8 | q[1];
+		if (len > sizeof(q) ||
+		    recv(cfd, q, len, MSG_WAITALL) != (ssize_t)len)
+			break;
+		__atomic_add_fetch(&r->asked, 1, __ATOMIC_SEQ_CST);
+		m = resp_answer(r, q, len, a + 2, false);
+		a[0] = (uint8_t)(m >> 8);
+		a[1] = (uint8_t)m;
+		if (m == 0 || write(cfd, a, m + 2) != (ssize_t)(m + 2))
+			break;
+	}
+	close(cfd);
 }
 
 static void *
@@ -83,10 +118,18 @@ resp_main(void *arg)
 	size_t m;
 
 	while (!r->stop) {
-		struct pollfd p = {.fd = r->fd, .events = POLLIN};
+		struct pollfd p[2] = {{.fd = r->fd, .events = POLLIN},
+				      {.fd = r->tfd, .events = POLLIN}};
 
-		if (poll(&p, 1, 50) <= 0)
+		if (poll(p, 2, 50) <= 0)
 			continue;
+		if (p[1].revents & POLLIN) {
+			int cfd = accept(r->tfd, NULL, NULL);
+
+			if (cfd >= 0)
+				resp_tcp(r, cfd);
+			continue;
+		}
 		flen = sizeof(from);
 		n = recvfrom(r->fd, q, sizeof(q), 0, (struct sockaddr *)&from,
 			     &flen);
@@ -95,7 +138,7 @@ resp_main(void *arg)
 		__atomic_add_fetch(&r->asked, 1, __ATOMIC_SEQ_CST);
 		if (r->delay_ms)
 			usleep(r->delay_ms * 1000);
-		m = r->drop ? 0 : resp_answer(r, q, (size_t)n, a);
+		m = r->drop ? 0 : resp_answer(r, q, (size_t)n, a, r->tcp);
 		if (m > 0)
 			(void)sendto(r->fd, a, m, 0, (struct sockaddr *)&from,
 				     flen);
@@ -103,23 +146,55 @@ resp_main(void *arg)
 	return NULL;
 }
 
-static void
-resp_start(struct resp *r, uint8_t last, unsigned delay_ms)
+/* Bind fd (of type) to 127.0.0.1:port (0: any); the port, or 0. */
+static uint16_t
+resp_bind(int fd, uint16_t port)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sin);
 
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(port);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0)
+		return 0;
+	return ntohs(sin.sin_port);
+}
+
+/* Start a responder; tcp: also on TCP, the same port (UDP truncates). */
+static void
+resp_open(struct resp *r, uint8_t last, unsigned delay_ms, bool tcp)
+{
 	memset(r, 0, sizeof(*r));
 	r->addr[0] = 10;
 	r->addr[3] = last;
 	r->delay_ms = delay_ms;
-	r->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(r->fd >= 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(r->fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(r->fd, (struct sockaddr *)&sin, &len), 0);
-	r->port = ntohs(sin.sin_port);
+	r->tcp = tcp;
+	r->tfd = -1;
+	for (int i = 0; i < 20; i++) { /* a port free for UDP and TCP */
+		r->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		assert_true(r->fd >= 0);
+		r->port = resp_bind(r->fd, 0);
+		assert_true(r->port != 0);
+		if (!tcp)
+			break;
+		r->tfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(r->tfd >= 0);
+		if (resp_bind(r->tfd, r->port) == r->port &&
+		    listen(r->tfd, 4) == 0)
+			break;
+		close(r->tfd);
+		close(r->fd);
+		r->tfd = -1;
+	}
+	assert_true(!tcp || r->tfd >= 0);
 	assert_int_equal(pthread_create(&r->th, NULL, resp_main, r), 0);
+}
+
+static void
+resp_start(struct resp *r, uint8_t last, unsigned delay_ms)
+{
+	resp_open(r, last, delay_ms, false);
 }
 
 static void
@@ -128,6 +203,8 @@ resp_stop(struct resp *r)
 	r->stop = true;
 	pthread_join(r->th, NULL);
 	close(r->fd);
+	if (r->tfd >= 0)
+		close(r->tfd);
 }
 
 static void
@@ -447,6 +524,65 @@ test_error_reasons(void **state)
 	}
 }
 
+/* Look "err.test" up on srv[n] (1 try): the reason of its tempfail. */
+static enum dns_reason
+ask_reason(const struct value_sockaddr *srv, size_t n)
+{
+	struct got g;
+	struct fx f;
+
+	fx_start(&f, srv, n);
+	ask(&f, "err.test", &g);
+	run_until(f.r, &g.done, 3000);
+	fx_stop(&f);
+	assert_true(g.done);
+	assert_int_equal(g.status, DNS_TEMPFAIL);
+	return g.reason;
+}
+
+/*
+ * The reason follows each query's last answer, over UDP and TCP: a
+ * SERVFAIL that came over TCP (after a truncated UDP answer) is servfail;
+ * a SERVFAIL followed by a closed port on the next server is refused, the
+ * other way round servfail.
+ */
+static void
+test_last_answer_reasons(void **state)
+{
+	static const struct {
+		bool tcp;         /* a answers over TCP */
+		bool closed_last; /* b (closed) after a, else before */
+		bool with_b;
+		enum dns_reason want;
+	} cases[] = {
+	    {true, false, false, DNS_R_SERVFAIL},
+	    {false, true, true, DNS_R_REFUSED},
+	    {false, false, true, DNS_R_SERVFAIL},
+	    {true, true, true, DNS_R_REFUSED},
+	};
+	struct value_sockaddr sv[2];
+	enum dns_reason got;
+
+	(void)state;
+	for (size_t i = 0; i < nitems(cases); i++) {
+		size_t ia = cases[i].closed_last ? 0 : 1;
+
+		resp_start(&b, 2, 0);
+		server_of(&b, &sv[1 - ia]);
+		resp_stop(&b); /* nothing listens there now */
+		resp_open(&a, 1, 0, cases[i].tcp);
+		a.rcode = 2;
+		server_of(&a, &sv[cases[i].with_b ? ia : 0]);
+		got = ask_reason(sv, cases[i].with_b ? 2 : 1);
+		if (got != cases[i].want)
+			fail_msg("case %zu: reason %s, want %s", i,
+				 dns_reason_str(got),
+				 dns_reason_str(cases[i].want));
+		assert_int_equal(asked(&a), cases[i].tcp ? 2 : 1);
+		resp_stop(&a);
+	}
+}
+
 int
 main(void)
 {
@@ -456,6 +592,7 @@ main(void)
 	    cmocka_unit_test(test_timeout_tries),
 	    cmocka_unit_test(test_cache_and_bad_opts),
 	    cmocka_unit_test(test_error_reasons),
+	    cmocka_unit_test(test_last_answer_reasons),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
