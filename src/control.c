@@ -118,46 +118,15 @@ ctl_status(struct ctl_res *r, const char *status, uint64_t count,
 	rstate_out_kv(&r->hdr, "text", text);
 }
 
-/* Take every unit of message id off q into *out (appended). */
-static unsigned
-ctl_unlink(struct dom_queue *q, const uint8_t *id, struct dom_unit ***out)
-{
-	struct dom_unit **pp = &q->head;
-	unsigned n = 0;
-
-	while (*pp != NULL) {
-		struct dom_unit *u = *pp;
-
-		if (memcmp(u->id, id, DOM_ID_LEN) != 0) {
-			pp = &u->next;
-			continue;
-		}
-		*pp = u->next;
-		u->next = NULL;
-		**out = u;
-		*out = &u->next;
-		q->count--;
-		n++;
-	}
-	q->tail = pp;
-	return n;
-}
-
-/* Every queued unit of message id in dr, active and delayed, as a list. */
+/* Every queued unit of message id in dr (only the delayed ones when
+ * delayed_only), as a list owned by the caller. */
 static struct dom_unit *
 ctl_take_units(struct ctl *c, domain_record *dr, const uint8_t *id,
 	       bool delayed_only)
 {
 	struct dom_unit *list = NULL, **tail = &list;
-	unsigned n;
 
-	for (unsigned b = 0; !delayed_only && b < dr->nbind; b++) {
-		n = ctl_unlink(&dr->bind[b].active, id, &tail);
-		dr->nactive -= n;
-		c->doms->units -= n;
-	}
-	n = ctl_unlink(&dr->delayed, id, &tail);
-	c->doms->units -= n;
+	(void)dom_take_msg(c->doms, dr, id, delayed_only, &tail);
 	return list;
 }
 
@@ -206,6 +175,7 @@ ctl_unblock(domain_record *dr)
 		dr->addrs[i].penalty_until_ms = 0;
 		dr->addrs[i].strikes = 0;
 	}
+	dom_dirty(dr);
 	maint_poke(dr);
 }
 
@@ -256,8 +226,10 @@ ctl_drop_rcpt(struct ctl *c, domain_record *dr, const uint8_t *id, uint32_t idx,
 		return 0;
 	}
 	dlogw_event(c->d->dl, &e);
-	if (dr != NULL)
+	if (dr != NULL) {
 		dr->failures++;
+		dom_dirty(dr);
+	}
 	return rc;
 }
 
@@ -596,17 +568,14 @@ ctl_domain(struct ctl *c, const struct rstate_ctl_msg *m, struct ctl_res *r)
 	}
 	for (unsigned b = 0; b < dr->nbind; b++) {
 		const struct binding *bd = bnd_get(c->d->bnds, (int)b);
-		uint64_t n = 0;
+		uint32_t n = dr->bind[b].active.count;
 
-		for (const struct dom_unit *u = dr->bind[b].active.head; u;
-		     u = u->next)
-			n++;
 		if (bd == NULL || (dr->bind[b].nconn == 0 && n == 0))
 			continue;
 		rstate_out_kv(o, "kind", "binding");
 		rstate_out_kv(o, "binding", bd->name);
 		rstate_out_kvf(o, "connections", "%u", dr->bind[b].nconn);
-		rstate_out_kvf(o, "active", "%" PRIu64, n);
+		rstate_out_kvf(o, "active", "%" PRIu32, n);
 		rstate_out_end(o);
 	}
 	ctl_status(r, "ok", dr->naddrs,

@@ -134,8 +134,8 @@ void dlv_requeue1(struct dlv *d, domain_record *dr, int slot, const char *why);
  * Expire every active unit of dr whose message is past its domain's
  * message_expiration (RELIABILITY: nothing stays queued past its
  * lifetime because no attempt happens, e.g. behind a dead MX).  Returns
- * how many units were expired.  O(queued units): the maintainer calls it
- * at most once per scan interval per domain.
+ * how many units were expired; rcvd_min_ms is exact afterwards.  O(queued
+ * units): the maintainer calls it when dr's earliest unit expires.
  */
 unsigned dlv_expire_sweep(struct dlv *d, domain_record *dr, int64_t now_ms);
 /* Wake idle sessions of (dr, slot) that can take a queued unit. */

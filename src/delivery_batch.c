@@ -287,6 +287,7 @@ dlv_batch_unit(struct dlv_batch *b, const uint32_t *idx, uint32_t n,
 	u->nrcpt = n;
 	u->bslot = b->u->bslot;
 	u->attempts = attempts;
+	u->received_ms = b->u->received_ms;
 	return u;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * delivery_int.h: what delivery.c, delivery_batch.c and delivery_dsn.c
- * share (and unit tests reach).  Not for other modules.
+ * delivery_int.h: what delivery.c, delivery_batch.c, delivery_dsn.c and
+ * delivery_domain.c share (and unit tests reach).  Not for other modules.
  *
  * A batch applies the outcomes of one unit's recipients: it logs each
  * event at once, and at dlv_batch_finish() injects the DSN (reading the

@@ -214,17 +214,13 @@ dom_active_q(domain_record *dr, int slot)
 static void
 dom_rcvd_note(domain_record *dr, const struct dom_unit *u)
 {
-	if (u->received_ms == 0)
-		dr->rcvd_unknown = true;
-	else
-		dr->rcvd_min_ms = MIN(dr->rcvd_min_ms, u->received_ms);
+	dr->rcvd_min_ms = MIN(dr->rcvd_min_ms, u->received_ms);
 }
 
 void
 dom_rcvd_reset(domain_record *dr, int64_t min_ms)
 {
 	dr->rcvd_min_ms = min_ms;
-	dr->rcvd_unknown = false;
 }
 
 void
@@ -365,6 +361,58 @@ dom_delayed_pop(struct dom_table *t, domain_record *dr)
 		dom_dirty(dr);
 	}
 	return u;
+}
+
+/* Move every unit of message id from q to **tail (see dom_take_msg);
+ * *min_r: the earliest received time of the units left. */
+static unsigned
+dom_queue_take(struct dom_queue *q, const uint8_t *id, struct dom_unit ***tail,
+	       int64_t *min_r)
+{
+	struct dom_unit **pp = &q->head;
+	unsigned n = 0;
+
+	while (*pp != NULL) {
+		struct dom_unit *u = *pp;
+
+		if (memcmp(u->id, id, DOM_ID_LEN) != 0) {
+			*min_r = MIN(*min_r, u->received_ms);
+			pp = &u->next;
+			continue;
+		}
+		*pp = u->next;
+		u->next = NULL;
+		**tail = u;
+		*tail = &u->next;
+		q->count--;
+		n++;
+	}
+	q->tail = pp;
+	return n;
+}
+
+unsigned
+dom_take_msg(struct dom_table *t, domain_record *dr,
+	     const uint8_t id[DOM_ID_LEN], bool delayed_only,
+	     struct dom_unit ***tail)
+{
+	int64_t min_ms = INT64_MAX, unused = INT64_MAX;
+	unsigned n = 0;
+
+	for (unsigned b = 0; !delayed_only && b < dr->nbind; b++) {
+		unsigned k =
+		    dom_queue_take(&dr->bind[b].active, id, tail, &min_ms);
+
+		dr->nactive -= k;
+		n += k;
+	}
+	if (!delayed_only)
+		dom_rcvd_reset(dr, min_ms);
+	n += dom_queue_take(&dr->delayed, id, tail, &unused);
+	t->units -= n;
+	if (n > 0)
+		dom_dirty(dr);
+	return n;
 }
 
 unsigned

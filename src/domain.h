@@ -42,8 +42,9 @@ struct dom_unit {
 	struct dom_unit *next;
 	domain_record *dr;
 	int64_t due_ms; /* wall clock ms: when it may be tried (delayed) */
-	/* When its message was received (wall clock ms), for the expiry;
-	 * 0: not looked up yet (maintainer.c looks it up and keeps it). */
+	/* When its message was received (wall clock ms), for the expiry:
+	 * set from the spool record by whoever makes the unit (delivery.c
+	 * at queue time, copied to the units a batch requeues). */
 	int64_t received_ms;
 	uint8_t id[DOM_ID_LEN];
 	int bslot;         /* binding slot it leaves from */
@@ -107,14 +108,11 @@ struct domain_record {
 	unsigned nconn;           /* over every binding */
 	uint32_t defer_failures;  /* consecutive all-hosts failures */
 	int64_t backoff_until_ms; /* no connection before */
-	int64_t expire_sweep_ms;  /* next look at active units of unknown age */
 	/* The active units' age, for the maintainer's expiry timer (kept by
 	 * the queue functions): the earliest received_ms among them (a lower
-	 * bound: units taken since do not raise it), INT64_MAX when none is
-	 * known; rcvd_unknown: an active unit with received_ms 0 was queued
-	 * since the maintainer last looked.  Both reset when nactive is 0. */
+	 * bound: units popped since do not raise it; dom_take_msg and
+	 * dom_rcvd_reset make it exact), INT64_MAX when nactive is 0. */
 	int64_t rcvd_min_ms;
-	bool rcvd_unknown;
 	uint32_t dns_failures; /* consecutive temporary DNS failures */
 	bool suspended; /* by an administrator (ringctl, store/rstate.c) */
 	/* The effective policy with administrative overrides applied (Redis,
@@ -206,9 +204,20 @@ struct dom_unit *dom_active_pop(struct dom_table *t, domain_record *dr,
 				int slot);
 /* Take the oldest active unit of any binding, or NULL. */
 struct dom_unit *dom_active_pop_any(struct dom_table *t, domain_record *dr);
-/* Set dr's earliest received time anew (the maintainer looked at every
- * active unit): rcvd_min_ms = min_ms, rcvd_unknown = false. */
+/* Set dr's earliest received time anew (rcvd_min_ms = min_ms): a caller
+ * that requeues every active unit passes INT64_MAX first. */
 void dom_rcvd_reset(domain_record *dr, int64_t min_ms);
+/*
+ * Take every unit of message id off dr's queues (the active ones too
+ * unless delayed_only), keeping the others' order, the counters and the
+ * earliest received time (exact afterwards), and mark dr dirty if one
+ * was taken.  The units are appended to *tail (linked by next; *tail is
+ * left at the last one's next) and owned by the caller.  Returns how
+ * many were taken.
+ */
+unsigned dom_take_msg(struct dom_table *t, domain_record *dr,
+		      const uint8_t id[DOM_ID_LEN], bool delayed_only,
+		      struct dom_unit ***tail);
 /* Insert u into dr's delayed queue, ordered by u->due_ms. */
 void dom_delayed_push(struct dom_table *t, domain_record *dr,
 		      struct dom_unit *u);

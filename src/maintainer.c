@@ -17,7 +17,6 @@
 #include "log.h"
 #include "rlease.h"
 #include "smtp_client.h"
-#include "spool.h"
 #include "timer.h"
 
 static void
@@ -102,60 +101,18 @@ maint_expire_at(int64_t received_ms, int64_t expiration_ms)
 		   : received_ms + expiration_ms;
 }
 
-/* Look at every active unit of dr: the received time of those not known
- * yet (one spool lookup each, kept in the unit); true if one expired at
- * now_ms or its message is gone.  *min_r: the earliest received time of
- * the others. */
-static bool
-maint_expiry_walk(struct dlv *d, domain_record *dr, int64_t expiration_ms,
-		  int64_t now_ms, int64_t *min_r)
-{
-	bool stale = false;
-
-	*min_r = INT64_MAX;
-	for (unsigned slot = 0; slot < dr->nbind; slot++)
-		for (struct dom_unit *u = dr->bind[slot].active.head; u;
-		     u = u->next) {
-			if (u->received_ms == 0) {
-				const struct spool_msg *m =
-				    spool_find(d->sp, u->id);
-				struct spool_msg_info mi;
-
-				if (m == NULL) {
-					stale = true; /* final meanwhile */
-					continue;
-				}
-				spool_msg_info(m, &mi);
-				u->received_ms =
-				    MAX((int64_t)(mi.received_us / 1000), 1);
-			}
-			if (backoff_expired(u->received_ms, now_ms,
-					    expiration_ms))
-				stale = true;
-			else
-				*min_r = MIN(*min_r, u->received_ms);
-		}
-	return stale;
-}
-
-/* Expire dr's active units at their time: only when the earliest known
- * expiry has come, or (at most once per scan interval) when units of
- * unknown age were queued; the queues are rewritten (and dr marked dirty)
- * only when a unit expired or its message is gone. */
+/* Expire dr's active units at their time: only when the earliest
+ * received time the queue functions keep says one may have expired (the
+ * sweep makes it exact again, so it does not repeat before the next
+ * expiry). */
 static void
 maint_expiry(struct dlv *d, domain_record *dr, int64_t expiration_ms,
 	     int64_t now_ms)
 {
-	int64_t min_ms;
-
 	if (dr->nactive == 0 ||
-	    ((!dr->rcvd_unknown || now_ms < dr->expire_sweep_ms) &&
-	     now_ms < maint_expire_at(dr->rcvd_min_ms, expiration_ms)))
+	    now_ms < maint_expire_at(dr->rcvd_min_ms, expiration_ms))
 		return;
-	dr->expire_sweep_ms = now_ms + MAINT_SCAN_INTERVAL_MS;
-	if (maint_expiry_walk(d, dr, expiration_ms, now_ms, &min_ms))
-		(void)dlv_expire_sweep(d, dr, now_ms);
-	dom_rcvd_reset(dr, dr->nactive > 0 ? min_ms : INT64_MAX);
+	(void)dlv_expire_sweep(d, dr, now_ms);
 }
 
 /* Sessions of (dr, slot) that will take units, and how many they may. */
@@ -438,7 +395,7 @@ maint_tick(domain_record *dr)
 	    .throttle_ms = thr,
 	    .expire_ms = maint_expire_at(dr->rcvd_min_ms,
 					 (int64_t)pol->message_expiration_ms),
-	    .scan_ms = dr->rcvd_unknown ? dr->expire_sweep_ms : INT64_MAX,
+	    .scan_ms = INT64_MAX,
 	    .active = dr->nactive,
 	    .nconn = dr->nconn,
 	};

@@ -129,6 +129,22 @@ dlv_fx_spool(struct dlv_fx *f, const struct spool_env *env, const char *body,
 }
 
 void
+dlv_fx_msg1(struct dlv_fx *f, const char *rcpt, uint8_t id[SPOOL_ID_LEN])
+{
+	static const char body[] = "Subject: t\r\n\r\nbody\r\n";
+	struct record_msg_rcpt rc = {
+	    .addr = {(const uint8_t *)rcpt, strlen(rcpt)}};
+	struct spool_env env = {
+	    .sender = {(const uint8_t *)"s@src.test", 10},
+	    .rcpt = &rc,
+	    .nrcpt = 1,
+	};
+
+	dlv_fx_spool(f, &env, body, sizeof(body) - 1, id);
+	assert_int_equal(dlv_queue_msg(f->d, spool_find(f->sp, id)), 1);
+}
+
+void
 dlv_fx_drain(struct dlv_fx *f, int rounds)
 {
 	assert_int_equal(spool_drain(f->sp, 5000), 0);

@@ -53,6 +53,9 @@ void dlv_fx_close(struct dlv_fx *f);
 /* Spool env with body[len] and wait for its commit; id = its id. */
 void dlv_fx_spool(struct dlv_fx *f, const struct spool_env *env,
 		  const char *body, size_t len, uint8_t id[SPOOL_ID_LEN]);
+/* Spool a message from s@src.test to rcpt alone, wait for its commit
+ * and queue it (one unit); id = its id. */
+void dlv_fx_msg1(struct dlv_fx *f, const char *rcpt, uint8_t id[SPOOL_ID_LEN]);
 /* Let the spool write what it holds, then run the ring rounds times. */
 void dlv_fx_drain(struct dlv_fx *f, int rounds);
 

@@ -83,8 +83,7 @@ test_queues_per_binding(void **state)
 }
 
 /* The active units' earliest received time: kept by push, unshift and
- * promotion, unknown ages flagged, reset when the queues empty or by the
- * maintainer's dom_rcvd_reset(). */
+ * promotion, reset when the queues empty or by dom_rcvd_reset(). */
 static void
 test_rcvd_min(void **state)
 {
@@ -97,7 +96,6 @@ test_rcvd_min(void **state)
 	dom_table_init(&t, 2);
 	dr = dom_get(&t, "example.com");
 	assert_true(dr->rcvd_min_ms == INT64_MAX);
-	assert_false(dr->rcvd_unknown);
 	a->received_ms = 5000;
 	b->received_ms = 7000;
 	c->received_ms = 3000;
@@ -108,9 +106,9 @@ test_rcvd_min(void **state)
 	assert_true(dr->rcvd_min_ms == 5000);
 	dom_active_unshift(&t, dr, c); /* earlier, at the head */
 	assert_true(dr->rcvd_min_ms == 3000);
-	assert_false(dr->rcvd_unknown);
-	dom_active_push(&t, dr, unit(id1, 0, 0)); /* age not looked up */
-	assert_true(dr->rcvd_unknown);
+	u = unit(id1, 0, 0);
+	u->received_ms = 4000;
+	dom_active_push(&t, dr, u);
 	assert_true(dr->rcvd_min_ms == 3000);
 	dom_delayed_push(&t, dr, d);
 	assert_true(dr->rcvd_min_ms == 3000); /* delayed units do not count */
@@ -118,7 +116,6 @@ test_rcvd_min(void **state)
 	assert_true(dr->rcvd_min_ms == 1000); /* promoted: now they do */
 	dom_rcvd_reset(dr, 2000);
 	assert_true(dr->rcvd_min_ms == 2000);
-	assert_false(dr->rcvd_unknown);
 	/* Taking units keeps the bound (lower: safe) until none is left. */
 	for (int i = 0; i < 5; i++) {
 		assert_true(dr->rcvd_min_ms == 2000);
@@ -129,16 +126,102 @@ test_rcvd_min(void **state)
 	}
 	assert_int_equal(dr->nactive, 0);
 	assert_true(dr->rcvd_min_ms == INT64_MAX);
-	dr->rcvd_unknown = true;
 	dom_active_push(&t, dr, b);
 	assert_true(dr->rcvd_min_ms == 7000);
 	u = dom_active_pop(&t, dr, 1);
 	assert_ptr_equal(u, b);
-	assert_false(dr->rcvd_unknown); /* empty: nothing unknown */
+	assert_true(dr->rcvd_min_ms == INT64_MAX);
 	dom_unit_free(a);
 	dom_unit_free(b);
 	dom_unit_free(c);
 	dom_unit_free(d);
+	dom_table_fini(&t);
+}
+
+/* The units of one message (control's retry and delete): taken from
+ * every queue in order, the others kept in theirs, the counters and the
+ * earliest received time made exact, the record dirty only when one was
+ * taken. */
+static void
+test_take_msg(void **state)
+{
+	static const uint8_t id3[DOM_ID_LEN] = {3};
+	struct dom_table t;
+	domain_record *dr;
+	struct dom_unit *a = unit(id1, 0, 0), *b = unit(id2, 0, 0),
+			*c = unit(id1, 1, 0), *d = unit(id1, 0, 70),
+			*e = unit(id2, 0, 80), *list = NULL, **tail = &list;
+
+	(void)state;
+	dom_table_init(&t, 2);
+	dr = dom_get(&t, "example.com");
+	a->received_ms = 1000;
+	b->received_ms = 5000;
+	c->received_ms = 1000;
+	dom_active_push(&t, dr, a);
+	dom_active_push(&t, dr, b);
+	dom_active_push(&t, dr, c);
+	dom_delayed_push(&t, dr, d);
+	dom_delayed_push(&t, dr, e);
+	while (dom_dirty_pop(&t) != NULL)
+		;
+	/* Nothing of id3: nothing changes, not dirty. */
+	assert_int_equal(dom_take_msg(&t, dr, id3, false, &tail), 0);
+	assert_null(list);
+	assert_null(dr->dirty_prev);
+	assert_true(dr->rcvd_min_ms == 1000);
+	/* Delayed only: the active units and their age stay. */
+	assert_int_equal(dom_take_msg(&t, dr, id1, true, &tail), 1);
+	assert_ptr_equal(list, d);
+	assert_ptr_equal(tail, &d->next);
+	assert_int_equal(dr->delayed.count, 1);
+	assert_ptr_equal(dr->delayed.head, e);
+	assert_ptr_equal(dr->delayed.tail, &e->next);
+	assert_int_equal(dr->nactive, 3);
+	assert_true(dr->rcvd_min_ms == 1000);
+	assert_int_equal(t.units, 4);
+	assert_non_null(dr->dirty_prev);
+	while (dom_dirty_pop(&t) != NULL)
+		;
+	/* Every queue: appended after d; b left, its age now the earliest. */
+	assert_int_equal(dom_take_msg(&t, dr, id1, false, &tail), 2);
+	assert_ptr_equal(d->next, a);
+	assert_ptr_equal(a->next, c);
+	assert_null(c->next);
+	assert_ptr_equal(tail, &c->next);
+	assert_int_equal(dr->nactive, 1);
+	assert_int_equal(dr->bind[0].active.count, 1);
+	assert_int_equal(dr->bind[1].active.count, 0);
+	assert_null(dr->bind[1].active.head);
+	assert_ptr_equal(dr->bind[0].active.head, b);
+	assert_ptr_equal(dr->bind[0].active.tail, &b->next);
+	assert_true(dr->rcvd_min_ms == 5000);
+	assert_int_equal(t.units, 2);
+	assert_non_null(dr->dirty_prev);
+	/* The queues still work after the unlinks (tails right). */
+	dom_active_push(&t, dr, a);
+	dom_active_push(&t, dr, c);
+	assert_ptr_equal(b->next, a);
+	assert_ptr_equal(dom_active_pop(&t, dr, 1), c);
+	assert_ptr_equal(dom_active_pop(&t, dr, 0), b);
+	assert_ptr_equal(dom_active_pop(&t, dr, 0), a);
+	/* The last ones: none left, no age. */
+	dom_active_push(&t, dr, b);
+	list = NULL;
+	tail = &list;
+	assert_int_equal(dom_take_msg(&t, dr, id2, false, &tail), 2);
+	assert_ptr_equal(list, b);
+	assert_ptr_equal(b->next, e);
+	assert_int_equal(dr->nactive, 0);
+	assert_int_equal(dr->delayed.count, 0);
+	assert_ptr_equal(dr->delayed.tail, &dr->delayed.head);
+	assert_true(dr->rcvd_min_ms == INT64_MAX);
+	assert_int_equal(t.units, 0);
+	dom_unit_free(a);
+	dom_unit_free(b);
+	dom_unit_free(c);
+	dom_unit_free(d);
+	dom_unit_free(e);
 	dom_table_fini(&t);
 }
 
@@ -688,6 +771,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_queues_per_binding),
 	    cmocka_unit_test(test_rcvd_min),
+	    cmocka_unit_test(test_take_msg),
 	    cmocka_unit_test(test_table_grows),
 	    cmocka_unit_test(test_split),
 	    cmocka_unit_test(test_mx_pick),
