@@ -21,9 +21,6 @@
 #include "rlease.h"
 #include "smtp_client.h"
 
-/* What the next connection staged takes over (conn_stage_lease()). */
-static uint64_t conn_staged_lease;
-
 static const char *const conn_err_names[] = {
     [CONN_OK] = "ok",
     [CONN_ERR_BAD_BINDING] = "bad_binding",
@@ -86,23 +83,6 @@ conn_err_from_dns(int st)
 	if (dns_status_permanent((enum dns_status)st))
 		return CONN_ERR_DNS_PERM | CONN_ACTION_PURGE_DOMAIN;
 	return CONN_ERR_DNS_TEMP | CONN_ACTION_DEFER_DOMAIN;
-}
-
-void
-conn_stage_lease(uint64_t lease)
-{
-	BUG_ON(conn_staged_lease != 0 && lease != 0);
-	conn_staged_lease = lease;
-}
-
-/* The staged lease, now the caller's (0: none). */
-static uint64_t
-conn_stage_take(void)
-{
-	uint64_t lease = conn_staged_lease;
-
-	conn_staged_lease = 0;
-	return lease;
 }
 
 static int64_t
@@ -195,35 +175,65 @@ conn_opts(struct dlv *d, struct conn *c, const struct domain_policy *pol,
 	c->tls_tried = o->tls != SMTPC_TLS_POLICY_NONE;
 }
 
-struct conn *
-initiate_connection(domain_record *dr, int binding, struct timeval *now,
-		    conn_finish_fn *finish, conn_timeout_fn *timeout,
-		    void *user_data, int *error)
+/* Every refusal of a connection of (dr, binding) before one is made:
+ * conn_check(), no usable MX address, the connection throttle's wait.
+ * Takes nothing.  Returns 0 with *idx_r the address to use, or an error
+ * word. */
+static unsigned
+conn_refusal(struct dlv *d, domain_record *dr, int binding, int64_t now_ms,
+	     const struct domain_policy *pol, int *idx_r)
+{
+	unsigned e = conn_check(d, dr, binding, now_ms, pol);
+
+	if (e == 0 && (*idx_r = dom_mx_pick(dr, now_ms)) < 0)
+		e = CONN_ERR_NO_ROUTE;
+	if (e == 0 && dom_rate_wait(&pol->throttle_connections,
+				    dr->thr_conn_tat_us, now_ms * 1000) > 0)
+		e = CONN_ERR_THROTTLED;
+	return e;
+}
+
+int
+conn_can_open(domain_record *dr, int binding, struct timeval *now)
+{
+	struct dlv *d = dr->ctx;
+	int idx;
+
+	if (d == NULL)
+		return CONN_ERROR(CONN_ERR_BAD_BINDING);
+	return CONN_ERROR(conn_refusal(d, dr, binding, conn_ms(now),
+				       dlv_policy(d, dr), &idx));
+}
+
+/* initiate_connection() with lease (0: none), given back on every
+ * refusal. */
+static struct conn *
+conn_initiate(domain_record *dr, int binding, struct timeval *now,
+	      conn_finish_fn *finish, conn_timeout_fn *timeout, void *user_data,
+	      uint64_t lease, int *error)
 {
 	struct dlv *d = dr->ctx;
 	const struct domain_policy *pol;
 	struct smtpc_opts o;
 	struct conn *c;
 	int64_t now_ms = conn_ms(now);
-	uint64_t lease = conn_stage_take();
 	unsigned e;
 	int idx = -1, rc;
 
 	*error = CONN_ERR_BAD_BINDING;
+	/* A lease comes from dr's context's rlease: none without one. */
+	BUG_ON(d == NULL && lease != 0);
 	if (d == NULL)
 		return NULL;
 	pol = dlv_policy(d, dr);
-	e = conn_check(d, dr, binding, now_ms, pol);
-	if (e == 0 && (idx = dom_mx_pick(dr, now_ms)) < 0)
-		e = CONN_ERR_NO_ROUTE;
-	if (e == 0 && dom_rate_take(&pol->throttle_connections,
-				    &dr->thr_conn_tat_us, now_ms * 1000) > 0)
-		e = CONN_ERR_THROTTLED;
+	e = conn_refusal(d, dr, binding, now_ms, pol, &idx);
 	if (e != 0) {
 		rlease_drop(d->rl, dr, binding, lease); /* not used: back now */
 		*error = (int)e;
 		return NULL;
 	}
+	(void)dom_rate_take(&pol->throttle_connections, &dr->thr_conn_tat_us,
+			    now_ms * 1000);
 	c = xcalloc(1, sizeof(*c));
 	c->dlv = d;
 	c->dr = dr;
@@ -257,6 +267,15 @@ initiate_connection(domain_record *dr, int binding, struct timeval *now,
 	}
 	*error = CONN_OK;
 	return c;
+}
+
+struct conn *
+initiate_connection(domain_record *dr, int binding, struct timeval *now,
+		    conn_finish_fn *finish, conn_timeout_fn *timeout,
+		    void *user_data, int *error)
+{
+	return conn_initiate(dr, binding, now, finish, timeout, user_data, 0,
+			     error);
 }
 
 static void
@@ -307,15 +326,21 @@ conn_act(struct dlv *d, domain_record *dr, int binding, unsigned e)
 }
 
 int
-initiate_connection_smtp(domain_record *dr, int binding, struct timeval *now)
+conn_open(domain_record *dr, int binding, struct timeval *now, uint64_t lease)
 {
 	int err = 0;
-	struct conn *c = initiate_connection(dr, binding, now, conn_on_finish,
-					     conn_on_timeout, NULL, &err);
+	struct conn *c = conn_initiate(dr, binding, now, conn_on_finish,
+				       conn_on_timeout, NULL, lease, &err);
 
 	if (c != NULL)
 		return 0;
 	if ((unsigned)err & CONN_ACTION_MASK)
 		conn_act(dr->ctx, dr, binding, (unsigned)err);
 	return CONN_ERROR(err);
+}
+
+int
+initiate_connection_smtp(domain_record *dr, int binding, struct timeval *now)
+{
+	return conn_open(dr, binding, now, 0);
 }

@@ -3,8 +3,9 @@
  * connection.h: opening outbound connections for a (domain, binding) pair
  * (the seed's contract, DESIGN.md "The seed's contract").
  *
- * The maintainer calls initiate_connection_smtp(dr, binding, now) when a
- * domain wants one more connection from binding slot `binding`.  It checks
+ * The maintainer calls initiate_connection_smtp(dr, binding, now) (or
+ * conn_open() with the cluster lease it holds, after conn_can_open()) when
+ * a domain wants one more connection from binding slot `binding`.  It checks
  * the binding and the domain, makes sure the MX set is known (starting the
  * lookup if not), calls initiate_connection() with the SMTP callbacks, and
  * takes the CONN_ACTION_* actions carried by a failure.  "Staging" a
@@ -169,17 +170,25 @@ int initiate_connection_smtp(domain_record *dr, int binding,
 			     struct timeval *now);
 
 /*
- * The seed's signature has no room for what a caller hands over to the
- * connection it asks for, so it is staged just before the call:
- * conn_stage_lease(lease) gives lease (an rlease_take() ticket of the
- * (dr, binding) that is asked for next, on dr's context's rlease) to the
- * next initiate_connection_smtp() / initiate_connection().  The
- * connection that call creates owns it (c->lease, given back when its
- * session ends); when the call creates none, or the connection's start
- * fails, the lease is given back at once (rlease_drop).  Either way that
- * call consumes it.  Staging twice with no call between is a bug
- * (BUG_ON).  Single-threaded, like the ring.
+ * initiate_connection_smtp() for a connection that holds a cluster lease:
+ * lease (an rlease_take() ticket of (dr, binding) on dr's context's
+ * rlease; 0: none) goes to the connection made (c->lease, given back
+ * when its session ends); on every refusal, and when the session's start
+ * fails, it is given back at once (rlease_drop).  Either way the call
+ * consumes it.  A lease for a dr without a context is a bug (BUG_ON).
+ * Returns like initiate_connection_smtp().
  */
-void conn_stage_lease(uint64_t lease);
+int conn_open(domain_record *dr, int binding, struct timeval *now,
+	      uint64_t lease);
+
+/*
+ * Would a connection of (dr, binding) be refused now, before any cluster
+ * lease is asked for?  Checks what initiate_connection() checks before it
+ * makes one (binding, suspension, backoff, queue, limits, the MX set,
+ * starting its lookup if it is missing or stale, a usable address, the
+ * connection throttle), takes nothing and no action.  Returns 0 or
+ * CONN_ERROR(the error word initiate_connection() would give).
+ */
+int conn_can_open(domain_record *dr, int binding, struct timeval *now);
 
 #endif

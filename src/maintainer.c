@@ -252,10 +252,17 @@ maint_open(struct dlv *d, domain_record *dr, int slot,
 			rlease_trim(d->rl, dr, slot);
 			break;
 		}
-		/* A cluster lease first: none at hand means as many as the
+		/* What would refuse the connection (the MX set not ready,
+		 * say) refuses before a cluster lease is taken: a lease
+		 * granted and dropped at once only churns Redis. */
+		rc = d->rl != NULL && (pol->cluster_max_outbound_connections ||
+				       pol->cluster_max_binding_connections)
+			 ? conn_can_open(dr, slot, tv)
+			 : 0;
+		/* Then a cluster lease: none at hand means as many as the
 		 * goal wants were asked for, and their grant pokes this
 		 * domain. */
-		if (d->rl != NULL &&
+		if (rc == 0 && d->rl != NULL &&
 		    rlease_take(d->rl, dr, slot, b ? b->name : NULL,
 				pol->cluster_max_outbound_connections,
 				pol->cluster_max_binding_connections, want,
@@ -265,8 +272,8 @@ maint_open(struct dlv *d, domain_record *dr, int slot,
 		}
 		dr->srv_tight = bound == DOM_GOAL_SERVER || d->srv_waitq.n > 0;
 		/* The session owns the lease, or it goes back at once. */
-		conn_stage_lease(lease);
-		rc = initiate_connection_smtp(dr, slot, tv);
+		if (rc == 0)
+			rc = conn_open(dr, slot, tv, lease);
 		if (rc < 0) {
 			log_trace("%s: binding %d: %s", dr->name, slot,
 				  conn_err_str(conn_error_code(rc)));

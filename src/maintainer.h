@@ -9,12 +9,13 @@
  * [delivery] max_connections, outbound_throttle_connections, the message
  * rates of this node and of the cluster, suspension, backoff, penalties),
  * takes the cluster leases the goal needs (rlease_take, all in one
- * request) and calls initiate_connection_smtp() for what is missing, each
- * with its lease staged (conn_stage_lease), then re-arms itself for the
+ * request, once conn_can_open() says a connection could open) and opens
+ * what is missing with conn_open(), each owning its lease, then re-arms
+ * itself for the
  * earliest moment anything can change (a delayed unit due, the first
  * active unit's expiry, the end of a backoff, a penalty, a throttle
  * interval or a message rate's wait; the scan interval only while units
- * of unknown age wait, or units wait without any session).  Session ends,
+ * wait without any session).  Session ends,
  * lookups and new mail poke the domain (maint_poke) for a tick in this
  * loop turn.  No policy: that is outcome.c / backoff.c.
  */

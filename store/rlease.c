@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rlease.c: cluster-wide connection leases in Redis (see rlease.h), the
- * Lua script, and the renewal round.  Owns the groups (one per (domain,
- * binding slot); rlease_msg.c owns the token fields of the per-domain
- * ones), their members, the node's live entry and the renewal timer.
- * Every Redis call goes through store/redis (EVALSHA of rlease_lua, ZREM
- * sent at once or kept in the write-behind batch while down); no reply is
- * ever waited for.
+ * rlease.c: cluster-wide connection leases in Redis (see rlease.h): the
+ * Lua script and the acquire / renew / release protocol.  Owns the groups
+ * (one per (domain, binding slot); rlease_msg.c owns the token fields of
+ * the per-domain ones) and their members.  The live-node entry, the
+ * renewal timer and the life cycle are rlease_node.c's.  Every Redis call
+ * goes through store/redis (EVALSHA of rlease_lua; ZREM, one per key for
+ * every member given back together, sent at once or kept in the
+ * write-behind batch while down); no reply is ever waited for.
  */
 #include "rlease.h"
 #include "rlease_int.h"
@@ -16,9 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "redis.h"
@@ -100,38 +98,6 @@ const char rlease_lua[] =
     "end\n"
     "for i = 1, nk do redis.call('PEXPIRE', KEYS[i], ttl * 2) end\n"
     "return out\n";
-
-int64_t
-rlease_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-unsigned
-rlease_share(unsigned limit, unsigned nodes)
-{
-	if (limit == 0)
-		return 0;
-	nodes = MAX(nodes, 1u);
-	return MAX(limit / nodes, 1u);
-}
-
-unsigned
-rlease_nodes(const struct rlease *rl)
-{
-	return MAX(rl->nodes, 1u);
-}
-
-const struct rlease_stats *
-rlease_stats(const struct rlease *rl)
-{
-	return &rl->st;
-}
-
-static int rl_send_nodes(struct rlease *rl);
 
 /* ---- groups ------------------------------------------------------------ */
 
@@ -240,7 +206,7 @@ rlease_group_get(struct rlease *rl, domain_record *dr, int slot,
 		timer_arm(ring_timers(rl->ring), &rl->tm,
 			  ring_now(rl->ring) + rl->period_ns);
 		if (rds_is_up(rl->rds))
-			(void)rl_send_nodes(rl);
+			(void)rlease_send_nodes(rl);
 	}
 	return g;
 }
@@ -307,31 +273,43 @@ rl_member_str(const struct rlease *rl, uint64_t seq, char *buf, size_t len)
 	return snprintf(buf, len, "%s:%" PRIu64, rl->node, seq);
 }
 
-/*
- * One fire-and-forget command: sent now while up, so that it reaches Redis
- * before any acquire that follows on the same connection; else kept in
- * the write-behind batch for when Redis returns.
- */
-static void
-rl_send(struct rlease *rl, const char *const *av)
+void
+rlease_send(struct rlease *rl, int ac, const char *const *av)
 {
-	if (rds_cmd(rl->rds, NULL, NULL, 3, av, NULL) < 0 &&
-	    rds_batch(rl->rds, 3, av, NULL) < 0)
+	if (rds_cmd(rl->rds, NULL, NULL, ac, av, NULL) < 0 &&
+	    rds_batch(rl->rds, ac, av, NULL) < 0)
 		rl->st.errors++;
 }
 
-/* Give back seq of g: ZREM on every key it may be in (idempotent). */
+/* ZREM key seq[0..n) (n <= RL_CHUNK) in one command. */
 static void
-rl_zrem(struct rlease *rl, const struct rl_group *g, uint64_t seq)
+rl_zrem_key(struct rlease *rl, const char *key, const uint64_t *seq, unsigned n)
 {
-	char mem[RL_NODE_MAX + 48];
+	char mem[RL_CHUNK][RL_NODE_MAX + 48];
+	const char *av[2 + RL_CHUNK];
 
+	av[0] = "ZREM";
+	av[1] = key;
+	for (unsigned i = 0; i < n; i++) {
+		rl_member_str(rl, seq[i], mem[i], sizeof(mem[i]));
+		av[2 + i] = mem[i];
+	}
+	rlease_send(rl, (int)(2 + n), av);
+}
+
+void
+rlease_release(struct rlease *rl, const struct rl_group *g, const uint64_t *seq,
+	       unsigned n)
+{
 	if (g->bad_key)
 		return;
-	rl_member_str(rl, seq, mem, sizeof(mem));
-	rl_send(rl, (const char *const[]){"ZREM", g->kdom, mem});
-	rl_send(rl, (const char *const[]){"ZREM", g->kbind, mem});
-	rl->st.released++;
+	for (unsigned i = 0; i < n; i += RL_CHUNK) {
+		unsigned k = MIN(n - i, (unsigned)RL_CHUNK);
+
+		rl_zrem_key(rl, g->kdom, seq + i, k);
+		rl_zrem_key(rl, g->kbind, seq + i, k);
+	}
+	rl->st.released += n;
 }
 
 int
@@ -357,15 +335,9 @@ rlease_poke(struct rlease *rl, struct rl_group *g, int64_t when_ms)
 
 static void rl_on_lease(void *arg, int status, const struct rds_reply *rep);
 
-/*
- * EVALSHA for seq[0..n) of g with its current limits: 'acquire' (new
- * members, answered with how many of them were granted) or 'lease' (held
- * ones, answered per member).  Returns 0 (the callback will run) or
- * -errno.
- */
-static int
-rl_send_lease(struct rlease *rl, struct rl_group *g, const uint64_t *seq,
-	      unsigned n, enum rl_kind kind)
+int
+rlease_send_lease(struct rlease *rl, struct rl_group *g, const uint64_t *seq,
+		  unsigned n, enum rl_kind kind)
 {
 	char ttl[24], lim[2][24], mem[RL_CHUNK][RL_NODE_MAX + 48];
 	const char *av[4 + 2 + RL_CHUNK];
@@ -404,8 +376,9 @@ rl_send_lease(struct rlease *rl, struct rl_group *g, const uint64_t *seq,
 	return rlease_eval(rl, q, rl_on_lease, nk, ac, av);
 }
 
-/* The answer for one member of g: ok (held) or not. */
-static void
+/* The answer for one member of g: ok (held), 0 (no room) or -1 (no
+ * answer).  Returns whether seq must be given back to Redis. */
+static bool
 rl_lease_one(struct rlease *rl, struct rl_group *g, uint64_t seq, int ok,
 	     bool *granted)
 {
@@ -414,9 +387,7 @@ rl_lease_one(struct rlease *rl, struct rl_group *g, uint64_t seq, int ok,
 	if (m == NULL) {
 		/* Given back while the command was out: give it back again
 		 * in case this command re-added it. */
-		if (ok > 0)
-			rl_zrem(rl, g, seq);
-		return;
+		return ok > 0;
 	}
 	switch (m->st) {
 	case RL_PENDING:
@@ -426,11 +397,9 @@ rl_lease_one(struct rlease *rl, struct rl_group *g, uint64_t seq, int ok,
 			rl->st.granted++;
 			*granted = true;
 		} else {
-			if (ok == 0)
-				rl->st.refused++;
-			else
-				rl_zrem(rl, g, seq);
+			rl->st.refused += ok == 0;
 			rl_member_del(g, m);
+			return ok < 0;
 		}
 		break;
 	case RL_SPARE:
@@ -451,6 +420,7 @@ rl_lease_one(struct rlease *rl, struct rl_group *g, uint64_t seq, int ok,
 	case RL__COUNT:
 		BUG_ON(1);
 	}
+	return false;
 }
 
 /* Whether rep is the answer q expects: a count of at most q->n for an
@@ -474,7 +444,8 @@ rl_on_lease(void *arg, int status, const struct rds_reply *rep)
 	struct rlease *rl = q->rl;
 	struct rl_group *g = q->g;
 	bool granted = false, bad = !rl_lease_reply_ok(q, status, rep);
-	unsigned k = 0;
+	uint64_t back[RL_CHUNK];
+	unsigned k = 0, nback = 0;
 
 	rl->inflight--;
 	if (bad) {
@@ -491,14 +462,18 @@ rl_on_lease(void *arg, int status, const struct rds_reply *rep)
 				   rep->elem[i].integer == 1;
 
 		k += ok > 0;
-		rl_lease_one(rl, g, q->seq[i], ok, &granted);
+		if (rl_lease_one(rl, g, q->seq[i], ok, &granted))
+			back[nback++] = q->seq[i];
 	}
+	/* An acquire with no answer may still have added them all: one ZREM
+	 * per key for what goes back. */
+	if (nback > 0)
+		rlease_release(rl, g, back, nback);
 	if (q->kind == RL_Q_ACQUIRE) {
 		/* Fewer than asked: the cluster is at its limit, so no new
 		 * question before the retry time; what came is used now. */
 		g->inflight = false;
-		g->retry_ms =
-		    k == q->n ? 0 : rlease_wall_ms() + RLEASE_RETRY_MS;
+		g->retry_ms = k == q->n ? 0 : ring_wall_ms() + RLEASE_RETRY_MS;
 		rlease_poke(rl, g, granted ? 0 : g->retry_ms);
 	}
 	free(q);
@@ -556,7 +531,7 @@ rl_acquire(struct rlease *rl, struct rl_group *g, unsigned n)
 
 	for (unsigned i = 0; i < n; i++)
 		seq[i] = rl_member_add(rl, g, RL_PENDING)->seq;
-	if (rl_send_lease(rl, g, seq, n, RL_Q_ACQUIRE) < 0) {
+	if (rlease_send_lease(rl, g, seq, n, RL_Q_ACQUIRE) < 0) {
 		g->n -= n; /* the last n members are those just added */
 		return -EIO;
 	}
@@ -589,7 +564,7 @@ rlease_take(struct rlease *rl, domain_record *dr, int slot, const char *binding,
 		return 0;
 	if (g->bad_key || !rds_is_up(rl->rds))
 		return rl_fallback(rl, g, ticket_r);
-	if (rlease_wall_ms() < g->retry_ms) {
+	if (ring_wall_ms() < g->retry_ms) {
 		/* The wake-up set with the refusal may have been used by an
 		 * earlier poke: ask for it again. */
 		rlease_poke(rl, g, g->retry_ms);
@@ -614,7 +589,7 @@ rl_put(struct rlease *rl, domain_record *dr, int slot, uint64_t ticket,
 	    (m = rl_member_find(g, ticket)) == NULL)
 		return;
 	if (m->st != RL_UNBACKED || rds_is_up(rl->rds))
-		rl_zrem(rl, g, ticket);
+		rlease_release(rl, g, &ticket, 1);
 	rl_member_del(g, m);
 	if (!room)
 		return;
@@ -639,20 +614,29 @@ rlease_drop(struct rlease *rl, domain_record *dr, int slot, uint64_t ticket)
 	rl_put(rl, dr, slot, ticket, false);
 }
 
-/* Give back the spares of g that became spare before round. */
-static void
-rl_drop_spares(struct rlease *rl, struct rl_group *g, uint64_t round)
+void
+rlease_drop_members(struct rlease *rl, struct rl_group *g, uint64_t round,
+		    bool all)
 {
+	uint64_t back[RL_CHUNK];
+	unsigned n = 0;
+
 	for (unsigned i = 0; i < g->n;) {
 		struct rl_member *m = &g->m[i];
 
-		if (m->st == RL_SPARE && m->round < round) {
-			rl_zrem(rl, g, m->seq);
+		if (all || (m->st == RL_SPARE && m->round < round)) {
+			if (n == RL_CHUNK) {
+				rlease_release(rl, g, back, n);
+				n = 0;
+			}
+			back[n++] = m->seq;
 			rl_member_del(g, m);
 			continue;
 		}
 		i++;
 	}
+	if (n > 0)
+		rlease_release(rl, g, back, n);
 }
 
 void
@@ -661,7 +645,7 @@ rlease_trim(struct rlease *rl, domain_record *dr, int slot)
 	struct rl_group *g;
 
 	if (rl != NULL && (g = rlease_group_find(rl, dr, slot)) != NULL)
-		rl_drop_spares(rl, g, UINT64_MAX);
+		rlease_drop_members(rl, g, UINT64_MAX, false);
 }
 
 unsigned
@@ -674,179 +658,4 @@ unsigned
 rlease_spare(const struct rlease *rl, const domain_record *dr, int slot)
 {
 	return rl_count(rlease_group_find(rl, dr, slot), RL_SPARE, RL_SPARE);
-}
-
-/* ---- renewal ------------------------------------------------------------ */
-
-static void
-rl_on_nodes(void *arg, int status, const struct rds_reply *rep)
-{
-	struct rl_req *q = arg;
-	struct rlease *rl = q->rl;
-
-	rl->inflight--;
-	if (status == 0 && rep->type == RDS_REPLY_INTEGER && rep->integer > 0)
-		rl->nodes = (unsigned)MIN(rep->integer, 100000);
-	else
-		rl->st.errors++;
-	free(q);
-}
-
-static int
-rl_send_nodes(struct rlease *rl)
-{
-	char ttl[24];
-	struct rl_req *q = xcalloc(1, sizeof(*q));
-
-	snprintf(ttl, sizeof(ttl), "%u", rl->o.ttl_ms);
-	q->rl = rl;
-	q->kind = RL_Q_NODES;
-	return rlease_eval(
-	    rl, q, rl_on_nodes, 1, 4,
-	    (const char *const[]){rl->knodes, "nodes", ttl, rl->node});
-}
-
-/* Give back spares unused since the last round; renew the rest. */
-static int
-rl_renew_group(struct rlease *rl, struct rl_group *g)
-{
-	uint64_t seq[RL_CHUNK];
-	unsigned n = 0;
-	int sent = 0;
-
-	rl_drop_spares(rl, g, rl->round);
-	if (g->bad_key || (g->lim_dom == 0 && g->lim_bind == 0))
-		return 0;
-	for (unsigned i = 0; i <= g->n; i++) {
-		if (i < g->n && g->m[i].st != RL_PENDING)
-			seq[n++] = g->m[i].seq;
-		if (n > 0 && (n == RL_CHUNK || i == g->n)) {
-			if (rl_send_lease(rl, g, seq, n, RL_Q_RENEW) == 0)
-				sent++;
-			n = 0;
-		}
-	}
-	return sent;
-}
-
-int
-rlease_renew(struct rlease *rl)
-{
-	int sent = 0;
-
-	if (rl->stopped)
-		return 0;
-	rl->round++;
-	for (size_t i = 0; i < rl->nb; i++)
-		for (struct rl_group *g = rl->b[i]; g; g = g->next)
-			if (g->slot != RL_TOK_SLOT)
-				sent += rl_renew_group(rl, g);
-	rl->st.renewals += (uint64_t)sent;
-	if (rds_is_up(rl->rds) && rl_send_nodes(rl) == 0)
-		sent++;
-	return sent;
-}
-
-static void
-rl_timer(struct timer *t)
-{
-	struct rlease *rl = container_of(t, struct rlease, tm);
-
-	/* No domain has used a cluster limit yet: no round, no node count
-	 * (the timer is armed again by the first group, rlease_group_get). */
-	if (rl->count == 0)
-		return;
-	(void)rlease_renew(rl);
-	timer_arm(ring_timers(rl->ring), &rl->tm,
-		  ring_now(rl->ring) + rl->period_ns);
-}
-
-void
-rlease_on_up(struct rlease *rl)
-{
-	if (rl == NULL || rl->stopped)
-		return;
-	(void)rlease_renew(rl);
-	for (size_t i = 0; i < rl->nb; i++)
-		for (struct rl_group *g = rl->b[i]; g; g = g->next)
-			if (g->starved) {
-				g->starved = false;
-				g->retry_ms = 0;
-				rlease_poke(rl, g, 0);
-			}
-}
-
-/* ---- life cycle ---------------------------------------------------------- */
-
-int
-rlease_new(const struct rlease_opts *o, struct rlease **rl_r)
-{
-	struct rlease *rl;
-	uint32_t inst = 0;
-	int err;
-
-	*rl_r = NULL;
-	if (o->rds == NULL || (unsigned)o->fallback >= CONFIG_CLUSTER__COUNT ||
-	    (o->ttl_ms != 0 && o->ttl_ms < 300))
-		return -EINVAL;
-	rl = xcalloc(1, sizeof(*rl));
-	rl->ring = o->ring;
-	rl->rds = o->rds;
-	rl->o = *o;
-	if (rl->o.ttl_ms == 0)
-		rl->o.ttl_ms = RLEASE_TTL_MS;
-	rl->o.node_id = NULL;
-	rl->period_ns = (int64_t)rl->o.ttl_ms / 3 * 1000000;
-	rl->nodes = 1;
-	if (getrandom(&inst, sizeof(inst), GRND_NONBLOCK) != sizeof(inst))
-		inst = (uint32_t)getpid() ^ (uint32_t)rlease_wall_ms();
-	snprintf(rl->node, sizeof(rl->node), "%.*s:%08x", RL_NODE_MAX,
-		 o->node_id && *o->node_id ? o->node_id : "node", inst);
-	if (rds_key(rl->knodes, sizeof(rl->knodes), rds_key_prefix(rl->rds),
-		    "cluster", "nodes") < 0 ||
-	    (err = rds_script_load(rl->rds, rlease_lua, rl->sha)) < 0) {
-		free(rl);
-		return -EINVAL;
-	}
-	timer_init(&rl->tm, rl_timer); /* armed by the first group */
-	*rl_r = rl;
-	return 0;
-}
-
-void
-rlease_stop(struct rlease *rl)
-{
-	if (rl == NULL || rl->stopped)
-		return;
-	if (rl->ring != NULL && timer_armed(&rl->tm))
-		timer_cancel(ring_timers(rl->ring), &rl->tm);
-	for (size_t i = 0; i < rl->nb; i++)
-		for (struct rl_group *g = rl->b[i]; g; g = g->next) {
-			for (unsigned j = 0; g->slot != RL_TOK_SLOT && j < g->n;
-			     j++)
-				rl_zrem(rl, g, g->m[j].seq);
-			g->n = 0;
-		}
-	rl_send(rl, (const char *const[]){"ZREM", rl->knodes, rl->node});
-	rl->stopped = true;
-}
-
-void
-rlease_free(struct rlease *rl)
-{
-	if (rl == NULL)
-		return;
-	BUG_ON(rl->inflight != 0);
-	if (rl->ring != NULL && timer_armed(&rl->tm))
-		timer_cancel(ring_timers(rl->ring), &rl->tm);
-	for (size_t i = 0; i < rl->nb; i++)
-		while (rl->b[i]) {
-			struct rl_group *g = rl->b[i];
-
-			rl->b[i] = g->next;
-			free(g->m);
-			free(g);
-		}
-	free(rl->b);
-	free(rl);
 }

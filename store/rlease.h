@@ -137,12 +137,14 @@ int rlease_msg_ready(struct rlease *rl, domain_record *dr,
 void rlease_msg_use(struct rlease *rl, domain_record *dr);
 /*
  * How long (ms from wall time now_ms) before a message may go to dr under
- * the cluster rate: 0 with a token at hand or no rate; the time Redis's
- * GCRA gave for its next token; RLEASE_RETRY_MS while tokens are asked
- * for (when nothing is known and none are, they are asked for now, as
- * rlease_msg_ready() would: the answer pokes dr); while Redis cannot
- * give any, RLEASE_CLOSED_MS with the closed fallback, the local share's
- * GCRA wait with the local one.  Takes nothing.  For the maintainer's
+ * the cluster rate, by rlease_msg_ready()'s own steps: 0 with a token at
+ * hand or no rate; the time Redis's GCRA gave for its next token;
+ * RLEASE_RETRY_MS while tokens are asked for (when nothing is known and
+ * none are, they are asked for now: the answer pokes dr); while Redis
+ * cannot give any, RLEASE_CLOSED_MS with the closed fallback (dr is then
+ * poked when Redis returns), the local share's GCRA wait with the local
+ * one (the share set from rate and the live nodes, on the first call
+ * too).  Takes nothing and pokes nothing itself.  For the maintainer's
  * goal, so that no session opens only to find no token.  rl may be NULL
  * (0).
  */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rlease_int.h: private to rlease.c (leases, renewal, life cycle) and
- * rlease_msg.c (message tokens): the groups, the context, and the few
- * helpers both use.  Nothing else includes this.
+ * rlease_int.h: private to rlease.c (the lease protocol), rlease_node.c
+ * (live nodes, renewal, life cycle) and rlease_msg.c (message tokens):
+ * the groups, the context, and the few helpers they share.  Nothing else
+ * includes this (but test_rlease.c, to look at a group).
  */
 #ifndef RINGMTA_RLEASE_INT_H
 #define RINGMTA_RLEASE_INT_H
@@ -88,8 +89,6 @@ struct rl_req {
 	uint64_t seq[];
 };
 
-/* Wall clock, ms since the epoch. */
-int64_t rlease_wall_ms(void);
 /* The group of (dr, slot), or NULL. */
 struct rl_group *rlease_group_find(const struct rlease *rl,
 				   const domain_record *dr, int slot);
@@ -104,5 +103,25 @@ int rlease_eval(struct rlease *rl, struct rl_req *q, rds_reply_fn *cb, int nk,
 		int ac, const char *const *av);
 /* opts.poke for g's domain at when_ms (0: now), unless stopped. */
 void rlease_poke(struct rlease *rl, struct rl_group *g, int64_t when_ms);
+/* One fire-and-forget command av[0..ac): sent now while up, so that it
+ * reaches Redis before any acquire that follows on the same connection;
+ * else kept in the write-behind batch for when Redis returns. */
+void rlease_send(struct rlease *rl, int ac, const char *const *av);
+/* Give back seq[0..n) of g: one ZREM per key (domain, binding) for up to
+ * RL_CHUNK members each (idempotent).  Members stay in g (the caller's). */
+void rlease_release(struct rlease *rl, const struct rl_group *g,
+		    const uint64_t *seq, unsigned n);
+/* Drop from g, and give back together, every member (all) or the spares
+ * that became spare before round. */
+void rlease_drop_members(struct rlease *rl, struct rl_group *g, uint64_t round,
+			 bool all);
+/* EVALSHA for seq[0..n) (n <= RL_CHUNK) of g with its current limits:
+ * RL_Q_ACQUIRE (new members, answered with how many were granted) or
+ * RL_Q_RENEW (held ones, answered per member).  Returns 0 (the callback
+ * will run) or -errno. */
+int rlease_send_lease(struct rlease *rl, struct rl_group *g,
+		      const uint64_t *seq, unsigned n, enum rl_kind kind);
+/* The live-node count command (rlease_node.c).  Returns 0 or -errno. */
+int rlease_send_nodes(struct rlease *rl);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "rlease.h"
 #include "rlease_int.h"
+#include "ring.h"
 
 static void
 rl_on_tokens(void *arg, int status, const struct rds_reply *rep)
@@ -18,7 +19,7 @@ rl_on_tokens(void *arg, int status, const struct rds_reply *rep)
 	struct rl_req *q = arg;
 	struct rlease *rl = q->rl;
 	struct rl_group *g = q->g;
-	int64_t now = rlease_wall_ms();
+	int64_t now = ring_wall_ms();
 
 	rl->inflight--;
 	g->inflight = false;
@@ -69,29 +70,54 @@ rl_send_tokens(struct rlease *rl, struct rl_group *g,
 	return 0;
 }
 
-/* Redis cannot give tokens: the fallback's answer. */
-static int
-rl_tokens_fallback(struct rlease *rl, struct rl_group *g,
-		   const struct value_rate *r, int64_t now)
-{
-	int64_t wait;
+/* Where g's token ladder stands at wall time now (ms). */
+struct rl_msg_ans {
+	int64_t wait_ms; /* 0: a message may go now */
+	bool asked;      /* tokens are asked for: their reply pokes */
+	bool local;      /* wait_ms 0 from the local fallback's share */
+	bool closed;     /* refused by the closed fallback */
+};
 
-	if (rl->o.fallback != CONFIG_CLUSTER_LOCAL) {
-		g->starved = true;
-		rl->st.closed++;
-		rlease_poke(rl, g, now + RLEASE_CLOSED_MS);
-		return 0;
+/*
+ * The one ladder of rlease_msg_ready() and rlease_msg_wait() (count > 0):
+ * tokens at hand; a request out; a retry time; a new request (sent now,
+ * as either caller would); else the fallback, whose local share is set
+ * from r and the live nodes on every call, so that its wait is right from
+ * the first one.  Takes nothing.
+ */
+static struct rl_msg_ans
+rl_msg_ladder(struct rlease *rl, struct rl_group *g, const struct value_rate *r,
+	      int64_t now)
+{
+	struct rl_msg_ans a = {0};
+
+	if (g->tokens > 0 && now - g->tokens_ms < (int64_t)r->period_ms)
+		return a;
+	g->tokens = 0;
+	if (g->inflight) {
+		a.wait_ms = RLEASE_RETRY_MS;
+		a.asked = true;
+	} else if (now < g->retry_ms) {
+		a.wait_ms = g->retry_ms - now;
+	} else if (!g->bad_key && rds_is_up(rl->rds) &&
+		   rl_send_tokens(rl, g, r) == 0) {
+		a.wait_ms = RLEASE_RETRY_MS;
+		a.asked = true;
+	} else if (rl->o.fallback != CONFIG_CLUSTER_LOCAL) {
+		g->starved = true; /* rlease_on_up() pokes the domain */
+		a.wait_ms = RLEASE_CLOSED_MS;
+		a.closed = true;
+	} else {
+		g->local_rate = (struct value_rate){
+		    .count = rlease_share(r->count, rlease_nodes(rl)),
+		    .period_ms = r->period_ms};
+		a.wait_ms = (dom_rate_wait(&g->local_rate, g->local_tat_us,
+					   now * 1000) +
+			     999) /
+			    1000;
+		a.local = a.wait_ms == 0;
 	}
-	g->local_rate = (struct value_rate){
-	    .count = rlease_share(r->count, rlease_nodes(rl)),
-	    .period_ms = r->period_ms};
-	wait = dom_rate_wait(&g->local_rate, g->local_tat_us, now * 1000);
-	if (wait > 0) {
-		rlease_poke(rl, g, now + (wait + 999) / 1000);
-		return 0;
-	}
-	g->ready_local = true;
-	return 1;
+	return a;
 }
 
 int
@@ -99,6 +125,7 @@ rlease_msg_ready(struct rlease *rl, domain_record *dr,
 		 const struct value_rate *rate)
 {
 	struct rl_group *g;
+	struct rl_msg_ans a;
 	int64_t now;
 
 	if (rate->count == 0)
@@ -106,20 +133,14 @@ rlease_msg_ready(struct rlease *rl, domain_record *dr,
 	if (rl->stopped)
 		return 0;
 	g = rlease_group_get(rl, dr, RL_TOK_SLOT, NULL);
-	now = rlease_wall_ms();
-	g->ready_local = false;
-	if (g->tokens > 0 && now - g->tokens_ms < (int64_t)rate->period_ms)
+	now = ring_wall_ms();
+	a = rl_msg_ladder(rl, g, rate, now);
+	g->ready_local = a.local;
+	if (a.wait_ms == 0)
 		return 1;
-	g->tokens = 0;
-	if (g->inflight)
-		return 0;
-	if (now < g->retry_ms) {
-		rlease_poke(rl, g, g->retry_ms);
-		return 0;
-	}
-	if (g->bad_key || !rds_is_up(rl->rds) ||
-	    rl_send_tokens(rl, g, rate) < 0)
-		return rl_tokens_fallback(rl, g, rate, now);
+	rl->st.closed += a.closed;
+	if (!a.asked)
+		rlease_poke(rl, g, now + a.wait_ms);
 	return 0;
 }
 
@@ -132,7 +153,7 @@ rlease_msg_use(struct rlease *rl, domain_record *dr)
 		return;
 	if (g->ready_local)
 		(void)dom_rate_take(&g->local_rate, &g->local_tat_us,
-				    rlease_wall_ms() * 1000);
+				    ring_wall_ms() * 1000);
 	else if (g->tokens > 0)
 		g->tokens--;
 	g->ready_local = false;
@@ -142,23 +163,9 @@ int64_t
 rlease_msg_wait(struct rlease *rl, domain_record *dr,
 		const struct value_rate *rate, int64_t now_ms)
 {
-	struct rl_group *g;
-
 	if (rl == NULL || rate->count == 0 || rl->stopped)
 		return 0;
-	g = rlease_group_get(rl, dr, RL_TOK_SLOT, NULL);
-	if (g->tokens > 0 && now_ms - g->tokens_ms < (int64_t)rate->period_ms)
-		return 0;
-	if (g->inflight)
-		return RLEASE_RETRY_MS;
-	if (g->retry_ms > now_ms)
-		return g->retry_ms - now_ms;
-	if (!g->bad_key && rds_is_up(rl->rds) &&
-	    rl_send_tokens(rl, g, rate) == 0)
-		return RLEASE_RETRY_MS;
-	if (rl->o.fallback != CONFIG_CLUSTER_LOCAL)
-		return RLEASE_CLOSED_MS;
-	return (dom_rate_wait(&g->local_rate, g->local_tat_us, now_ms * 1000) +
-		999) /
-	       1000;
+	return rl_msg_ladder(rl, rlease_group_get(rl, dr, RL_TOK_SLOT, NULL),
+			     rate, now_ms)
+	    .wait_ms;
 }

@@ -6,10 +6,11 @@
  * precondition errors of initiate_connection_smtp() that need no ring
  * (no context, bad slot), and, on the routing context of dlv_fixture.c,
  * every code initiate_connection_smtp() returns itself, with the actions
- * it takes (requeue one, suspend the binding), and the cluster lease
- * staged for a connection (owned by its session, or given back at once
- * when it is refused).  The DNS codes and their
- * actions arrive with the lookup's answer (test_delivery.c).
+ * it takes (requeue one, suspend the binding), the cluster lease handed
+ * to conn_open() (owned by its session, or given back at once on every
+ * refusal), conn_can_open(), and the maintainer taking no lease while
+ * the connection would be refused (the MX set being resolved).  The DNS codes
+ * and their actions arrive with the lookup's answer (test_delivery.c).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +28,7 @@
 #include "connection.h"
 #include "dlv_fixture.h"
 #include "dns.h"
+#include "maintainer.h"
 #include "redis.h"
 #include "rlease.h"
 
@@ -183,7 +185,9 @@ static const char fx_conf[] = "[server]\n"
 			      "[domain lim.test]\n"
 			      "max_outbound_connections = 1\n"
 			      "[domain thr.test]\n"
-			      "outbound_throttle_connections = 1/1h\n";
+			      "outbound_throttle_connections = 1/1h\n"
+			      "[domain cl.test]\n"
+			      "cluster_max_outbound_connections = 4\n";
 
 static int
 fx_setup(void **state)
@@ -205,6 +209,7 @@ fx_dom(struct dlv_fx *f, const char *name, int slot, int fam, int64_t now_ms)
 	dr->ctx = f->d;
 	u->nrcpt = 1;
 	u->bslot = slot;
+	u->received_ms = now_ms; /* not expired */
 	dom_active_push(&f->doms, dr, u);
 	memset(&a, 0, sizeof(a));
 	sin->sin_family = (sa_family_t)fam;
@@ -334,70 +339,124 @@ test_initiate_codes(void **state)
 	assert_int_equal(f->d->nconn, 0);
 }
 
-/*
- * A lease staged for the next connection (conn_stage_lease): the session
- * it stages owns it until it ends; a connection refused before it is
- * created, or whose start fails, gives it back at once, before any ring
- * turn.  The leases come from an rlease whose Redis is unreachable, with
- * the local fallback: granted at once, counted by rlease_used().
- */
-static void
-test_staged_lease(void **state)
+/* An rlease whose Redis is unreachable, with the local fallback (leases
+ * granted at once, counted by rlease_used()), as f's. */
+static struct rlease *
+fx_rlease(struct dlv_fx *f, struct rds **rds_r)
 {
-	DLV_FX();
-	struct timeval now;
-	int64_t now_ms;
-	int def = bnd_find(&f->bnds, "default"), b2 = bnd_find(&f->bnds, "b2");
 	struct rlease *rl = NULL;
-	struct rds *rds;
-	struct conn *c;
-	domain_record *dr;
-	uint64_t tk = 0;
 	int err = 0;
 
-	gettimeofday(&now, NULL);
-	now_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
-	rds =
+	*rds_r =
 	    rds_new(f->r,
 		    &(struct rds_opts){.target = "/nonexistent.ringmta/r.sock",
 				       .key_prefix = "t"},
 		    &err);
-	assert_non_null(rds);
+	assert_non_null(*rds_r);
 	assert_int_equal(
-	    rlease_new(&(struct rlease_opts){.rds = rds,
+	    rlease_new(&(struct rlease_opts){.rds = *rds_r,
 					     .node_id = "t",
 					     .fallback = CONFIG_CLUSTER_LOCAL},
 		       &rl),
 	    0);
 	f->d->rl = rl;
+	return rl;
+}
+
+/* Unqueue everything and let every session end. */
+static void
+fx_end_sessions(struct dlv_fx *f)
+{
+	dom_foreach(&f->doms, fx_unqueue, f);
+	for (int i = 0; i < 20 && f->d->nconn > 0; i++)
+		ring_run_once(f->r, 50000000);
+	assert_int_equal(f->d->nconn, 0);
+}
+
+static void
+fx_rlease_free(struct dlv_fx *f, struct rlease *rl, struct rds *rds)
+{
+	rlease_stop(rl);
+	f->d->rl = NULL;
+	rds_free(rds, 0);
+	rlease_free(rl);
+}
+
+/*
+ * The lease handed to conn_open(): the session it stages owns it until it
+ * ends; a connection refused before it is created (every refusal of
+ * conn_check, no route, the throttle), or whose start fails, gives it back
+ * at once, before any ring turn.
+ */
+static void
+test_open_lease(void **state)
+{
+	DLV_FX();
+	struct timeval now;
+	int64_t now_ms;
+	int def = bnd_find(&f->bnds, "default"), b2 = bnd_find(&f->bnds, "b2");
+	struct rds *rds;
+	struct rlease *rl = fx_rlease(f, &rds);
+	struct conn *c;
+	domain_record *dr;
+	uint64_t tk = 0;
+
+	gettimeofday(&now, NULL);
+	now_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
 
 	/* Refused before it is created (nothing queued on b2). */
 	dr = fx_dom(f, "a.test", def, AF_INET, now_ms);
 	assert_int_equal(rlease_take(rl, dr, b2, "b2", 0, 5, 1, &tk), 1);
 	assert_true(tk != 0);
 	assert_int_equal(rlease_used(rl, dr, b2), 1);
-	conn_stage_lease(tk);
-	assert_int_equal(initiate_connection_smtp(dr, b2, &now),
+	assert_int_equal(conn_open(dr, b2, &now, tk),
 			 CONN_ERROR(CONN_ERR_NO_MESSAGES));
 	assert_int_equal(rlease_used(rl, dr, b2), 0);
+	/* Every other refusal before a connection exists: back at once. */
+	{
+		static const char *const names[] = {
+		    "susp.test", "thr.test", "noroute.test", "pending.test"};
+		static const enum conn_err want[] = {
+		    CONN_ERR_DOMAIN_SUSPENDED, CONN_ERR_THROTTLED,
+		    CONN_ERR_NO_ROUTE, CONN_ERR_DNS_PENDING};
+
+		for (size_t i = 0; i < nitems(names); i++) {
+			dr = fx_dom(f, names[i], def, AF_INET, now_ms);
+			if (i == 1)
+				dr->thr_conn_tat_us = (now_ms + 600000) * 1000;
+			if (i == 2)
+				dr->addrs[0].penalty_until_ms = now_ms + 60000;
+			if (i == 3)
+				dr->mx_state = DOM_MX_RESOLVING;
+			assert_int_equal(
+			    rlease_take(rl, dr, def, "default", 0, 5, 1, &tk),
+			    1);
+			assert_int_equal(conn_can_open(dr, def, &now),
+					 CONN_ERROR(want[i]));
+			assert_int_equal(rlease_used(rl, dr, def), 1);
+			assert_int_equal(conn_open(dr, def, &now, tk),
+					 CONN_ERROR(want[i]));
+			assert_int_equal(rlease_used(rl, dr, def), 0);
+			assert_null(dr->conns);
+		}
+	}
 
 	/* Created, but its start fails (socket() refuses the family): back
 	 * now, not when the session reports its end. */
 	dr = fx_dom(f, "sock.test", def, 250, now_ms);
 	assert_int_equal(rlease_take(rl, dr, def, "default", 0, 5, 1, &tk), 1);
-	conn_stage_lease(tk);
-	assert_int_equal(initiate_connection_smtp(dr, def, &now),
+	assert_int_equal(conn_can_open(dr, def, &now), 0);
+	assert_int_equal(conn_open(dr, def, &now, tk),
 			 CONN_ERROR(CONN_ERR_SOCKET | CONN_ACTION_REQUEUE1));
 	assert_int_equal(rlease_used(rl, dr, def), 0);
 	assert_int_equal(((struct conn *)dr->conns)->lease, 0);
 
-	/* Staged: the new session holds it; the next call, with nothing
-	 * staged, makes a session without one. */
+	/* Opened: the new session holds it; initiate_connection_smtp()
+	 * makes a session without one. */
 	dr = fx_dom(f, "ok.test", def, AF_INET, now_ms);
 	(void)fx_dom(f, "ok.test", def, AF_INET, now_ms); /* a second unit */
 	assert_int_equal(rlease_take(rl, dr, def, "default", 0, 5, 1, &tk), 1);
-	conn_stage_lease(tk);
-	assert_int_equal(initiate_connection_smtp(dr, def, &now), 0);
+	assert_int_equal(conn_open(dr, def, &now, tk), 0);
 	c = dr->conns;
 	assert_true(c->lease == tk);
 	assert_int_equal(rlease_used(rl, dr, def), 1);
@@ -407,17 +466,46 @@ test_staged_lease(void **state)
 
 	/* The sessions end (nothing listens on port 9): the lease goes back
 	 * with its session. */
-	dom_foreach(&f->doms, fx_unqueue, f);
-	for (int i = 0; i < 20 && f->d->nconn > 0; i++)
-		ring_run_once(f->r, 50000000);
-	assert_int_equal(f->d->nconn, 0);
+	fx_end_sessions(f);
 	assert_int_equal(rlease_used(rl, dr, def), 0);
 	assert_int_equal(rlease_stats(rl)->released, 0); /* never in Redis */
+	fx_rlease_free(f, rl, rds);
+}
 
-	rlease_stop(rl);
-	f->d->rl = NULL;
-	rds_free(rds, 0);
-	rlease_free(rl);
+/*
+ * The maintainer asks for no cluster lease while the connection would be
+ * refused: with the MX set being resolved, a tick of a domain under a
+ * cluster limit takes none (not even one given back at once), and opens
+ * nothing; with it ready, the same tick takes one for the session.
+ */
+static void
+test_no_lease_while_resolving(void **state)
+{
+	DLV_FX();
+	struct timeval now;
+	int64_t now_ms;
+	int def = bnd_find(&f->bnds, "default");
+	struct rds *rds;
+	struct rlease *rl = fx_rlease(f, &rds);
+	domain_record *dr;
+
+	gettimeofday(&now, NULL);
+	now_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
+	dr = fx_dom(f, "cl.test", def, AF_INET, now_ms);
+	dr->mx_state = DOM_MX_RESOLVING;
+	maint_tick(dr);
+	assert_int_equal(rlease_stats(rl)->local, 0);
+	assert_int_equal(rlease_used(rl, dr, def), 0);
+	assert_int_equal(dr->nconn, 0);
+	dr->mx_state = DOM_MX_READY;
+	maint_tick(dr);
+	assert_int_equal(rlease_stats(rl)->local, 1);
+	assert_int_equal(dr->nconn, 1);
+	assert_int_equal(rlease_used(rl, dr, def), 1);
+	/* The session ends (nothing listens on port 9): the lease too. */
+	fx_end_sessions(f);
+	assert_int_equal(rlease_used(rl, dr, def), 0);
+	fx_rlease_free(f, rl, rds);
 }
 
 int
@@ -431,8 +519,10 @@ main(void)
 	    cmocka_unit_test(test_initiate_without_context),
 	    cmocka_unit_test_setup_teardown(test_initiate_codes, fx_setup,
 					    dlv_fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_staged_lease, fx_setup,
+	    cmocka_unit_test_setup_teardown(test_open_lease, fx_setup,
 					    dlv_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_no_lease_while_resolving,
+					    fx_setup, dlv_fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

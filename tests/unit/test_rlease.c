@@ -36,6 +36,7 @@
 #include "redis.h"
 #include "ring.h"
 #include "rlease.h"
+#include "rlease_int.h"
 #include "value.h"
 
 #define MS 1000000LL
@@ -541,6 +542,60 @@ test_down(void **state)
 	assert_int_equal(take_n(t, 1, 1, "b", 4, 0, 8, a + 2), 2);
 }
 
+/*
+ * Leases given back together go in one variadic ZREM per key: a failed
+ * acquire of 48 (an error reply: the domain key is not a sorted set)
+ * costs 2 commands, not one per member and key; 10 spares trimmed, the
+ * same; what a node holds at stop, the same plus its live entry.
+ */
+static void
+test_release_batched(void **state)
+{
+	CTX_OR_SKIP(t);
+	struct node *n0 = &t->n[0];
+	domain_record *d2 = dom_get(&t->doms, "b.example");
+	domain_record *d3 = dom_get(&t->doms, "c.example");
+	uint64_t tk, cmds;
+	int pokes;
+
+	node_start(t, 0, 0, CONFIG_CLUSTER_CLOSED, false);
+	/* The script loaded (a first acquire), then a key of the wrong
+	 * type. */
+	assert_int_equal(take_n(t, 0, 0, "default", 100, 0, 1, &tk), 1);
+	assert_int_equal(
+	    cmd_int(t, 3,
+		    (const char *const[]){"SADD", "rl:lease:b.example", "x"}),
+	    1);
+	cmds = rds_stats(n0->rds)->cmds;
+	pokes = n0->pokes;
+	assert_int_equal(rlease_take(n0->rl, d2, 0, "default", 100, 0, 48, &tk),
+			 0);
+	RUN_UNTIL(t, n0->pokes > pokes, 2000);
+	assert_int_equal(rlease_stats(n0->rl)->errors, 1);
+	assert_int_equal(rlease_stats(n0->rl)->released, 48);
+	assert_int_equal(rlease_spare(n0->rl, d2, 0), 0);
+	/* EVALSHA, then ZREM domain-key 48 members, ZREM binding-key too */
+	assert_int_equal(rds_stats(n0->rds)->cmds, cmds + 3);
+	/* Ten spares trimmed: two commands, and Redis holds none. */
+	pokes = n0->pokes;
+	assert_int_equal(rlease_take(n0->rl, d3, 0, "default", 100, 0, 10, &tk),
+			 0);
+	RUN_UNTIL(t, n0->pokes > pokes, 2000);
+	assert_int_equal(rlease_spare(n0->rl, d3, 0), 10);
+	assert_int_equal(zcard(t, "rl:lease:c.example"), 10);
+	cmds = rds_stats(n0->rds)->cmds;
+	rlease_trim(n0->rl, d3, 0);
+	assert_int_equal(rds_stats(n0->rds)->cmds, cmds + 2);
+	assert_int_equal(rlease_stats(n0->rl)->released, 58);
+	assert_int_equal(zcard(t, "rl:lease:c.example"), 0);
+	/* Stop: the lease of a.example (one ZREM per key) and the live
+	 * entry. */
+	cmds = rds_stats(n0->rds)->cmds;
+	rlease_stop(n0->rl);
+	assert_int_equal(rds_stats(n0->rds)->cmds, cmds + 3);
+	assert_int_equal(zcard(t, "rl:lease:a.example"), 0);
+}
+
 static void
 test_stop_gives_back(void **state)
 {
@@ -680,6 +735,53 @@ test_msg_wait(void **state)
 	assert_true(w > 4000 && w <= 5000);
 }
 
+/*
+ * rlease_msg_wait() walks rlease_msg_ready()'s ladder: asked first while
+ * Redis is away, the local fallback's share is set from the rate and the
+ * live nodes already (not left unset, "go now"), and the closed fallback
+ * marks the domain refused, so that Redis's return pokes it.
+ */
+static void
+test_msg_wait_first(void **state)
+{
+	CTX_OR_SKIP(t);
+	const struct value_rate r = {.count = 4, .period_ms = 10000};
+	struct node *n0 = &t->n[0], *n1 = &t->n[1];
+	const struct rl_group *g;
+	int pokes;
+
+	node_start(t, 0, 0, CONFIG_CLUSTER_CLOSED, false);
+	node_start(t, 1, 0, CONFIG_CLUSTER_LOCAL, false);
+	(void)rlease_renew(n0->rl);
+	(void)rlease_renew(n1->rl);
+	/* The two clients' commands run in either order: count again. */
+	RUN_UNTIL(t, rlease_nodes(n0->rl) == 2 || rlease_nodes(n1->rl) == 2,
+		  2000);
+	(void)rlease_renew(n1->rl);
+	RUN_UNTIL(t, rlease_nodes(n1->rl) == 2, 2000);
+	rfx_kill(&t->srv, SIGKILL);
+	RUN_UNTIL(t, !rds_is_up(n0->rds) && !rds_is_up(n1->rds), 3000);
+	/* local: 4 / 2 nodes per 10 s, from the first call */
+	assert_int_equal(rlease_msg_wait(n1->rl, t->dr, &r, wall_ms()), 0);
+	g = rlease_group_find(n1->rl, t->dr, RL_TOK_SLOT);
+	assert_non_null(g);
+	assert_int_equal(g->local_rate.count, 2);
+	assert_int_equal(g->local_rate.period_ms, 10000);
+	assert_int_equal(rlease_msg_ready(n1->rl, t->dr, &r), 1);
+	rlease_msg_use(n1->rl, t->dr);
+	assert_int_equal(rlease_stats(n1->rl)->local, 0); /* leases only */
+	/* closed: the wait alone marks it refused; Redis back pokes it. */
+	assert_int_equal(rlease_msg_wait(n0->rl, t->dr, &r, wall_ms()),
+			 RLEASE_CLOSED_MS);
+	assert_int_equal(rlease_stats(n0->rl)->closed, 0); /* takes nothing */
+	rfx_start(&t->srv);
+	RUN_UNTIL(t, rds_is_up(n0->rds), 3000);
+	pokes = n0->pokes;
+	rlease_on_up(n0->rl);
+	assert_int_equal(n0->pokes, pokes + 1);
+	assert_int_equal(n0->last_when, 0);
+}
+
 int
 main(void)
 {
@@ -695,9 +797,11 @@ main(void)
 	    T(test_spare_given_back),
 	    T(test_noscript),
 	    T(test_down),
+	    T(test_release_batched),
 	    T(test_stop_gives_back),
 	    T(test_tokens),
 	    T(test_msg_wait),
+	    T(test_msg_wait_first),
 #undef T
 	};
 
