@@ -89,6 +89,22 @@ rst_dom_get(struct rstate *rs, const domain_record *dr)
 	return &rs->slots[j];
 }
 
+/* See rstate_int.h. */
+void
+rst_unsettled_add(struct rstate *rs, struct rst_dom *s)
+{
+	if (s->unsettled)
+		return;
+	if (rs->nunsettled == rs->unsettled_cap) {
+		rs->unsettled_cap =
+		    rs->unsettled_cap ? rs->unsettled_cap * 2 : 64;
+		rs->unsettled = xreallocarray(rs->unsettled, rs->unsettled_cap,
+					      sizeof(*rs->unsettled));
+	}
+	rs->unsettled[rs->nunsettled++] = s->dr;
+	s->unsettled = true;
+}
+
 /* ---- publication --------------------------------------------------------- */
 
 struct rst_round {
@@ -105,18 +121,20 @@ rst_batch(struct rst_round *rr, int argc, const char *const *argv)
 		rr->queued++;
 }
 
-static void
+/* Queue now - *last for key's field; true when a delta was queued. */
+static bool
 rst_delta(struct rst_round *rr, const char *key, const char *field,
 	  uint64_t now, uint64_t *last)
 {
 	if (now == *last)
-		return;
+		return false;
 	/* On refusal keep *last: the delta is retried next round. */
 	if (rds_hincrby_later(rr->rs->rds, key, field,
-			      (int64_t)(now - *last)) == 0) {
-		*last = now;
-		rr->rs->sent_fresh = false;
-	}
+			      (int64_t)(now - *last)) != 0)
+		return false;
+	*last = now;
+	rr->rs->sent_fresh = false;
+	return true;
 }
 
 /* The node's sums follow dr's gauges (only dirty records are visited). */
@@ -254,7 +272,8 @@ rst_pub_dom(domain_record *dr, void *arg)
 		rst_dom_hset(rr, key, s, dr, next);
 	s->published = true;
 	for (int i = 0; i < RST__COUNT; i++)
-		rst_delta(rr, key, rst_ctr_names[i], now[i], &s->ctr[i]);
+		if (rst_delta(rr, key, rst_ctr_names[i], now[i], &s->ctr[i]))
+			rst_unsettled_add(rs, s);
 	if (memcmp(s->ctr, now, sizeof(now)) != 0)
 		dom_dirty(dr); /* a delta was refused: next round */
 	return;
@@ -439,6 +458,14 @@ rst_arm(struct rstate *rs, int64_t when)
 		timer_arm(ring_timers(rs->ring), &rs->tm, when);
 }
 
+/* See rstate_int.h. */
+void
+rst_round_now(struct rstate *rs)
+{
+	if (rs->ring != NULL)
+		rst_arm(rs, ring_now(rs->ring));
+}
+
 /* A record became dirty: a round one interval after the last one. */
 static void
 rst_on_dirty(void *arg)
@@ -520,9 +547,10 @@ rst_reply_begin(struct rstate *rs)
 /* ---- the control channel ------------------------------------------------ */
 
 /*
- * A request may have changed records behind dom_dirty() (flush, fail,
- * retry, delete move or drop units): mark its domain, or every record
- * when it named all of them or a message.
+ * A request may have changed records behind dom_dirty() (flush and fail
+ * move or drop units): mark its domain, or every record when it named all
+ * of them.  retry and delete take a message's units through
+ * dom_take_msg(), which marks each record it changed.
  */
 static void
 rst_request_done(struct rstate *rs, const struct rstate_ctl_msg *m)
@@ -539,10 +567,8 @@ rst_request_done(struct rstate *rs, const struct rstate_ctl_msg *m)
 		}
 		rst_mark_all(rs);
 		return;
-	case RSTATE_CTL_RETRY:
+	case RSTATE_CTL_RETRY: /* marked by dom_take_msg() */
 	case RSTATE_CTL_DELETE:
-		rst_mark_all(rs);
-		return;
 	case RSTATE_CTL_SUSPEND: /* marked by rst_set_suspended() */
 	case RSTATE_CTL_RESUME:
 	case RSTATE_CTL_OVERRIDE: /* by rst_ovr_fetch() */
@@ -633,6 +659,7 @@ rst_baseline(domain_record *dr, void *arg)
 	s->ctr[RST_RECEIVED] = dr->received;
 	s->base_received = dr->received;
 	((struct rstate *)arg)->sent_fresh = false;
+	rst_unsettled_add(arg, s);
 }
 
 void
@@ -724,11 +751,14 @@ rstate_free(struct rstate *rs)
 		rs->doms->on_dirty_arg = NULL;
 	}
 	free(rs->slots);
+	free(rs->unsettled);
 	free(rs->bv);
 	for (size_t i = 0; i < rs->novr; i++)
 		free(rs->ovr[i].text);
 	free(rs->ovr);
 	rs->slots = NULL;
+	rs->unsettled = NULL;
+	rs->nunsettled = rs->unsettled_cap = 0;
 	rs->bv = NULL;
 	rs->ovr = NULL;
 	rs->novr = 0;

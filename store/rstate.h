@@ -5,9 +5,10 @@
  *
  * Owns the publication of PREFIX:domain:NAME, PREFIX:domains,
  * PREFIX:binding:NAME, PREFIX:node:ID and PREFIX:stats (docs/REDIS.md
- * "Keys"): at most once a second, only the domain records marked with
- * dom_dirty() since the last round, and a heartbeat every RSTATE_BEAT_MS; and
- * the domain suspensions kept in PREFIX:suspended and announced on PREFIX:ctl.
+ * "Keys"): at most once a second (a data loss's repair goes at once), only
+ * the domain records marked with dom_dirty() since the last round, and a
+ * heartbeat every RSTATE_BEAT_MS; and the domain suspensions kept in
+ * PREFIX:suspended and announced on PREFIX:ctl.
  * Gauges go out as HSET through rds_batch() (only what changed), counters as
  * HINCRBY deltas through rds_hincrby_later(), so nothing here waits on Redis
  * and an outage only delays the writes.  It does not own the tables it reads,

@@ -35,6 +35,7 @@ struct rst_dom {
 	int64_t next_attempt, backoff_until, last_time;
 	enum dom_mx_state mx;
 	bool suspended, published, bad_name;
+	bool unsettled; /* on rstate.unsettled */
 	char last_error[DOM_ERR_MAX];
 };
 
@@ -95,6 +96,12 @@ struct rstate {
 	/* Every record's sent[] is still exact: no ctr moved and no delta
 	 * was pending since the last snapshot (so the next one is skipped). */
 	bool sent_fresh;
+	/* The records whose sent[] may be stale: a delta queued (or a
+	 * baseline moved) since the snapshot that last found none of theirs
+	 * pending.  A record not listed has no pending delta and sent[] ==
+	 * ctr[] (less base_received), so a snapshot visits only these. */
+	const domain_record **unsettled;
+	size_t nunsettled, unsettled_cap;
 	unsigned pending; /* commands in flight with our callbacks */
 	bool freed;       /* rstate_free() ran while pending */
 	/* overrides */
@@ -117,8 +124,14 @@ void rst_fixed_key(const struct rstate *rs, char *buf, const char *kind);
 bool rst_reply_begin(struct rstate *rs);
 /* The snapshot of dr (created empty). */
 struct rst_dom *rst_dom_get(struct rstate *rs, const domain_record *dr);
+/* s (dr's snapshot) has a delta queued or a moved baseline: the next
+ * snapshot visits it (idempotent). */
+void rst_unsettled_add(struct rstate *rs, struct rst_dom *s);
 /* Mark every record dirty and the node's hash due (all is sent again). */
 void rst_mark_all(struct rstate *rs);
+/* A round at once, not an interval after the last one (a data loss was
+ * found: the repair goes out now, once per loss). */
+void rst_round_now(struct rstate *rs);
 /* Before a round's writes: SISMEMBER PREFIX:nodes ID (rstate_loss.c). */
 void rst_check_known(struct rstate *rs);
 /* Read the suspensions and overrides again (rstate_loss.c). */

@@ -15,27 +15,58 @@
 #include "redis.h"
 #include "rstate_int.h"
 
-/* What of the counters had reached Redis: published minus still pending. */
+/*
+ * One listed record's sent[]: what of its counters had reached Redis
+ * (published minus still pending; with nothing pending anywhere, all of
+ * it).  Returns true while a delta of its is still pending (it stays
+ * listed).
+ */
+static bool
+rst_settle(struct rstate *rs, struct rst_dom *s, bool none_pending)
+{
+	char key[RDS_KEY_MAX];
+	bool pending = false;
+
+	if (s->bad_name) /* never sent: its sent[] stays 0 */
+		return false;
+	if (!none_pending &&
+	    rds_key(key, sizeof(key), rs->prefix, "domain", s->dr->name) < 0)
+		return false;
+	for (int c = 0; c < RST__COUNT; c++) {
+		int64_t p = none_pending
+				? 0
+				: rds_delta_get(rs->rds, key, rst_ctr_names[c]);
+
+		pending |= p != 0;
+		s->sent[c] = s->ctr[c] - (uint64_t)p -
+			     (c == RST_RECEIVED ? s->base_received : 0);
+	}
+	return pending;
+}
+
+/*
+ * What of the counters had reached Redis: published minus still pending.
+ * Visits only the records listed unsettled (a delta queued since), so
+ * its cost follows what changed, not the table; the bindings are few.
+ */
 static void
 rst_snapshot_sent(struct rstate *rs)
 {
 	char key[RDS_KEY_MAX];
+	bool none = rds_deltas_pending(rs->rds) == 0;
+	size_t keep = 0;
 
 	if (rs->sent_fresh)
 		return; /* the last snapshot still holds */
-	for (size_t i = 0; i < rs->nslots; i++) {
-		struct rst_dom *s = &rs->slots[i];
+	for (size_t i = 0; i < rs->nunsettled; i++) {
+		struct rst_dom *s = rst_dom_get(rs, rs->unsettled[i]);
 
-		if (s->dr == NULL || s->bad_name ||
-		    rds_key(key, sizeof(key), rs->prefix, "domain",
-			    s->dr->name) < 0)
-			continue;
-		for (int c = 0; c < RST__COUNT; c++)
-			s->sent[c] = s->ctr[c] -
-				     (uint64_t)rds_delta_get(rs->rds, key,
-							     rst_ctr_names[c]) -
-				     (c == RST_RECEIVED ? s->base_received : 0);
+		if (rst_settle(rs, s, none))
+			rs->unsettled[keep++] = s->dr;
+		else
+			s->unsettled = false;
 	}
+	rs->nunsettled = keep;
 	for (size_t i = 0; i < rs->bnds->n; i++) {
 		if (rds_key(key, sizeof(key), rs->prefix, "binding",
 			    rs->bnds->v[i].name) < 0)
@@ -47,7 +78,7 @@ rst_snapshot_sent(struct rstate *rs)
 						    rst_bnd_ctr_names[c]);
 	}
 	/* A pending delta may be flushed before the next check. */
-	rs->sent_fresh = rds_deltas_pending(rs->rds) == 0;
+	rs->sent_fresh = none;
 }
 
 /*
@@ -91,6 +122,7 @@ rst_on_node_known(void *arg, int status, const struct rds_reply *rep)
 	rst_mark_all(rs);
 	if (lost == 0)
 		return; /* nothing published yet: a first start */
+	rst_round_now(rs);
 	log_info("redis lost its data: every key is written again");
 	rst_reload(rs);
 }

@@ -560,18 +560,25 @@ test_idle_snapshot(void **state)
 	s->sent[RST_DELIVERIES] = 5;
 	/* a delta pending at the snapshot keeps the next one from skipping
 	 * (a pair queued outside rst_delta, the snapshot made due by hand) */
+	assert_int_equal(t->rs->nunsettled, 0);
 	assert_int_equal(
 	    rds_hincrby_later(t->rds, "rt:domain:example.com", "attempts", 1),
 	    0);
+	rst_unsettled_add(t->rs, s); /* as rst_pub_dom does */
+	rst_unsettled_add(t->rs, s); /* listed once */
+	assert_int_equal(t->rs->nunsettled, 1);
 	t->rs->sent_fresh = false;
 	rstate_publish(t->rs, T_BEAT(3));
 	assert_false(t->rs->sent_fresh);
 	assert_int_equal(s->sent[RST_ATTEMPTS], UINT64_MAX); /* 0 - 1 */
+	assert_int_equal(t->rs->nunsettled, 1); /* still pending: kept */
 	for (int i = 0; i < 20; i++)
 		assert_true(ring_run_once(t->r, 2 * MS) >= 0);
 	t_round(t, T_BEAT(4)); /* flushed since: taken again */
 	assert_true(t->rs->sent_fresh);
 	assert_int_equal(s->sent[RST_ATTEMPTS], 0);
+	assert_int_equal(t->rs->nunsettled, 0);
+	assert_false(s->unsettled);
 	/* the kept snapshot re-sends what Redis lost */
 	t_cmd(t, 1, (const char *const[]){"FLUSHALL"});
 	t_round(t, T_BEAT(5)); /* the check sees the loss */
@@ -579,6 +586,57 @@ test_idle_snapshot(void **state)
 	t_round(t, T_BEAT(6)); /* ... this round re-sends */
 	t_wait_field(t, "rt:stats", "deliveries", "5");
 	t_wait_field(t, "rt:domain:example.com", "deliveries", "5");
+}
+
+/*
+ * The snapshot visits only the records with a delta since the last one
+ * (rstate.unsettled): every such record, across a rehash of the snapshot
+ * table, must get its sent[] right, or a FLUSHALL re-sends too little.
+ */
+static void
+test_unsettled_only(void **state)
+{
+	enum {
+		ND = 40 /* the snapshot table (64 slots) grows past 32 */
+	};
+	CTX_OR_SKIP(t);
+	domain_record *dr[ND];
+	char name[32], key[64], want[24];
+
+	for (int i = 0; i < ND; i++) {
+		snprintf(name, sizeof(name), "d%d.example", i);
+		dr[i] = t_domain(t, name, 0);
+		dr[i]->deliveries = (uint64_t)i + 1;
+		dom_dirty(dr[i]);
+	}
+	t_round(t, 1000);
+	assert_int_equal(t->rs->nunsettled, ND);
+	t_round(t, T_BEAT(1)); /* the heartbeat, nothing pending: settled */
+	assert_int_equal(t->rs->nunsettled, 0);
+	/* only the odd ones move: only they are listed */
+	for (int i = 1; i < ND; i += 2) {
+		dr[i]->deliveries += 10;
+		dom_dirty(dr[i]);
+	}
+	t_round(t, T_BEAT(1) + 1000);
+	assert_int_equal(t->rs->nunsettled, ND / 2);
+	for (int i = 0; i < ND; i++)
+		assert_int_equal(rst_dom_get(t->rs, dr[i])->unsettled, i % 2);
+	t_round(t, T_BEAT(2) + 1000); /* the listed ones, each exact */
+	assert_int_equal(t->rs->nunsettled, 0);
+	for (int i = 0; i < ND; i++)
+		assert_int_equal(
+		    rst_dom_get(t->rs, dr[i])->sent[RST_DELIVERIES],
+		    dr[i]->deliveries);
+	/* the proof: a FLUSHALL re-sends every record's whole count */
+	t_cmd(t, 1, (const char *const[]){"FLUSHALL"});
+	t_round(t, T_BEAT(3) + 2000); /* the check sees the loss */
+	t_round(t, T_BEAT(3) + 3000); /* ... this round re-sends */
+	for (int i = 0; i < ND; i++) {
+		snprintf(key, sizeof(key), "rt:domain:d%d.example", i);
+		snprintf(want, sizeof(want), "%d", i + 1 + (i % 2) * 10);
+		t_wait_field(t, key, "deliveries", want);
+	}
 }
 
 static void
@@ -670,6 +728,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_data_loss, setup,
 					    rsfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_snapshot, setup,
+					    rsfx_teardown),
+	    cmocka_unit_test_setup_teardown(test_unsettled_only, setup,
 					    rsfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_requests_and_overrides, setup,
 					    rsfx_teardown),

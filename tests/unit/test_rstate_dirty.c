@@ -413,6 +413,38 @@ test_timer_sleeps(void **state)
 			    "14");
 }
 
+/* A data loss found by the check is repaired at once: the round that
+ * writes every key again does not wait an interval after the round that
+ * sent the check (the FLUSHALL repair must fit in one heartbeat). */
+static void
+test_loss_repaired_at_once(void **state)
+{
+	CTX_OR_SKIP(t);
+	domain_record *dr = dom_get(t->doms, "l.example");
+	uint64_t rounds;
+
+	dr->deliveries = 3;
+	dom_dirty(dr);
+	rfx_run_for(t->r, 100); /* start-up rounds: published, a member */
+	assert_string_equal(t_hget(t, "rd:domain:l.example", "deliveries"),
+			    "3");
+	rsfx_cmd(&t->x, 1, (const char *const[]){"FLUSHALL"});
+	/* a heartbeat round (a wall clock far ahead: due) sends the check */
+	rounds = t->rs->round;
+	assert_true(rstate_publish(t->rs, INT64_MAX / 4) > 0);
+	assert_true(t->rs->checking);
+	t->rs->last_round_ns = ring_now(t->r); /* as rst_timer() sets it */
+	for (int i = 0; i < 500 && t->rs->checking; i++)
+		assert_true(ring_run_once(t->r, 1 * MS) >= 0);
+	assert_false(t->rs->checking);
+	/* the repair: already run, or due now (not 20 ms after the round) */
+	assert_true(
+	    t->rs->round > rounds + 1 ||
+	    (timer_armed(&t->rs->tm) && t->rs->tm.when <= ring_now(t->r)));
+	assert_string_equal(t_hget(t, "rd:domain:l.example", "deliveries"),
+			    "3");
+}
+
 /* The node hash: gauges over every domain, this process's totals, and
  * rates per minute over the rounds of the last minute. */
 static void
@@ -514,6 +546,8 @@ main(void)
 					    rsfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_timer_sleeps, setup_timer,
 					    rsfx_teardown),
+	    cmocka_unit_test_setup_teardown(test_loss_repaired_at_once,
+					    setup_timer, rsfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_no_beat_while_down,
 					    setup_timer, rsfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_node_totals_rates, setup,
