@@ -36,12 +36,19 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICK = os.sysconf("SC_CLK_TCK")
 DRV_SRC = "tests/integration/smtpcdrv.c"
-# linked against BUILD/libcore.a, so a split source file never breaks it
-LIBS = ["-luring", "-lwolfssl", "-lcares", "-lhiredis", "-linih", "-lidn2",
-        "-lm"]
-CFLAGS = ["-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
-          "-Isrc", "-Iuring", "-Istore", "-D_FILE_OFFSET_BITS=64", "-O2",
-          "-g"]
+
+
+def make_var(expr, bd="build"):
+    """What make expands expr (e.g. "$(LIBS)") to with BUILD=bd: the
+    Makefile's own compiler flags and libraries, so none are copied here
+    (tests/integration/lib.sh's t_build_prog asks make the same way)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    out = subprocess.run(
+        ["make", "-s", "--no-print-directory", "BUILD=" + bd,
+         "--eval=bench-var: ; @echo " + expr, "bench-var"],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return out.stdout.split()
 
 
 def _ticks(pid):
@@ -51,10 +58,14 @@ def _ticks(pid):
 
 
 def build_driver(out, bd):
-    """gcc -O2 the driver against bd/libcore.a into out; returns it."""
+    """gcc the driver with the Makefile's release flags (WARN, CPPFLAGS,
+    OPT_REL) against bd/libcore.a, so a split source file never breaks it,
+    and its LIBS, into out; returns it."""
     exe = os.path.join(out, "smtpcdrv")
-    subprocess.run(["gcc"] + CFLAGS + ["-o", exe, DRV_SRC,
-                    os.path.join(bd, "libcore.a")] + LIBS, cwd=ROOT,
+    cflags = make_var("$(WARN) $(CPPFLAGS) $(OPT_REL)", bd)
+    libs = make_var("$(LIBS)", bd)
+    subprocess.run(["gcc"] + cflags + ["-o", exe, DRV_SRC,
+                    os.path.join(bd, "libcore.a")] + libs, cwd=ROOT,
                    check=True)
     return exe
 

@@ -36,20 +36,12 @@ CONF
 	for line in "$@"; do echo "$line" >>"$f"; done
 }
 
-# start CONF LOG: start ringmta, set PID and PORT.
+# start CONF LOG: start ringmta (t_mta_start) with LOG emptied first; set
+# PID and PORT.
 start() {
 	: >"$2"
-	"$BIN" -c "$1" 2>>"$2" &
-	PID=$!
-	t_daemon $PID
-	PORT=
-	for _ in $(seq 100); do
-		PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$2" | tail -1)
-		[ -n "$PORT" ] && break
-		kill -0 $PID 2>/dev/null || break
-		sleep 0.05
-	done
-	[ -n "$PORT" ]
+	t_mta_start "$1" "$2" || return 1
+	PID=$MTA_PID PORT=$MTA_PORT
 }
 
 # smtp_raw PORT FILE: send FILE's bytes after the greeting, print replies.

@@ -30,18 +30,12 @@ allowed_networks = 127.0.0.0/8
 servers = 127.0.0.1:$NODNS
 CONF
 
+# start CONF LOG: start ringmta (t_mta_start) with LOG emptied first; set
+# PID and PORT.
 start() {
 	: >"$2"
-	"$BIN" -c "$1" 2>>"$2" &
-	PID=$!
-	t_daemon $PID
-	PORT=
-	for _ in $(seq 100); do
-		PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$2" | tail -1)
-		[ -n "$PORT" ] && break
-		sleep 0.05
-	done
-	[ -n "$PORT" ]
+	t_mta_start "$1" "$2" || return 1
+	PID=$MTA_PID PORT=$MTA_PORT
 }
 
 # chat PORT SCRIPT.py: run a python snippet with a connected socket `s`,

@@ -45,18 +45,8 @@ fi
 
 # write_conf DNS_PORT ADDRESS EHLO [EXTRA]: the configuration file.
 write_conf() {
-	cat >"$T_DIR/rl.conf.tmp" <<CONF
-[server]
-hostname = relay.test.example
-state_dir = $T_DIR/var
-delivery_log = $DLOG
-
-[listener]
-address = 127.0.0.1:0
-relay_networks = 127.0.0.1/32
-
-[dns]
-servers = 127.0.0.1:$1
+	t_mta_conf "$T_DIR/rl.conf.tmp" "$1"
+	cat >>"$T_DIR/rl.conf.tmp" <<CONF
 timeout = ${DNS_TIMEOUT:-300ms}
 tries = ${DNS_TRIES:-1}
 cache_size = ${DNS_CACHE:-100000}
@@ -78,23 +68,8 @@ CONF
 write_conf "$DEAD_DNS" 127.0.0.3 before.test \
 	"$(printf '[binding old]\naddress = 127.0.0.6\nehlo = old.test')"
 
-"$BIN" -c "$T_DIR/rl.conf" 2>"$T_DIR/rl.log" &
-MTA_PID=$!
-t_daemon $MTA_PID
-LPORT=
-for _ in $(seq 100); do
-	LPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T_DIR/rl.log" | tail -1)
-	[ -n "$LPORT" ] && break
-	kill -0 $MTA_PID 2>/dev/null || break
-	sleep 0.05
-done
-if [ -z "$LPORT" ]; then
-	grep -q "io_uring" "$T_DIR/rl.log" && t_skip "io_uring unavailable"
-	cat "$T_DIR/rl.log"
-	t_case "ringmta starts"
-	t_fail "no listener"
-	t_finish
-fi
+t_mta_start_or_end "$T_DIR/rl.conf" "$T_DIR/rl.log"
+LPORT=$MTA_PORT
 
 # jq_log and wait_log (lib.sh) read $DLOG.
 # sum_check PYTHON-EXPR: over S, ringsink's summary.

@@ -18,6 +18,7 @@
 
 #include "dlv_fixture.h"
 #include "log.h"
+#include "ring_fixture.h"
 
 void
 dlv_fx_open(struct dlv_fx *f)
@@ -49,23 +50,18 @@ dlv_fx_close(struct dlv_fx *f)
 int
 dlv_fx_setup(void **state, const char *name, const char *conf)
 {
-	struct ring_opts ro = {.sq_entries = 256, .cq_entries = 4096};
 	struct config_err_list errs;
 	struct dlv_fx *f = calloc(1, sizeof(*f));
-	int err;
 
 	assert_non_null(f);
 	log_set_level(LOG_ERR);
-	f->r = ring_new(&ro, &err);
+	f->r = ringfx_new(256, 4096);
 	if (f->r == NULL) {
-		fprintf(stderr, "*** io_uring unavailable (%s): SKIPPING ***\n",
-			strerror(-err));
 		free(f);
 		*state = NULL;
 		return 0;
 	}
-	snprintf(f->tmp, sizeof(f->tmp), "/tmp/%s.XXXXXX", name);
-	assert_non_null(mkdtemp(f->tmp));
+	ringfx_mkdtemp(f->tmp, sizeof(f->tmp), name);
 	snprintf(f->dir, sizeof(f->dir), "%s/spool", f->tmp);
 	snprintf(f->logp, sizeof(f->logp), "%s/d.jsonl", f->tmp);
 	config_err_list_init(&errs);
@@ -82,7 +78,6 @@ int
 dlv_fx_teardown(void **state)
 {
 	struct dlv_fx *f = *state;
-	char cmd[128];
 
 	if (f == NULL)
 		return 0;
@@ -92,8 +87,7 @@ dlv_fx_teardown(void **state)
 	config_free(f->cfg);
 	assert_int_equal(ring_shutdown(f->r, 2000), 0);
 	ring_free(f->r);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->tmp);
-	assert_int_equal(system(cmd), 0);
+	ringfx_rmdir(f->tmp);
 	free(f);
 	return 0;
 }

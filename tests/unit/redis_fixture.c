@@ -22,29 +22,20 @@
 #include <unistd.h>
 
 #include "ring.h"
+#include "ring_fixture.h"
 
 extern char **environ;
 
 struct ring *
 rfx_ring(unsigned sq_entries, unsigned cq_entries)
 {
-	struct ring_opts o = {.sq_entries = sq_entries,
-			      .cq_entries = cq_entries};
-	struct ring *r;
-	int err;
-
-	r = ring_new(&o, &err);
-	if (r == NULL)
-		fprintf(stderr, "*** io_uring unavailable (%s): SKIPPING ***\n",
-			strerror(-err));
-	return r;
+	return ringfx_new(sq_entries, cq_entries);
 }
 
 void
 rfx_init(struct rfx *s, const char *name)
 {
-	snprintf(s->dir, sizeof(s->dir), "/tmp/%s.XXXXXX", name);
-	assert_non_null(mkdtemp(s->dir));
+	ringfx_mkdtemp(s->dir, sizeof(s->dir), name);
 	snprintf(s->sock, sizeof(s->sock), "%s/r.sock", s->dir);
 	s->pid = 0;
 }
@@ -52,10 +43,7 @@ rfx_init(struct rfx *s, const char *name)
 void
 rfx_rmdir(const char *dir)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	ringfx_rmdir(dir);
 }
 
 bool

@@ -17,18 +17,12 @@
 
 #include "smtps_fixture.h"
 
+#include "ring_fixture.h"
+
 struct ring *
 sfx_ring_new(void)
 {
-	struct ring_opts o = {.sq_entries = 256, .cq_entries = 4096};
-	struct ring *r;
-	int err;
-
-	r = ring_new(&o, &err);
-	if (r == NULL)
-		fprintf(stderr, "*** io_uring unavailable (%s): SKIPPING ***\n",
-			strerror(-err));
-	return r;
+	return ringfx_new(256, 4096);
 }
 
 void

@@ -1,2 +1,2 @@
 # The routing context from dlv_fixture.c over the whole core.
-test_maint_expiry_SRCS := $(CORE_SRCS) tests/unit/dlv_fixture.c
+test_maint_expiry_SRCS := $(CORE_SRCS) tests/unit/dlv_fixture.c tests/unit/ring_fixture.c

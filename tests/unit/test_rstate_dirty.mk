@@ -3,4 +3,4 @@ test_rstate_dirty_SRCS := store/rstate.c store/rstate_ctl.c store/rstate_ovr.c s
 	src/config_keys.c src/config_dump.c src/value.c src/value_net.c \
 	src/fsutil.c uring/ring.c uring/ring_task.c uring/timer.c uring/fdpoll.c src/log.c \
 	src/compat.c \
-	tests/unit/redis_fixture.c tests/unit/rstate_fixture.c
+	tests/unit/redis_fixture.c tests/unit/ring_fixture.c tests/unit/rstate_fixture.c

@@ -2,5 +2,5 @@ test_smtp_client_SRCS := src/smtp_client.c src/smtp_client_txn.c \
 	src/smtp_client_io.c src/smtp_client_tls.c \
 	src/smtp_client_result.c src/smtp_cmd.c src/smtp_parse.c src/smtp_path.c \
 	src/smtp_reply.c src/smtp_data.c src/tls.c src/tls_ctx.c src/tls_cache.c uring/ring.c uring/ring_task.c uring/timer.c \
-	src/log.c src/compat.c tests/unit/scripted_peer.c
+	src/log.c src/compat.c tests/unit/scripted_peer.c tests/unit/smtpc_fixture.c
 test_smtp_client_LDFLAGS := -lpthread
