@@ -488,6 +488,7 @@ dlv_msg_new(struct dlv *d, const struct spool_msg *m, struct dom_unit *u)
 	dm->msg.envid = dm->envid;
 	dm->msg.eightbit = mi.flags & RECORD_MSG_F_8BITMIME;
 	dm->msg.smtputf8 = mi.flags & RECORD_MSG_F_SMTPUTF8;
+	dm->msg.wire = record_msg_flags_wire(mi.flags);
 	dm->msg.body_fd = b.fd;
 	dm->msg.body_off = b.off;
 	dm->msg.body_len = b.len;

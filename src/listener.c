@@ -315,6 +315,14 @@ lst_on_data_end(struct smtps_session *s, const struct smtps_data_info *info)
 		lst_reply_spool_err(s, err);
 		return;
 	}
+	/* The envelope went in with WIRE (listener_hdr.c): unless the
+	 * decoder vouches for the body, patch in STUFF (docs/INTAKE.md). */
+	if (info->stats == NULL || !info->stats->wire) {
+		/* WIRE is there: only a patch, never -EBUSY. */
+		int r = spool_txn_set_flags(ls->txn, RECORD_MSG_F_STUFF);
+
+		BUG_ON(r < 0);
+	}
 	c = xcalloc(1, sizeof(*c));
 	c->l = ls->l;
 	c->sess = ls;

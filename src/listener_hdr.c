@@ -248,8 +248,10 @@ lst_headers_done(struct lst_sess *ls, size_t hlen)
 	env.client_helo.p = (const uint8_t *)smtps_helo_name(ls->s);
 	env.client_helo.len = strlen(smtps_helo_name(ls->s));
 	env.ret = (uint8_t)ls->ret;
+	/* WIRE until the end of data says otherwise (listener.c). */
 	env.flags = (ls->body8bit ? RECORD_MSG_F_8BITMIME : 0) |
-		    (ls->smtputf8 ? RECORD_MSG_F_SMTPUTF8 : 0);
+		    (ls->smtputf8 ? RECORD_MSG_F_SMTPUTF8 : 0) |
+		    RECORD_MSG_F_WIRE;
 	rr = xcalloc(ls->nrcpt, sizeof(*rr));
 	for (uint32_t k = 0; k < ls->nrcpt; k++) {
 		rr[k].addr.p = (const uint8_t *)ls->rcpt[k].addr;
@@ -296,6 +298,12 @@ lst_headers_done(struct lst_sess *ls, size_t hlen)
 	if (!have_date && cfg->listener.add_date && plen < sizeof(prefix))
 		plen += (size_t)snprintf(prefix + plen, sizeof(prefix) - plen,
 					 "Date: %s\r\n", date);
+	if (plen >= sizeof(prefix) - 1) {
+		/* Cut, maybe mid-CRLF: not wire.  WIRE is there: a patch. */
+		int r = spool_txn_set_flags(ls->txn, RECORD_MSG_F_STUFF);
+
+		BUG_ON(r < 0);
+	}
 	lst_put(ls, prefix, MIN(plen, sizeof(prefix) - 1));
 
 	/* Pass 2: the fields, without X-Binding (and its continuations). */

@@ -207,6 +207,7 @@ struct smtpc_msg {
 	const char *envid; /* NULL: none; RET/ENVID sent only if DSN */
 	bool eightbit;     /* body holds 8-bit bytes: needs 8BITMIME */
 	bool smtputf8;     /* needs SMTPUTF8 */
+	bool wire; /* body is its own wire encoding (RECORD_MSG_F_WIRE) */
 	int body_fd;
 	uint64_t body_off, body_len;
 	struct smtpc_rcpt *rcpt;

@@ -172,7 +172,8 @@ int smtpc_txn_pump(struct smtpc *s);
 int smtpc_body_entry(struct smtpc *s);
 int smtpc_body_pump(struct smtpc *s);
 /* A read of n body bytes landed in obuf[ofill] at olen: keep what is its
- * own encoding there, copy the rest to the chunk for sdata_encode(). */
+ * own encoding there (all of it, unscanned, for a wire body), copy the
+ * rest to the chunk for sdata_encode(). */
 void smtpc_body_inplace(struct smtpc *s, size_t n);
 /* smtp_client_txn.c: reply handlers (next state or -errno). */
 int smtpc_rset_reply(struct smtpc *s, const struct smtpc_pend *p,

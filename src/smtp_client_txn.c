@@ -232,8 +232,10 @@ smtpc_body_end(struct smtpc *s)
 /*
  * BODY: file bytes are read straight into the output buffer and stay there
  * as far as they are their own encoding (sdata_enc_pass: no leading dot,
- * bare CR/LF or NUL); the rest of a read goes through the chunk and
- * sdata_encode().  Then the terminator.  A read waits for SMTPC_READ_MIN
+ * bare CR/LF or NUL; a body flagged wire at intake is not scanned at all);
+ * the rest of a read goes through the chunk and sdata_encode().  The
+ * kernel reads into obuf[ofill] and sends from it: no user-space copy of a
+ * wire body.  Then the terminator.  A read waits for SMTPC_READ_MIN
  * of room (or the whole rest of the body).
  */
 int
@@ -283,7 +285,16 @@ void
 smtpc_body_inplace(struct smtpc *s, size_t n)
 {
 	char *p = s->obuf[s->ofill] + s->olen[s->ofill];
-	size_t kept = sdata_enc_pass(&s->enc, p, n);
+	size_t kept;
+
+	/* A wire body (RECORD_MSG_F_WIRE) is sent as the read left it: no
+	 * scan, and s->enc stays at a line start, as after its final CRLF,
+	 * so sdata_enc_finish() adds only ".\r\n". */
+	if (s->cur->wire) {
+		s->olen[s->ofill] += n;
+		return;
+	}
+	kept = sdata_enc_pass(&s->enc, p, n);
 
 	s->olen[s->ofill] += kept;
 	if (kept == n)

@@ -224,8 +224,27 @@ sdata_dec_dot_line(struct sdata_dec *d, enum sdata_eol after)
 {
 	d->stats.an[sdata_dot_an[d->eol][after]]++;
 	d->stats.dot_lines++;
+	d->stats.dot_bol++;
 	sdata_dec_emit(d, ".", 1);
 	sdata_dec_eol(d, after);
+}
+
+/*
+ * At the end of data: is the output its own encoding?  It is empty or ends
+ * in CRLF (the terminator follows a CRLF line end, and NORMALIZE writes
+ * every ending as CRLF), so what is left is the line starts and, in
+ * STRICT, the bare endings passed through, and NULs.
+ */
+static bool
+sdata_dec_is_wire(const struct sdata_dec *d)
+{
+	const struct sdata_stats *st = &d->stats;
+
+	/* A NUL dropped at a line start would hide the "." after it. */
+	if (st->oversize || st->dot_bol != 0 || st->an[SDATA_AN_NUL] != 0)
+		return false;
+	return d->mode == SDATA_NORMALIZE ||
+	       (st->an[SDATA_AN_BARE_LF] == 0 && st->an[SDATA_AN_BARE_CR] == 0);
 }
 
 /*
@@ -258,6 +277,8 @@ sdata_dec_step(struct sdata_dec *d, unsigned char c)
 			return 1;
 		}
 		/* ".x": a stuffed line; its first dot goes when unstuffing. */
+		if (!unstuff || c == '.')
+			d->stats.dot_bol++; /* the line still starts with "." */
 		if (!unstuff)
 			sdata_dec_emit(d, ".", 1);
 		d->state = SDATA_D_TEXT;
@@ -265,6 +286,7 @@ sdata_dec_step(struct sdata_dec *d, unsigned char c)
 	case SDATA_D_DOT_CR:
 		if (c == '\n' && d->eol == SDATA_EOL_CRLF) {
 			d->done = true;
+			d->stats.wire = sdata_dec_is_wire(d);
 			return 2;
 		}
 		sdata_dec_dot_line(d,

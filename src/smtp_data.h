@@ -74,7 +74,13 @@ struct sdata_stats {
 	uint64_t size;     /* message bytes (output, incl. dropped) */
 	uint64_t lines;    /* lines ended (terminator excluded) */
 	uint64_t max_line; /* longest raw line, terminator excluded */
+	uint64_t dot_bol;  /* output lines that start with "." */
 	bool oversize;     /* size went over the cap */
+	/* Set at the end of data: the output is its own SMTP wire encoding
+	 * (sdata_enc_pass() keeps all of it and sdata_enc_finish() adds only
+	 * ".\r\n"): no line starts with ".", no bare CR or LF, no NUL, and
+	 * it is empty or ends in CRLF; and it is whole (not oversize). */
+	bool wire;
 };
 
 /* Decoder.  Fields are private to smtp_data.c except stats. */

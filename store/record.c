@@ -229,6 +229,14 @@ record_body_crc_init(uint64_t nonce)
 	return k.seed;
 }
 
+/* WIRE without STUFF (record.h). */
+int
+record_msg_flags_wire(uint32_t flags)
+{
+	return (flags & (RECORD_MSG_F_WIRE | RECORD_MSG_F_STUFF)) ==
+	       RECORD_MSG_F_WIRE;
+}
+
 /* Name of a record type; "unknown" for values this version lacks. */
 const char *
 record_type_str(unsigned type)
@@ -639,7 +647,8 @@ record_hdr_fill(struct record_enc *e, uint64_t seq)
 
 	record_put_le(h, e->magic, 4);
 	h[RECORD_H_TYPE] = e->type;
-	h[RECORD_H_VERSION] = RECORD_VERSION;
+	h[RECORD_H_VERSION] =
+	    e->type == RECORD_T_MSG ? RECORD_MSG_VERSION : RECORD_VERSION;
 	record_put_le(h + RECORD_H_FLAGS, e->flags, 2);
 	record_put_le(h + RECORD_H_SEQ, seq, 8);
 	record_put_le(h + RECORD_H_PLEN, e->head_len + e->body_len, 4);

@@ -35,7 +35,8 @@
 #define RECORD_ALIGN        8       /* records start at multiples of this */
 #define RECORD_TLV_HDR_SIZE 6       /* u16 tag, u32 length */
 #define RECORD_TAG_CRITICAL 0x8000u /* unknown tag with this bit: -ENOTSUP */
-#define RECORD_VERSION      1       /* payload version of MSG, RCPT, DONE */
+#define RECORD_VERSION      1       /* payload version of RCPT, DONE */
+#define RECORD_MSG_VERSION  2       /* of MSG: 2 added RECORD_MSG_F_WIRE */
 
 /* Limits (inclusive).  Encoders refuse more, decoders reject more. */
 #define RECORD_PAYLOAD_MAX (1u << 30)
@@ -84,8 +85,17 @@ enum record_msg_flag {
 	RECORD_MSG_F_8BITMIME = 1u << 0,
 	RECORD_MSG_F_SMTPUTF8 = 1u << 1,
 	RECORD_MSG_F_BOUNCE = 1u << 2, /* a DSN we generated: never bounce it */
+	/* WIRE without STUFF: the body is its own SMTP wire encoding (no
+	 * line starts with ".", no bare CR or LF, no NUL, empty or ends in
+	 * CRLF), sent as it lies followed by ".\r\n".  Intake sets WIRE
+	 * when the transaction begins (so the head has its MSG_FLAGS field
+	 * and the end of data only patches it) and adds STUFF if the body
+	 * turned out not to be.  MSG version 2 and later only. */
+	RECORD_MSG_F_WIRE = 1u << 3,
+	RECORD_MSG_F_STUFF = 1u << 4, /* overrides WIRE: encode the body */
 };
-#define RECORD_MSG_F_ALL 0x0007u
+#define RECORD_MSG_F_ALL 0x001fu
+#define RECORD_MSG_F_V1  0x0007u /* the bits MSG version 1 may carry */
 
 enum record_notify {
 	RECORD_NOTIFY_NEVER = 1u << 0,
@@ -248,6 +258,8 @@ const char *record_type_str(unsigned type);
 const char *record_rcpt_state_str(unsigned state);
 const char *record_ret_str(unsigned ret);
 const char *record_tag_str(unsigned tag);
+/* 1 if MSG flags say the body goes out as it lies (WIRE, not STUFF). */
+int record_msg_flags_wire(uint32_t flags);
 /* 1 for DELIVERED, BOUNCED, EXPIRED, DELETED; else 0. */
 int record_rcpt_state_final(unsigned state);
 

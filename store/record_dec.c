@@ -217,7 +217,8 @@ record_hdr_semantics(const struct record_view *v)
 		return -ENOTSUP;
 	if (v->type >= RECORD_T__COUNT)
 		return (v->flags & RECORD_F_SKIPPABLE) ? 0 : -ENOTSUP;
-	if (v->version > RECORD_VERSION)
+	if (v->version >
+	    (v->type == RECORD_T_MSG ? RECORD_MSG_VERSION : RECORD_VERSION))
 		return -ENOTSUP;
 	if (v->type != RECORD_T_MSG &&
 	    (v->head_len != v->payload_len || (v->flags & RECORD_F_COPY)))
@@ -358,6 +359,8 @@ record_msg_parse(const struct record_view *v, struct record_msg *m)
 		return rc;
 	if (used != v->head_len)
 		return -EBADMSG; /* the body must start right after END */
+	if (v->version < 2 && (m->flags & ~(uint32_t)RECORD_MSG_F_V1))
+		return -EBADMSG; /* a bit version 1 did not define */
 	m->copy = (v->flags & RECORD_F_COPY) != 0;
 	m->body_off = RECORD_HDR_SIZE + v->head_len;
 	m->body_len = v->body_len;

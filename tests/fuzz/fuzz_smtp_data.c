@@ -16,7 +16,9 @@
  *      counters; NORMALIZE output is CRLF-canonical and, re-encoded and
  *      decoded, comes back identical as one message;
  *   4. with a cap, the output is the first min(size, cap) bytes and
- *      oversize is set exactly when size > cap.
+ *      oversize is set exactly when size > cap;
+ *   5. when a decode sets stats.wire, its output encodes (in place) to
+ *      itself followed by ".\r\n" only.
  */
 #include "smtp_data.h"
 
@@ -182,6 +184,7 @@ fz_same(const struct fz_dec *a, const struct fz_dec *b)
 	       memcmp(a->st.an, b->st.an, sizeof(a->st.an)) == 0 &&
 	       a->st.size == b->st.size && a->st.lines == b->st.lines &&
 	       a->st.max_line == b->st.max_line &&
+	       a->st.dot_bol == b->st.dot_bol && a->st.wire == b->st.wire &&
 	       a->st.oversize == b->st.oversize;
 }
 
@@ -213,7 +216,22 @@ fz_roundtrip(const char *x, size_t len, size_t ic, size_t oc, struct fz_dec *r,
 	}
 }
 
-/* Properties 3 and 4 on raw = x + CRLF.CRLF. */
+/* Property 5: a decode that says wire is sent as it is, in place. */
+static void
+fz_check_wire_fact(const struct fz_dec *r, char *wire, size_t bufsz)
+{
+	size_t wlen;
+
+	if (!r->st.wire)
+		return;
+	FZ_CHECK(r->rc == 1 && !r->st.oversize);
+	wlen = fz_encode(r->out, r->outlen, 0, 0, 1, wire, bufsz);
+	FZ_CHECK(wlen == r->outlen + 3);
+	FZ_CHECK(memcmp(wire, r->out, r->outlen) == 0);
+	FZ_CHECK(memcmp(wire + r->outlen, ".\r\n", 3) == 0);
+}
+
+/* Properties 3, 4 and 5 on raw = x + CRLF.CRLF. */
 static void
 fz_raw(const char *raw, size_t len, size_t ic, size_t oc, uint64_t cap,
        struct fz_dec *r, struct fz_dec *r2, char *wire, size_t bufsz)
@@ -224,10 +242,12 @@ fz_raw(const char *raw, size_t len, size_t ic, size_t oc, uint64_t cap,
 	FZ_CHECK(r->rc == 1);
 	fz_decode(SDATA_STRICT, 0, raw, len, ic, oc, r2, bufsz);
 	FZ_CHECK(fz_same(r, r2));
+	fz_check_wire_fact(r, wire, bufsz);
 	fz_decode(SDATA_NORMALIZE, 0, raw, len, 0, 0, r2, bufsz);
 	FZ_CHECK(r2->rc == 1 && r2->used == r->used);
 	FZ_CHECK(memcmp(r->st.an, r2->st.an, sizeof(r->st.an)) == 0);
 	fz_check_canonical(r2->out, r2->outlen);
+	fz_check_wire_fact(r2, wire, bufsz);
 	fz_decode(SDATA_NORMALIZE, 0, raw, len, ic, oc, r, bufsz);
 	FZ_CHECK(fz_same(r, r2));
 	/* The normalised message survives being sent on, as one message. */

@@ -4,7 +4,7 @@
  * (tests/fakes/fake_ring.c, through smtpc_fake_fixture.c): every
  * completion delivered by hand and the clock moved by hand.  The
  * byte-level cases are in test_smtp_client_fake_bytes.c; here the state
- * edges and smtpc_quit.
+ * edges, smtpc_quit and the wire body.
  *
  * Complements test_smtp_client.c (real ring, scripted peer), which already
  * covers: pipelined group in one send, multiline split, HELO fallback,
@@ -408,6 +408,89 @@ test_quit_after_cancel(void **state)
 	ffx_expect_closed(f, SMTPC_FAIL_LOCAL, SMTPC_STAGE_IDLE, -ECANCELED, 0);
 }
 
+/* Run msg[0]'s body (from body[0..len)) through reads and sends; the
+ * session must end in NEXT.  Returns what went on the wire. */
+static const char *
+fx_pump_body(struct fx *f, const char *body, size_t len, size_t *got_r)
+{
+	struct fake_op *rd, *so;
+
+	f->msg[0].m.body_len = len;
+	ffx_to_group(f);
+	ffx_expect_sent(FFX_GROUP);
+	fake_ring_wire_reset();
+	fake_ring_recv_str("250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+	for (;;) {
+		rd = fake_ring_pending(RING_OP_READ);
+		so = fake_ring_pending(RING_OP_SEND);
+		if (rd != NULL) {
+			assert_true(rd->off >= 7 &&
+				    rd->off - 7 + rd->len <= len);
+			fake_ring_read_bytes(body + rd->off - 7, rd->len);
+		} else if (so != NULL) {
+			(void)fake_ring_send_complete(SIZE_MAX);
+		} else {
+			break;
+		}
+	}
+	assert_int_equal(smtpc_get_state(f->s), SMTPC_S_NEXT);
+	return fake_ring_wire(got_r);
+}
+
+/*
+ * A wire body (smtpc_msg.wire, RECORD_MSG_F_WIRE) goes out exactly as read,
+ * then ".\r\n": nothing is scanned, so even a (dishonest) "\r\n.x" stays
+ * unstuffed, which shows the bytes took no encoder; the same body without
+ * the flag is stuffed.  Several reads and sends (200 KiB), and the empty
+ * body.
+ */
+static void
+test_wire_body_as_is(void **state)
+{
+	enum {
+		BODY = 200 * 1024
+	};
+	struct fx *f = *state;
+	char *body = malloc(BODY), *want = malloc(2 * BODY);
+	const char *got;
+	size_t glen, wlen;
+
+	assert_non_null(body);
+	assert_non_null(want);
+	for (size_t i = 0; i < BODY; i++)
+		body[i] = (char)('a' + i % 26);
+	for (size_t i = 76; i < BODY; i += 78)
+		memcpy(body + i, "\r\n", 2);
+	memcpy(body + 70000, "\r\n.x", 4);
+	memcpy(body + BODY - 2, "\r\n", 2);
+
+	f->msg[0].m.wire = true;
+	got = fx_pump_body(f, body, BODY, &glen);
+	assert_int_equal(glen, BODY + 3);
+	assert_memory_equal(got, body, BODY);
+	assert_memory_equal(got + BODY, ".\r\n", 3);
+	fake_ring_recv_str("250 queued\r\n");
+	assert_int_equal(f->msg[0].rc[0].res.status, SMTPC_R_DELIVERED);
+	ffx_end(f);
+
+	ffx_msg_init(&f->msg[0]); /* not wire: the same body is stuffed */
+	wlen = ffx_stuffed(body, BODY, want);
+	got = fx_pump_body(f, body, BODY, &glen);
+	assert_int_equal(glen, wlen);
+	assert_memory_equal(got, want, wlen);
+	assert_true(wlen == BODY + 4); /* one "." doubled, then ".\r\n" */
+	ffx_end(f);
+
+	ffx_msg_init(&f->msg[0]); /* empty wire body: only the terminator */
+	f->msg[0].m.wire = true;
+	got = fx_pump_body(f, body, 0, &glen);
+	assert_int_equal(glen, 3);
+	assert_memory_equal(got, ".\r\n", 3);
+	ffx_end(f);
+	free(body);
+	free(want);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, ffx_setup, ffx_teardown)
 
 int
@@ -427,6 +510,7 @@ main(void)
 	    T(test_quit_mid_transaction),
 	    T(test_quit_while_greeting),
 	    T(test_quit_after_cancel),
+	    T(test_wire_body_as_is),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -405,11 +405,66 @@ test_encode_nul_count(void **state)
 	assert_int_equal(prod, 0);
 }
 
+/* stats.wire: set at the end of data exactly when the output needs no
+ * encoding (see smtp_data.h), for every split of the input. */
+/* A table row: the input's length counts its NULs. */
+#define WC(m, cap, in, w)                                                      \
+	{                                                                      \
+		m, cap, in, sizeof(in) - 1, w                                  \
+	}
+
+static void
+test_decode_wire_fact(void **state)
+{
+	static const struct {
+		enum sdata_mode mode;
+		uint64_t cap;
+		const char *in;
+		size_t len;
+		bool wire;
+	} cases[] = {
+	    WC(SDATA_STRICT, 0, "a\r\nb\r\n.\r\n", true),
+	    WC(SDATA_STRICT, 0, ".\r\n", true),         /* empty body */
+	    WC(SDATA_STRICT, 0, ".a\r\n.\r\n", true),   /* unstuffed: "a" */
+	    WC(SDATA_STRICT, 0, "..a\r\n.\r\n", false), /* ".a" */
+	    WC(SDATA_STRICT, 0, "x\r\n..\r\n.\r\n", false),
+	    WC(SDATA_STRICT, 0, "a\nb\r\n.\r\n", false),
+	    WC(SDATA_NORMALIZE, 0, "a\nb\r\n.\r\n", true),
+	    WC(SDATA_STRICT, 0, "a\rb\r\n.\r\n", false),
+	    WC(SDATA_NORMALIZE, 0, "a\rb\r\n.\r\n", true),
+	    WC(SDATA_STRICT, 0, "a\n.b\r\n.\r\n", false),   /* kept ".b" */
+	    WC(SDATA_NORMALIZE, 0, "a\n.b\r\n.\r\n", true), /* "b" */
+	    WC(SDATA_NORMALIZE, 0, "a\n..b\r\n.\r\n", false),
+	    WC(SDATA_STRICT, 0, "a\r\n.\nb\r\n.\r\n", false), /* "." line */
+	    WC(SDATA_NORMALIZE, 0, "a\r\n.\nb\r\n.\r\n", false),
+	    WC(SDATA_STRICT, 0, "a\0b\r\n.\r\n", false),
+	    WC(SDATA_NORMALIZE, 0, "\0.b\r\n.\r\n", false), /* NUL: no */
+	    WC(SDATA_STRICT, 4, "abcdef\r\n.\r\n", false),  /* oversize */
+	    WC(SDATA_STRICT, 8, "abcdef\r\n.\r\n", true),
+	    WC(SDATA_STRICT, 0, "abc\r\n", false), /* not ended */
+	};
+	struct sdfx_dec *r = malloc(sizeof(*r));
+
+	(void)state;
+	assert_non_null(r);
+	for (size_t i = 0; i < nitems(cases); i++) {
+		for (size_t ch = 0; ch < 4; ch++) {
+			sdfx_dec_run(cases[i].mode, cases[i].cap, cases[i].in,
+				     cases[i].len, ch, 0, r);
+			if (r->stats.wire != cases[i].wire)
+				fail_msg("case %zu chunk %zu: wire %d", i, ch,
+					 (int)r->stats.wire);
+		}
+	}
+	free(r);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_decode_table),
+	    cmocka_unit_test(test_decode_wire_fact),
 	    cmocka_unit_test(test_decode_normalize_canonical),
 	    cmocka_unit_test(test_dot_lines_total),
 	    cmocka_unit_test(test_decode_size_cap),

@@ -406,6 +406,73 @@ test_long_runs_property(void **state)
 	free(x);
 }
 
+/* ---- the "own wire encoding" fact -------------------------------------- */
+
+/* 1 if body[0..len) is sent as it is: all kept by sdata_enc_pass() and
+ * sdata_enc_finish() adds only ".\r\n". */
+static bool
+sends_as_is(const char *body, size_t len)
+{
+	struct sdata_enc e;
+	char fin[8];
+	size_t prod;
+
+	sdata_enc_init(&e);
+	if (sdata_enc_pass(&e, body, len) != len)
+		return false;
+	assert_int_equal(sdata_enc_finish(&e, fin, sizeof(fin), &prod), 1);
+	return prod == 3;
+}
+
+/*
+ * stats.wire after random raw DATA (terminated) in both modes, any split:
+ * set exactly when the output is sent as it is, except that a NUL in the
+ * data always clears it (NORMALIZE may drop it before a line's ".").
+ */
+static void
+test_wire_property(void **state)
+{
+	static const char *const bits[] = {"\r\n", "\r\n.", "\r\n..", "\n",
+					   "\r",   ".",     "\0",     "x"};
+	static const char term[] = "\r\n.\r\n";
+	char *x = xmalloc(400);
+	struct sdfx_dec *r = xmalloc(sizeof(*r));
+	unsigned wired = 0, plain = 0;
+
+	(void)state;
+	for (unsigned iter = 0; iter < 4000; iter++) {
+		size_t len = 0, want = rng() % 300;
+
+		while (len < want) {
+			uint32_t v = rng() % 16;
+			const char *b = v < nitems(bits) ? bits[v] : "ab";
+			size_t n = v == 6 ? 1 : strlen(b);
+
+			memcpy(x + len, b, n);
+			len += n;
+		}
+		memcpy(x + len, term, 5);
+		len += 5;
+		for (unsigned m = 0; m < SDATA_MODE__COUNT; m++) {
+			bool as_is;
+
+			sdfx_dec_run((enum sdata_mode)m, 0, x, len, rng() % 9,
+				     rng() % 9, r);
+			assert_int_equal(r->rc, 1);
+			as_is = sends_as_is(r->out, r->outlen);
+			if (r->stats.wire)
+				assert_true(as_is);
+			else if (r->stats.an[SDATA_AN_NUL] == 0)
+				assert_false(as_is);
+			wired += r->stats.wire;
+			plain += !r->stats.wire;
+		}
+	}
+	assert_true(wired > 100 && plain > 100); /* both sides were seen */
+	free(r);
+	free(x);
+}
+
 int
 main(void)
 {
@@ -415,6 +482,7 @@ main(void)
 	    cmocka_unit_test(test_dot_at_chunk_boundaries),
 	    cmocka_unit_test(test_long_runs_property),
 	    cmocka_unit_test(test_enc_pass),
+	    cmocka_unit_test(test_wire_property),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
