@@ -191,7 +191,7 @@ static const struct config_key config_spool_keys[] = {
     CONFIG_QK("unsafe_no_sync", BOOL, 0, unsafe_no_sync, 0, 0, "no"),
     CONFIG_QK("max_batch", UINT, 0, max_batch, 1, 65536, "256"),
     CONFIG_QK("commit_delay", DURATION, 0, commit_delay_ms, 0, CONFIG_MS_S,
-	      "1ms"),
+	      "2ms"),
     CONFIG_QK("min_free_space", FREE_SPACE, 0, min_free_space, 0, 0, "1G"),
 };
 

@@ -34,10 +34,11 @@ lst_txn_idstr(const struct lst_sess *ls)
 	return spool_id_str(spool_txn_id(ls->txn), idstr);
 }
 
+/* Drop the transaction (if any) and the envelope; the commit hint is left
+ * as it is. */
 static void
-lst_txn_reset(struct lst_sess *ls)
+lst_txn_clear(struct lst_sess *ls)
 {
-	spool_hint_end(ls->l->sp, &ls->hint);
 	if (ls->txn_open)
 		spool_txn_abort(ls->txn);
 	free(ls->txn); /* idle now, or handed to a commit context (NULL) */
@@ -59,6 +60,14 @@ lst_txn_reset(struct lst_sess *ls)
 	ls->txn_err = 0;
 	ls->refuse[0] = '\0';
 	ls->size = 0;
+}
+
+/* The transaction and its commit hint end (committed, refused, RSET, ...). */
+static void
+lst_txn_reset(struct lst_sess *ls)
+{
+	spool_hint_end(ls->l->sp, &ls->hint);
+	lst_txn_clear(ls);
 }
 
 /* ---- session callbacks ---------------------------------------------- */
@@ -92,6 +101,12 @@ lst_on_connect(struct smtps_session *s)
 		    "4.3.2 Service temporarily unavailable: spool unhealthy");
 		return;
 	}
+	/* A fresh session of a trusted injector is about to send a message:
+	 * the group commit may wait for it from now on, not only from MAIL
+	 * (it ends at its commit or as any hint; the spool's TTL bounds a
+	 * slow or idle client). */
+	if (ls->trusted)
+		spool_hint_begin(l->sp, &ls->hint);
 	if (l->cfg->listener.banner_delay_ms) {
 		/* Clients that talk before the greeting are refused by the
 		 * engine (554 5.5.0) while it is pending. */
@@ -110,13 +125,15 @@ lst_on_mail(struct smtps_session *s, const struct smtpp_cmd *cmd)
 	struct lst_sess *ls = lst_sess(s);
 	char addr[SMTPP_LOCAL_HARD_MAX + SMTPP_DOMAIN_MAX + 8];
 
-	lst_txn_reset(ls);
+	lst_txn_clear(ls); /* a hint begun at connect goes on */
 	if ((cmd->path.flags & SMTPP_PATH_F_UTF8) && !cmd->mail.smtputf8) {
+		spool_hint_end(ls->l->sp, &ls->hint);
 		smtps_reply(s, 553,
 			    "5.6.7 Non-ASCII sender address needs SMTPUTF8");
 		return;
 	}
 	if (smtpp_addr_str(&cmd->path, addr, sizeof(addr)) < 0) {
+		spool_hint_end(ls->l->sp, &ls->hint);
 		smtps_reply(s, 501, "5.1.7 Bad sender address");
 		return;
 	}
@@ -126,7 +143,8 @@ lst_on_mail(struct smtps_session *s, const struct smtpp_cmd *cmd)
 	ls->envid[cmd->mail.envid_len] = '\0';
 	ls->smtputf8 = cmd->mail.smtputf8;
 	ls->body8bit = cmd->mail.body == SMTPP_BODY_8BITMIME;
-	/* A commit is coming: the group commit may wait for it. */
+	/* A commit is coming: the group commit may wait for it (no-op when
+	 * the session's hint from connect is still on). */
 	spool_hint_begin(ls->l->sp, &ls->hint);
 	smtps_reply(s, 0, NULL);
 }
@@ -340,7 +358,8 @@ lst_on_data_end(struct smtps_session *s, const struct smtps_data_info *info)
 }
 
 /* RSET and HELO/EHLO end any transaction (and its commit hint); QUIT
- * ends the session (lst_on_close). */
+ * ends the session (lst_on_close).  HELO/EHLO with no transaction (a
+ * fresh session's greeting) keeps the hint begun at connect. */
 static void
 lst_on_rset(struct smtps_session *s)
 {
@@ -351,9 +370,16 @@ lst_on_rset(struct smtps_session *s)
 static void
 lst_on_helo(struct smtps_session *s, bool ehlo, const char *name)
 {
+	struct lst_sess *ls = lst_sess(s);
+
 	(void)ehlo;
 	(void)name;
-	lst_on_rset(s);
+	if (ls->sender != NULL) {
+		lst_on_rset(s);
+		return;
+	}
+	lst_txn_clear(ls);
+	smtps_reply(s, 0, NULL);
 }
 
 static void

@@ -50,7 +50,7 @@ struct lst_sess {
 	char refuse[160];          /* a policy refusal decided during DATA */
 	uint64_t size;             /* bytes written to the transaction */
 	struct lst_commit *commit; /* commit in flight, NULL if none */
-	struct spool_hint hint;    /* MAIL .. commit: "a commit is coming" */
+	struct spool_hint hint;    /* connect (trusted) or MAIL .. commit */
 };
 
 /* Outlives its session: the spool calls back even if the client left, and

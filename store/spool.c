@@ -397,25 +397,25 @@ spool_close(struct spool *sp)
 	spool_free(sp);
 }
 
+/* See spool.h. */
 int
-spool_status(const struct spool *sp)
+spool_status(struct spool *sp)
 {
-	struct spool *w = (struct spool *)(uintptr_t)sp;
-
 	/* Intake after an idle spell: the space now, and the probe again
 	 * for as long as mail comes in. */
 	if (!timer_armed(&sp->probe) && sp->probe.fn != NULL &&
 	    spool_floor_set(sp)) {
-		spool_check_space(w);
-		spool_probe_start(w);
+		spool_check_space(sp);
+		spool_probe_start(sp);
 	}
 	if (sp->err)
 		return sp->err;
 	return sp->low_space ? -ENOSPC : 0;
 }
 
+/* See spool.h. */
 bool
-spool_healthy(const struct spool *sp)
+spool_healthy(struct spool *sp)
 {
 	return spool_status(sp) == 0;
 }

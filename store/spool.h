@@ -50,7 +50,7 @@ struct spool_opts {
 	 * default (SPOOL_DEF_DELAY_US); SPOOL_DELAY_OFF: never wait. */
 	uint32_t commit_delay_us;
 };
-#define SPOOL_DEF_DELAY_US 1000u
+#define SPOOL_DEF_DELAY_US 2000u
 #define SPOOL_DELAY_OFF    UINT32_MAX
 
 /* Counters for benchmarks and ringctl. */
@@ -92,13 +92,14 @@ struct spool_txn {
 };
 
 /*
- * Commit hint, embedded in a listener session: "this session is in a
- * transaction (MAIL accepted) and will probably commit soon".  The group
- * commit's wait (commit_delay, docs/SPOOL.md 11) also waits for hinted
- * sessions, which a message that arrives in one piece would otherwise hide
- * until its end of data.  Plain numbers only: the spool keeps no pointer
- * to it, and a hint never ended (a leak) stops counting after
- * SPOOL_HINT_TTL_MS to 2 * SPOOL_HINT_TTL_MS, as does a slow session.
+ * Commit hint, embedded in a listener session: "this session will probably
+ * commit a message soon" (a trusted injector's session from its
+ * connection on, any other from MAIL, until its transaction ends).  The
+ * group commit's wait (commit_delay, docs/SPOOL.md 5.2) also waits for
+ * hinted sessions, which a message that arrives in one piece would
+ * otherwise hide until its end of data.  Plain numbers only: the spool
+ * keeps no pointer to it, and a hint never ended (a leak) stops counting
+ * after SPOOL_HINT_TTL_MS to 2 * SPOOL_HINT_TTL_MS, as does a slow session.
  */
 struct spool_hint {
 	uint64_t gen;  /* begin order; 0: not active */
@@ -176,11 +177,16 @@ void spool_close(struct spool *sp);
  * timeout_ms passes.  For tests and shutdown; returns 0 or -ETIMEDOUT. */
 int spool_drain(struct spool *sp, int timeout_ms) ATTR_WUR;
 
-/* 0 when new mail is accepted, else -ENOSPC (disk full or below the free
- * space floor: 452 4.3.1), -EIO (451 4.3.0) or -EMFILE. */
-int spool_status(const struct spool *sp);
-/* spool_status() == 0; the listener greets with 421 while false. */
-bool spool_healthy(const struct spool *sp);
+/*
+ * 0 when new mail is accepted, else -ENOSPC (disk full or below the free
+ * space floor: 452 4.3.1), -EIO (451 4.3.0) or -EMFILE.  Not a pure read:
+ * after an idle spell with a free-space floor set it checks the space at
+ * once (fstatvfs) and arms the probe timer again, so sp is not const.
+ */
+int spool_status(struct spool *sp);
+/* spool_status() == 0 (with its checks); the listener greets with 421
+ * while false. */
+bool spool_healthy(struct spool *sp);
 const struct spool_stats *spool_stats(const struct spool *sp);
 
 /* Format id as 32 lowercase hex digits + NUL into out; returns out. */

@@ -91,7 +91,7 @@ test_defaults(void **state)
 	assert_true(cfg->spool.segment_size == 64u << 20);
 	assert_true(cfg->spool.sync && !cfg->spool.unsafe_no_sync);
 	assert_int_equal(cfg->spool.max_batch, 256);
-	assert_true(cfg->spool.commit_delay_ms == 1);
+	assert_true(cfg->spool.commit_delay_ms == 2);
 	assert_true(cfg->spool.min_free_space.bytes == 1u << 30);
 	assert_int_equal(cfg->spool.min_free_space.percent, 0);
 	assert_int_equal(cfg->redis.kind, CONFIG_REDIS_PRIVATE);

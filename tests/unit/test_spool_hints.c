@@ -3,9 +3,8 @@
  * test_spool_hints: when the spool commits, on a real ring
  * (spool_fixture.c).  The commit delay (waits for open transactions only,
  * ends early, bounded, off); commit hints: they hold a small batch back,
- * end it early, expire when leaked; the listener's accounting over real
- * SMTP sessions (committed, refused, RSET, EHLO, QUIT, dropped
- * connections, errors) returns to zero.  Skips loudly without io_uring.
+ * end it early, expire when leaked (where the listener begins and ends
+ * them: test_listener_hints.c).  Skips loudly without io_uring.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,16 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "crc32c.h"
-#include "listener.h"
 #include "log.h"
 #include "ring.h"
 #include "spool.h"
@@ -239,230 +234,6 @@ test_commit_hints(void **state)
 	spool_hint_end(f->sp, &h);
 }
 
-/* --- the listener's hints over real SMTP sessions --- */
-
-struct lfx {
-	struct config *cfg;
-	struct listener *l;
-	struct sockaddr_in sa;
-};
-
-static void
-lfx_start(struct spfx *f, struct lfx *x)
-{
-	static const char conf[] = "[server]\nhostname = t.test\n"
-				   "[listener]\naddress = 127.0.0.1:0\n"
-				   "relay_networks = 127.0.0.0/8\n"
-				   "max_errors = 3\n";
-	struct config_err_list errs;
-	const char *bound;
-	unsigned port;
-
-	config_err_list_init(&errs);
-	assert_int_equal(config_load_string("t", conf, &x->cfg, &errs), 0);
-	config_err_list_fini(&errs);
-	assert_int_equal(
-	    listener_new(f->r, x->cfg, f->sp, NULL, NULL, NULL, &x->l), 0);
-	bound = listener_bound(x->l, 0);
-	assert_non_null(bound);
-	assert_int_equal(sscanf(bound, "127.0.0.1:%u", &port), 1);
-	memset(&x->sa, 0, sizeof(x->sa));
-	x->sa.sin_family = AF_INET;
-	x->sa.sin_port = htons((uint16_t)port);
-	x->sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-}
-
-static void
-lfx_stop(struct spfx *f, struct lfx *x)
-{
-	listener_stop(x->l);
-	for (int i = 0; i < 5000 && !listener_idle(x->l); i++)
-		assert_true(ring_run_once(f->r, 1000000) >= 0);
-	assert_true(listener_idle(x->l));
-	listener_free(x->l);
-	config_free(x->cfg);
-}
-
-/* Send line (if not NULL), run the loop until a final reply arrives;
- * returns its code, or 0 when the server closed the connection. */
-static int
-lfx_chat(struct spfx *f, int fd, const char *line)
-{
-	char buf[4096];
-	size_t len = 0;
-	int code;
-
-	if (line != NULL)
-		assert_int_equal(send(fd, line, strlen(line), MSG_NOSIGNAL),
-				 (ssize_t)strlen(line));
-	for (int i = 0; i < 5000; i++) {
-		ssize_t n;
-		char *eol;
-
-		assert_true(ring_run_once(f->r, 1000000) >= 0);
-		n = recv(fd, buf + len, sizeof(buf) - 1 - len, MSG_DONTWAIT);
-		if (n == 0)
-			return 0;
-		if (n > 0)
-			len += (size_t)n;
-		buf[len] = '\0';
-		/* the last final line of those complete (replies sent
-		 * together, e.g. 500 then 421, arrive together) */
-		code = 0;
-		for (char *p = buf; (eol = strstr(p, "\r\n")) != NULL;
-		     p = eol + 2)
-			if (eol - p >= 4 && p[3] == ' ')
-				code = atoi(p);
-		if (code != 0)
-			return code;
-	}
-	fail_msg("no reply to %s", line ? line : "(connect)");
-	return -1;
-}
-
-static int
-lfx_connect(struct spfx *f, struct lfx *x)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	assert_int_equal(
-	    connect(fd, (const struct sockaddr *)&x->sa, sizeof(x->sa)), 0);
-	assert_int_equal(lfx_chat(f, fd, NULL), 220);
-	assert_int_equal(lfx_chat(f, fd, "EHLO c.test\r\n"), 250);
-	return fd;
-}
-
-/* Run the loop until no hint is left (a dropped client is noticed). */
-static unsigned
-lfx_settle(struct spfx *f)
-{
-	for (int i = 0; i < 2000 && spool_hints(f->sp) > 0; i++)
-		assert_true(ring_run_once(f->r, 1000000) >= 0);
-	return spool_hints(f->sp);
-}
-
-#define LFX_MAIL "MAIL FROM:<a@s.test>\r\n"
-#define LFX_RCPT "RCPT TO:<b@d.test>\r\n"
-#define LFX_BODY "Subject: t\r\n\r\nhello\r\n"
-
-struct lfx_case {
-	const char *name;
-	struct {
-		const char *line;
-		int code; /* expected reply; -1: send only */
-	} step[6];
-	unsigned during; /* hints after the steps */
-	const char *end; /* ends the session; NULL: drop the connection */
-	int end_code;
-};
-
-static const struct lfx_case lfx_cases[] = {
-    {"RSET", {{LFX_MAIL, 250}, {LFX_RCPT, 250}}, 1, "RSET\r\n", 250},
-    {"QUIT", {{LFX_MAIL, 250}, {LFX_RCPT, 250}}, 1, "QUIT\r\n", 221},
-    {"EHLO", {{LFX_MAIL, 250}}, 1, "EHLO c.test\r\n", 250},
-    {"drop after MAIL", {{LFX_MAIL, 250}}, 1, NULL, 0},
-    {"drop in the body",
-     {{LFX_MAIL, 250},
-      {LFX_RCPT, 250},
-      {"DATA\r\n", 354},
-      {"Subject: t\r\n\r\npart", -1}},
-     1,
-     NULL,
-     0},
-    {"committed",
-     {{LFX_MAIL, 250},
-      {LFX_RCPT, 250},
-      {"DATA\r\n", 354},
-      {LFX_BODY ".\r\n", 250}},
-     0,
-     "QUIT\r\n",
-     221},
-    {"refused at the end of data",
-     {{LFX_MAIL, 250},
-      {LFX_RCPT, 250},
-      {"DATA\r\n", 354},
-      {"X-Binding: nope\r\n\r\nx\r\n.\r\n", 550}},
-     0,
-     "QUIT\r\n",
-     221},
-    {"bad line endings",
-     {{LFX_MAIL, 250},
-      {LFX_RCPT, 250},
-      {"DATA\r\n", 354},
-      {"a\nb\r\n.\r\n", 550}},
-     0,
-     NULL,
-     0},
-    {"refused MAIL", {{"MAIL FROM:<\xc3\xa9@s.test>\r\n", 553}}, 0, NULL, 0},
-    {"no valid recipient",
-     {{LFX_MAIL, 250}, {"RCPT TO:<a@b@c>\r\n", 554}, {"DATA\r\n", 554}},
-     1,
-     "QUIT\r\n",
-     221},
-    {"nested MAIL", {{LFX_MAIL, 250}, {LFX_MAIL, 503}}, 1, "RSET\r\n", 250},
-    {"too many errors",
-     {{LFX_MAIL, 250}, {"FOO\r\n", 500}, {"FOO\r\n", 500}},
-     1,
-     "FOO\r\n",
-     421},
-};
-
-static void
-test_listener_hints(void **state)
-{
-	SPFX();
-	struct lfx x;
-	int fds[50], code;
-
-	spfx_open(f);
-	lfx_start(f, &x);
-	for (size_t c = 0; c < nitems(lfx_cases); c++) {
-		const struct lfx_case *k = &lfx_cases[c];
-		int fd = lfx_connect(f, &x);
-
-		for (size_t i = 0; i < nitems(k->step) && k->step[i].line;
-		     i++) {
-			if (k->step[i].code < 0) {
-				const char *p = k->step[i].line;
-
-				assert_int_equal(send(fd, p, strlen(p), 0),
-						 (ssize_t)strlen(p));
-				spfx_run_ms(f, 5);
-				continue;
-			}
-			code = lfx_chat(f, fd, k->step[i].line);
-			if (code != k->step[i].code)
-				fail_msg("%s: step %zu: %d", k->name, i, code);
-		}
-		if (spool_hints(f->sp) != k->during)
-			fail_msg("%s: %u hints, want %u", k->name,
-				 spool_hints(f->sp), k->during);
-		if (k->end != NULL &&
-		    (code = lfx_chat(f, fd, k->end)) != k->end_code)
-			fail_msg("%s: end: %d", k->name, code);
-		/* RSET, EHLO and QUIT drop the hint at once */
-		if (k->end != NULL && code != 421 && spool_hints(f->sp) != 0)
-			fail_msg("%s: hint kept", k->name);
-		close(fd);
-		if (lfx_settle(f) != 0)
-			fail_msg("%s: %u hints left", k->name,
-				 spool_hints(f->sp));
-	}
-	assert_int_equal(spool_stats(f->sp)->messages, 1);
-
-	/* Fifty sessions in a transaction at once, then all dropped. */
-	for (size_t i = 0; i < nitems(fds); i++) {
-		fds[i] = lfx_connect(f, &x);
-		assert_int_equal(lfx_chat(f, fds[i], LFX_MAIL), 250);
-	}
-	assert_int_equal(spool_hints(f->sp), nitems(fds));
-	for (size_t i = 0; i < nitems(fds); i++)
-		close(fds[i]);
-	assert_int_equal(lfx_settle(f), 0);
-	lfx_stop(f, &x);
-}
-
 int
 main(void)
 {
@@ -470,7 +241,6 @@ main(void)
 #define T(x) cmocka_unit_test_setup_teardown(x, spfx_setup, spfx_teardown)
 	    T(test_commit_delay),
 	    T(test_commit_hints),
-	    T(test_listener_hints),
 #undef T
 	};
 
