@@ -513,6 +513,25 @@ def splice_block(md, note):
         f.write(text)
 
 
+def fdatasync_latency_ms(tmp, n=100, size=4096):
+    """Median time of a size-byte write + fdatasync on tmp's file system
+    (each write appended after the last, as the spool does)."""
+    path = os.path.join(tmp, "latency.probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    buf = b"x" * size
+    times = []
+    try:
+        for i in range(n):
+            t0 = time.perf_counter()
+            os.pwrite(fd, buf, i * size)
+            os.fdatasync(fd)
+            times.append((time.perf_counter() - t0) * 1000)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return statistics.median(times)
+
+
 def splice_section(md, started, cmd):
     """Replace (or append) md's sections in docs/BENCHMARKS.md, noting
     which command (`tools/bench.py CMD`) made them and when."""

@@ -29,6 +29,7 @@ import time
 
 import bench_postfix
 from bench_lib import (BUILD, QUICK, ROOT, SMTP_SINK, SMTP_SOURCE, TICK,
+                       fdatasync_latency_ms,
                        Daemon, FsyncCounter, cpu_ticks, free_port,
                        log_problems, machine_ticks, peak_rss_kb, perf_usable,
                        vm_rss_kb, wait_log, wait_port)
@@ -155,24 +156,6 @@ def w0(tmp):
               f"{row['ringsink']['rate']:.0f} msg/s, smtp-sink "
               f"{row['smtp-sink']['rate']:.0f} msg/s", flush=True)
     return reps, rows
-
-
-def fdatasync_latency_ms(tmp, n=100):
-    """Median time of a 4 KiB write + fdatasync on tmp's file system."""
-    path = os.path.join(tmp, "latency.probe")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    buf = b"x" * 4096
-    times = []
-    try:
-        for i in range(n):
-            t0 = time.perf_counter()
-            os.pwrite(fd, buf, i * 4096)
-            os.fdatasync(fd)
-            times.append((time.perf_counter() - t0) * 1000)
-    finally:
-        os.close(fd)
-        os.unlink(path)
-    return statistics.median(times)
 
 
 def fs_of(path):
