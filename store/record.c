@@ -639,6 +639,21 @@ record_enc_abort(struct record_enc *e)
 	e->state = RECORD_ENC_CLOSED;
 }
 
+/* The open record's head, for in-place patches.  See record.h. */
+uint8_t *
+record_enc_head(struct record_enc *e, size_t *len_r)
+{
+	uint8_t *h;
+
+	if (e->state == RECORD_ENC_CLOSED || e->buf == NULL)
+		return NULL;
+	h = e->buf->data + e->off + RECORD_HDR_SIZE;
+	*len_r = e->state == RECORD_ENC_HEAD
+		     ? e->buf->len - e->off - RECORD_HDR_SIZE
+		     : e->head_len;
+	return h;
+}
+
 static void
 record_hdr_fill(struct record_enc *e, uint64_t seq)
 {
@@ -702,6 +717,7 @@ record_enc_end(struct record_enc *e, uint64_t seq, struct record_extent *x_r)
 		x_r->body_off = RECORD_HDR_SIZE + e->head_len;
 		x_r->body_len = e->body_len;
 		x_r->pad = pad;
+		x_r->body_crc = e->body_crc;
 		x_r->streamed = e->mode == RECORD_BODY_SAVE;
 	}
 	e->buf->busy = 0;

@@ -230,8 +230,9 @@ struct record_extent {
 	size_t size;     /* header + payload + padding (multiple of 8) */
 	size_t body_off; /* from the record's first byte */
 	size_t body_len;
-	size_t pad;   /* zero bytes after the body */
-	int streamed; /* 1: the buffer holds only [off, off + body_off) */
+	size_t pad;        /* zero bytes after the body */
+	uint32_t body_crc; /* as in the header (see record_body_crc_init) */
+	int streamed;      /* 1: the buffer holds only [off, off + body_off) */
 };
 
 /* Encoder state; fields are private to record.c. */
@@ -318,6 +319,14 @@ int record_body_stream(struct record_enc *e, const void *p, size_t n) ATTR_WUR;
 int record_enc_end(struct record_enc *e, uint64_t seq,
 		   struct record_extent *x_r) ATTR_WUR;
 void record_enc_abort(struct record_enc *e);
+/*
+ * The head TLVs encoded so far in e's buffer (*len_r bytes; the END tag
+ * too once the body has begun), or NULL when no record is open.  The
+ * caller may overwrite a value in place, keeping every length, before
+ * record_enc_end() computes the head CRC.  Valid until the buffer is next
+ * changed.
+ */
+uint8_t *record_enc_head(struct record_enc *e, size_t *len_r);
 
 /* One-call state records appended to b: 0, -EINVAL, -EMSGSIZE, -EBUSY. */
 int record_rcpt_encode(struct record_buf *b, uint64_t nonce, uint64_t seq,

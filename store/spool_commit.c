@@ -122,7 +122,6 @@ spool_batch_add_in(struct spool *sp, struct spool_batch *b, struct spool_in *in)
 	uint64_t seq = ++sp->seq, nonce = b->seg->nonce;
 	uint64_t foff = b->off + b->len;
 	struct record_extent x;
-	uint32_t crc;
 	size_t off = b->buf.len;
 	int rc;
 
@@ -130,7 +129,6 @@ spool_batch_add_in(struct spool *sp, struct spool_batch *b, struct spool_in *in)
 		rc = record_enc_end(&in->enc, seq, &x);
 		if (rc < 0)
 			return rc;
-		crc = in->enc.body_crc;
 		spool_batch_piece(b, in->buf.data + x.off, 0, x.size);
 	} else {
 		struct record_enc e;
@@ -148,14 +146,13 @@ spool_batch_add_in(struct spool *sp, struct spool_batch *b, struct spool_in *in)
 		record_enc_abort(&in->enc);
 		if (rc < 0)
 			return rc;
-		crc = e.body_crc;
 		record_buf_fini(&in->buf); /* the body now lives in b->buf */
 		spool_batch_piece(b, NULL, off, b->buf.len - off);
 	}
 	in->msg->rec_off = foff;
 	in->msg->body_off = (uint32_t)x.body_off;
 	in->msg->body_len = x.body_len;
-	in->msg->body_crc = crc;
+	in->msg->body_crc = x.body_crc;
 	return 0;
 }
 

@@ -131,8 +131,8 @@ spool_txn_body_room(struct spool_txn *txn, size_t n)
 static int
 spool_in_patch_flags(struct spool_in *in)
 {
-	uint8_t *h = in->buf.data + in->enc.off + RECORD_HDR_SIZE;
-	size_t len = in->enc.head_len, i = 0;
+	size_t len = 0, i = 0;
+	uint8_t *h = record_enc_head(&in->enc, &len);
 
 	while (i + 6 <= len) {
 		uint16_t tag = (uint16_t)(h[i] | h[i + 1] << 8);

@@ -7,6 +7,7 @@
  * counter) and the rule counters; never changes a rule otherwise.  No I/O,
  * no SMTP, no clock.
  */
+#include "ringsink_hash.h"
 #include "ringsink_script.h"
 #include "ringsink_script_int.h"
 
@@ -25,18 +26,6 @@ sscript_rand(struct sscript *sc)
 	x ^= x >> 27;
 	sc->rng = x;
 	return x * 0x2545f4914f6cdd1dull;
-}
-
-static uint64_t
-sscript_hash(unsigned rule, const char *key)
-{
-	uint64_t h = 0xcbf29ce484222325ull ^ rule;
-
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-		h ^= *p;
-		h *= 0x100000001b3ull;
-	}
-	return h;
 }
 
 static void
@@ -65,7 +54,7 @@ sscript_kc_grow(struct sscript *sc)
 static uint64_t *
 sscript_kc_get(struct sscript *sc, unsigned i, const char *key)
 {
-	uint64_t h = sscript_hash(i, key);
+	uint64_t h = shash_str(i, key);
 	size_t j;
 
 	if (sc->kc_n * 2 >= sc->kc_cap) {

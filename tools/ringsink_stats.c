@@ -8,6 +8,8 @@
  */
 #include "ringsink_stats.h"
 
+#include "ringsink_hash.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,18 +71,6 @@ sstats_fini(struct sstats *st)
 	sstats_table_fini(&st->helo);
 }
 
-static uint64_t
-sstats_hash(const char *key)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-		h ^= *p;
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 static void
 sstats_grow(struct sstats_table *t)
 {
@@ -92,7 +82,7 @@ sstats_grow(struct sstats_table *t)
 
 		if (t->v[i] == NULL)
 			continue;
-		for (j = sstats_hash(t->v[i]->key) & (ncap - 1); n[j];
+		for (j = shash_str(0, t->v[i]->key) & (ncap - 1); n[j];
 		     j = (j + 1) & (ncap - 1))
 			;
 		n[j] = t->v[i];
@@ -109,7 +99,7 @@ sstats_get(struct sstats_table *t, const char *key)
 
 	if (t->n * 2 >= t->cap)
 		sstats_grow(t);
-	for (j = sstats_hash(key) & (t->cap - 1); t->v[j];
+	for (j = shash_str(0, key) & (t->cap - 1); t->v[j];
 	     j = (j + 1) & (t->cap - 1))
 		if (strcmp(t->v[j]->key, key) == 0)
 			return t->v[j];

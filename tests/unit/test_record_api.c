@@ -477,11 +477,50 @@ test_msg_wire_flags(void **state)
 	record_buf_fini(&b);
 }
 
+/*
+ * The encoder's public result: record_enc_head() is the open record's
+ * head (NULL when none is open, longer once the body began: END) and
+ * the extent's body_crc is the CRC the header carries.
+ */
+static void
+test_enc_result(void **state)
+{
+	static const char body[] = "Subject: x\r\n\r\nhello\r\n";
+	struct record_buf b;
+	struct record_msg m, got;
+	struct record_extent x;
+	struct record_view v;
+	struct record_enc e;
+	size_t head0, head1, off;
+
+	(void)state;
+	record_buf_init(&b);
+	rfx_msg_init(&m);
+	assert_int_equal(record_msg_begin(&e, &b, NONCE, &m), 0);
+	assert_non_null(record_enc_head(&e, &head0));
+	assert_true(head0 > 0);
+	assert_int_equal(record_msg_add_rcpt(&e, &rfx_rcpt_xy), 0);
+	assert_int_equal(record_msg_body_begin(&e, &off), 0);
+	assert_non_null(record_enc_head(&e, &head1));
+	assert_true(head1 > head0);
+	assert_int_equal(record_body_append(&e, body, sizeof(body) - 1), 0);
+	memset(&x, 0, sizeof(x));
+	assert_int_equal(record_enc_end(&e, 1, &x), 0);
+	assert_null(record_enc_head(&e, &head0));
+	assert_int_equal(record_decode(b.data, b.len, NONCE, &v), 1);
+	assert_int_equal(record_msg_parse(&v, &got), 0);
+	assert_int_equal(got.body_len, sizeof(body) - 1);
+	assert_int_equal(x.body_crc, got.body_crc);
+	assert_true(x.body_crc != 0);
+	record_buf_fini(&b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rcpt_cap),
+	    cmocka_unit_test(test_enc_result),
 	    cmocka_unit_test(test_buf_pool),
 	    cmocka_unit_test(test_encode_errors),
 	    cmocka_unit_test(test_decode_head_only),
