@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +31,58 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#include <netinet/in.h>
 
 #include "listener_int.h"
 #include "log.h"
 #include "tls.h"
+#include "value.h"
+
+/*
+ * The prefix (Received:, Message-ID:, Date:) is built in one buffer whose
+ * size is the sum of the longest value of every piece, so nothing is ever
+ * cut.  Each variable piece is bounded where it is printed (%.*s) or by its
+ * type:
+ *   HELO          LST_HELO_SIZE - 1 = 127   (lst_clean's buffer)
+ *   client        INET6_ADDRSTRLEN - 1 = 45 (smtps peer_str)
+ *   hostname      VALUE_HOST_MAX = 253       (value_hostname)
+ *   "with"        "UTF8SMTPS" = 9
+ *   TLS protocol  LST_TLS_PROTO_MAX = 15     ("TLSv1.3": 7)
+ *   id            SPOOL_ID_STR_LEN - 1 = 32
+ *   recipient     SMTPP_PATH_STR_SIZE - 1 = 518 (listener.c renders it into
+ *                 SMTPP_LOCAL_HARD_MAX + SMTPP_DOMAIN_MAX + 8 = 391 bytes and
+ *                 the parser refuses a raw path > SMTPP_PATH_MAX = 256)
+ *   date          LST_DATE_SIZE - 1 = 31     (RFC 5322, e.g.
+ *                 "Wed, 25 Nov 2026 12:00:00 +0000")
+ * Received:   15 + 127 + 2 + 45 + 7 + 253 + 16 + 9 + 2 + 15 + 1 + 4 + 32
+ *             + 8 + 518 + 1 + 4 + 31 + 2 = 1,092
+ * Message-ID: 13 + 32 + 1 + 253 + 3 = 302
+ * Date:       6 + 31 + 2 = 39
+ * total 1,433 bytes + NUL.  A recipient longer than its bound (it cannot
+ * be) leaves out the "for" clause rather than cutting a line.
+ */
+#define LST_HELO_SIZE     128
+#define LST_TLS_PROTO_MAX 15
+#define LST_DATE_SIZE     32
+#define LST_LIT(s)        (sizeof(s) - 1)
+#define LST_RECEIVED_MAX                                                       \
+	(LST_LIT("Received: from ") + (LST_HELO_SIZE - 1) + LST_LIT(" (") +    \
+	 (INET6_ADDRSTRLEN - 1) + LST_LIT(")\r\n\tby ") + VALUE_HOST_MAX +     \
+	 LST_LIT(" (ringmta) with ") + LST_LIT("UTF8SMTPS") + LST_LIT(" (") +  \
+	 LST_TLS_PROTO_MAX + LST_LIT(")") + LST_LIT(" id ") +                  \
+	 (SPOOL_ID_STR_LEN - 1) + LST_FOR_MAX + LST_TAIL_MAX)
+#define LST_TAIL_MAX                                                           \
+	(LST_LIT(";\r\n\t") + (LST_DATE_SIZE - 1) + LST_LIT("\r\n"))
+#define LST_FOR_MAX                                                            \
+	(LST_LIT("\r\n\tfor <") + (SMTPP_PATH_STR_SIZE - 1) + LST_LIT(">"))
+#define LST_MSGID_MAX                                                          \
+	(LST_LIT("Message-ID: <") + (SPOOL_ID_STR_LEN - 1) + LST_LIT("@") +    \
+	 VALUE_HOST_MAX + LST_LIT(">\r\n"))
+#define LST_DATE_MAX    (LST_LIT("Date: ") + (LST_DATE_SIZE - 1) + LST_LIT("\r\n"))
+#define LST_PREFIX_SIZE (LST_RECEIVED_MAX + LST_MSGID_MAX + LST_DATE_MAX + 1)
+_Static_assert(LST_PREFIX_SIZE == 1433 + 1, "the sum in the comment above");
+_Static_assert(SMTPP_PATH_STR_SIZE > SMTPP_LOCAL_HARD_MAX + SMTPP_DOMAIN_MAX,
+	       "a rendered recipient (listener.c) fits the for clause");
 
 /* Append to the transaction, remembering the first error. */
 static void
@@ -138,13 +187,37 @@ lst_proto(bool smtputf8, bool tls)
 	return tls ? "ESMTPS" : "ESMTP";
 }
 
+/* RFC 5322 date of t into buf[LST_DATE_SIZE] (31 characters). */
 static void
-lst_date(char *buf, size_t len, time_t t)
+lst_date(char buf[LST_DATE_SIZE], time_t t)
 {
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
-	strftime(buf, len, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	/* 0 only past the year 9999: the epoch rather than nothing */
+	if (strftime(buf, LST_DATE_SIZE, "%a, %d %b %Y %H:%M:%S +0000", &tm) ==
+	    0)
+		snprintf(buf, LST_DATE_SIZE, "Thu, 01 Jan 1970 00:00:00 +0000");
+}
+
+/* Append one formatted piece to buf[size] at *len, whole or not at all
+ * (then buf[*len] is restored to NUL).  0 or -EMSGSIZE. */
+ATTR_FMT(4, 5)
+static int
+lst_prefix_add(char *buf, size_t size, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *len, size - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size - *len) {
+		buf[*len] = '\0';
+		return -EMSGSIZE;
+	}
+	*len += (size_t)n;
+	return 0;
 }
 
 /* Copy a client-supplied token into out, printable ASCII only. */
@@ -184,10 +257,54 @@ lst_binding_value(const char *line, size_t len, char *out, size_t outlen)
 }
 
 /*
- * The header section (hold[0..hlen)) is complete (or the hold is full, or
- * the data ended): decide the binding, begin the transaction, and write
- * Received:, the missing fields, the kept fields and the rest of hold.
+ * Build the prefix into buf[LST_PREFIX_SIZE]: Received: (with "for <rcpt>"
+ * for a single recipient) and, when the flags say so, Message-ID: and
+ * Date:.  Every line is whole and ends in CRLF.  Returns its length.
  */
+static size_t
+lst_prefix(struct lst_sess *ls, const char *idstr, bool add_msgid,
+	   bool add_date, char buf[LST_PREFIX_SIZE])
+{
+	const char *host = ls->l->cfg->server.hostname;
+	char date[LST_DATE_SIZE], helo[LST_HELO_SIZE];
+	const char *rcpt = ls->nrcpt == 1 ? ls->rcpt[0].addr : NULL;
+	struct smtps_tls_info ti;
+	size_t len = 0;
+	bool tls;
+	int rc;
+
+	memset(&ti, 0, sizeof(ti));
+	tls = smtps_tls_info(ls->s, &ti) && ti.protocol != NULL;
+	lst_date(date, time(NULL));
+	lst_clean(helo, sizeof(helo), smtps_helo_name(ls->s));
+	rc = lst_prefix_add(
+	    buf, LST_PREFIX_SIZE, &len,
+	    "Received: from %s (%.*s)\r\n\tby %.*s (ringmta) with %s%s%.*s%s "
+	    "id %s",
+	    helo[0] ? helo : "unknown", INET6_ADDRSTRLEN - 1,
+	    smtps_peer_addr(ls->s), VALUE_HOST_MAX, host,
+	    lst_proto(ls->smtputf8, tls), tls ? " (" : "", LST_TLS_PROTO_MAX,
+	    tls ? ti.protocol : "", tls ? ")" : "", idstr);
+	/* The for clause only when it fits with room for the rest. */
+	if (rc == 0 && rcpt != NULL && strlen(rcpt) < SMTPP_PATH_STR_SIZE)
+		(void)lst_prefix_add(buf,
+				     LST_PREFIX_SIZE - LST_MSGID_MAX -
+					 LST_DATE_MAX - LST_TAIL_MAX,
+				     &len, "\r\n\tfor <%s>", rcpt);
+	if (rc == 0)
+		rc = lst_prefix_add(buf, LST_PREFIX_SIZE, &len, ";\r\n\t%s\r\n",
+				    date);
+	if (rc == 0 && add_msgid)
+		rc = lst_prefix_add(buf, LST_PREFIX_SIZE, &len,
+				    "Message-ID: <%s@%.*s>\r\n", idstr,
+				    VALUE_HOST_MAX, host);
+	if (rc == 0 && add_date)
+		rc = lst_prefix_add(buf, LST_PREFIX_SIZE, &len, "Date: %s\r\n",
+				    date);
+	BUG_ON(rc < 0); /* the sizes above say it cannot happen */
+	return len;
+}
+
 /*
  * The header section (hold[0, hlen)) is complete: begin the spool
  * transaction, write Received: (and Message-ID:/Date: when missing), then
@@ -199,9 +316,8 @@ lst_headers_done(struct lst_sess *ls, size_t hlen)
 	struct listener *l = ls->l;
 	const struct config *cfg = l->cfg;
 	char binding[LST_BINDING_MAX + 1] = "", idstr[SPOOL_ID_STR_LEN];
-	char date[64], helo[128], prefix[1024];
-	bool have_msgid = false, have_date = false, tls;
-	struct smtps_tls_info ti;
+	char prefix[LST_PREFIX_SIZE];
+	bool have_msgid = false, have_date = false;
 	struct record_msg_rcpt *rr;
 	struct spool_env env;
 	size_t i, start, plen;
@@ -276,35 +392,10 @@ lst_headers_done(struct lst_sess *ls, size_t hlen)
 		lst_flag_8bit(ls);
 
 	spool_id_str(spool_txn_id(ls->txn), idstr);
-	memset(&ti, 0, sizeof(ti));
-	tls = smtps_tls_info(ls->s, &ti) && ti.protocol != NULL;
-	lst_date(date, sizeof(date), time(NULL));
-	lst_clean(helo, sizeof(helo), smtps_helo_name(ls->s));
-	plen = (size_t)snprintf(
-	    prefix, sizeof(prefix),
-	    "Received: from %s (%s)\r\n\tby %s (ringmta) with %s%s%s%s id "
-	    "%s%s%s%s;\r\n\t%s\r\n",
-	    helo[0] ? helo : "unknown", smtps_peer_addr(ls->s),
-	    cfg->server.hostname, lst_proto(ls->smtputf8, tls), tls ? " (" : "",
-	    tls ? ti.protocol : "", tls ? ")" : "", idstr,
-	    ls->nrcpt == 1 ? "\r\n\tfor <" : "",
-	    ls->nrcpt == 1 ? ls->rcpt[0].addr : "", ls->nrcpt == 1 ? ">" : "",
-	    date);
-	if (!have_msgid && cfg->listener.add_message_id &&
-	    plen < sizeof(prefix))
-		plen += (size_t)snprintf(prefix + plen, sizeof(prefix) - plen,
-					 "Message-ID: <%s@%s>\r\n", idstr,
-					 cfg->server.hostname);
-	if (!have_date && cfg->listener.add_date && plen < sizeof(prefix))
-		plen += (size_t)snprintf(prefix + plen, sizeof(prefix) - plen,
-					 "Date: %s\r\n", date);
-	if (plen >= sizeof(prefix) - 1) {
-		/* Cut, maybe mid-CRLF: not wire.  WIRE is there: a patch. */
-		int r = spool_txn_set_flags(ls->txn, RECORD_MSG_F_STUFF);
-
-		BUG_ON(r < 0);
-	}
-	lst_put(ls, prefix, MIN(plen, sizeof(prefix) - 1));
+	plen =
+	    lst_prefix(ls, idstr, !have_msgid && cfg->listener.add_message_id,
+		       !have_date && cfg->listener.add_date, prefix);
+	lst_put(ls, prefix, plen);
 
 	/* Pass 2: the fields, without X-Binding (and its continuations). */
 	start = 0;

@@ -2,11 +2,12 @@
 /*
  * test_listener_hints: where the listener begins and ends commit hints,
  * over real SMTP sessions on 127.0.0.1 (spool_fixture.c for the ring and
- * the spool).  A session from relay_networks (a trusted injector) holds a
- * hint from its connection on, through EHLO and MAIL, until its commit,
- * RSET, QUIT or loss; an untrusted one only from MAIL.  A batch started
- * while a trusted session had only connected waits for its message.
- * Skips loudly without io_uring.
+ * the spool, listener_fixture.c for the listener).  A session from
+ * relay_networks (a trusted injector) holds a hint from its connection
+ * on, through EHLO and MAIL, until its commit, RSET, QUIT or loss; an
+ * untrusted one only from MAIL.  A batch started while a trusted session
+ * had only connected waits for its message.  Skips loudly without
+ * io_uring.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,96 +24,10 @@
 
 #include "config.h"
 #include "listener.h"
+#include "listener_fixture.h"
 #include "ring.h"
 #include "spool.h"
 #include "spool_fixture.h"
-
-struct tlh {
-	struct config *cfg;
-	struct listener *l;
-	struct sockaddr_in sa;
-};
-
-/* A listener on 127.0.0.1:0 trusting relay (a CIDR list). */
-static void
-tlh_start(struct spfx *f, struct tlh *x, const char *relay)
-{
-	struct config_err_list errs;
-	const char *bound;
-	unsigned port;
-	char conf[256];
-
-	snprintf(conf, sizeof(conf),
-		 "[server]\nhostname = t.test\n[listener]\n"
-		 "address = 127.0.0.1:0\nrelay_networks = %s\n"
-		 "max_errors = 3\n",
-		 relay);
-	config_err_list_init(&errs);
-	assert_int_equal(config_load_string("t", conf, &x->cfg, &errs), 0);
-	config_err_list_fini(&errs);
-	assert_int_equal(
-	    listener_new(f->r, x->cfg, f->sp, NULL, NULL, NULL, &x->l), 0);
-	bound = listener_bound(x->l, 0);
-	assert_non_null(bound);
-	assert_int_equal(sscanf(bound, "127.0.0.1:%u", &port), 1);
-	memset(&x->sa, 0, sizeof(x->sa));
-	x->sa.sin_family = AF_INET;
-	x->sa.sin_port = htons((uint16_t)port);
-	x->sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-}
-
-static void
-tlh_stop(struct spfx *f, struct tlh *x)
-{
-	listener_stop(x->l);
-	for (int i = 0; i < 5000 && !listener_idle(x->l); i++)
-		assert_true(ring_run_once(f->r, 1000000) >= 0);
-	assert_true(listener_idle(x->l));
-	listener_free(x->l);
-	config_free(x->cfg);
-}
-
-/* Send line, run the loop until the reply's last line arrives; its code
- * (0: the server closed the connection). */
-static int
-tlh_chat(struct spfx *f, int fd, const char *line)
-{
-	char buf[2048];
-	size_t len = 0;
-
-	if (line != NULL)
-		assert_int_equal(send(fd, line, strlen(line), MSG_NOSIGNAL),
-				 (ssize_t)strlen(line));
-	for (int i = 0; i < 5000; i++) {
-		ssize_t n;
-
-		assert_true(ring_run_once(f->r, 1000000) >= 0);
-		n = recv(fd, buf + len, sizeof(buf) - 1 - len, MSG_DONTWAIT);
-		if (n == 0)
-			return 0;
-		if (n > 0)
-			len += (size_t)n;
-		buf[len] = '\0';
-		for (char *p = buf, *e; (e = strstr(p, "\r\n")) != NULL;
-		     p = e + 2)
-			if (e - p >= 4 && p[3] == ' ' && e[2] == '\0')
-				return atoi(p);
-	}
-	fail_msg("no reply to %s", line ? line : "(connect)");
-	return -1;
-}
-
-static int
-tlh_connect(struct spfx *f, struct tlh *x)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	assert_int_equal(
-	    connect(fd, (const struct sockaddr *)&x->sa, sizeof(x->sa)), 0);
-	assert_int_equal(tlh_chat(f, fd, NULL), 220);
-	return fd;
-}
 
 #define TLH_MAIL "MAIL FROM:<a@s.test>\r\n"
 #define TLH_RCPT "RCPT TO:<b@d.test>\r\n"
@@ -186,11 +101,12 @@ test_hint_steps(void **state)
 	spfx_open(f);
 	for (size_t c = 0; c < nitems(tlh_cases); c++) {
 		const struct tlh_case *k = &tlh_cases[c];
-		struct tlh x;
+		struct lfx x;
 		int fd, code;
 
-		tlh_start(f, &x, k->trusted ? "127.0.0.0/8" : "10.0.0.0/8");
-		fd = tlh_connect(f, &x);
+		lfx_start(f, &x, "t.test",
+			  k->trusted ? "127.0.0.0/8" : "10.0.0.0/8");
+		fd = lfx_connect(f, &x);
 		if (spool_hints(f->sp) != k->at_connect)
 			fail_msg("%s: %u hints at connect", k->name,
 				 spool_hints(f->sp));
@@ -205,7 +121,7 @@ test_hint_steps(void **state)
 						 k->name);
 				break;
 			}
-			code = tlh_chat(f, fd, k->step[i].line);
+			code = lfx_chat(f, fd, k->step[i].line);
 			if (code != k->step[i].code)
 				fail_msg("%s: step %zu: %d", k->name, i, code);
 			if (spool_hints(f->sp) != k->step[i].hints)
@@ -216,7 +132,7 @@ test_hint_steps(void **state)
 			close(fd);
 		if (tlh_settle(f) != 0)
 			fail_msg("%s: hints left", k->name);
-		tlh_stop(f, &x);
+		lfx_stop(f, &x);
 	}
 	assert_int_equal(spool_stats(f->sp)->messages, 1);
 }
@@ -230,39 +146,39 @@ test_wait_for_fresh_session(void **state)
 	struct spool_txn t = {0};
 	struct spfx_cres c;
 	uint64_t batches;
-	struct tlh x;
+	struct lfx x;
 	int fd;
 
 	f->o.commit_delay_us = 200000; /* 200 ms: unmistakable */
 	spfx_open(f);
-	tlh_start(f, &x, "127.0.0.0/8");
-	fd = tlh_connect(f, &x);
+	lfx_start(f, &x, "t.test", "127.0.0.0/8");
+	fd = lfx_connect(f, &x);
 	batches = spool_stats(f->sp)->batches;
 	spfx_submit(f, &t, &c, 1, 100, 1);
 	spfx_run_ms(f, 20);
 	assert_int_equal(c.calls, 0);
 	assert_int_equal(spool_stats(f->sp)->waits, 1);
-	assert_int_equal(tlh_chat(f, fd, "EHLO c.test\r\n"), 250);
-	assert_int_equal(tlh_chat(f, fd, TLH_MAIL), 250);
-	assert_int_equal(tlh_chat(f, fd, TLH_RCPT), 250);
-	assert_int_equal(tlh_chat(f, fd, "DATA\r\n"), 354);
+	assert_int_equal(lfx_chat(f, fd, "EHLO c.test\r\n"), 250);
+	assert_int_equal(lfx_chat(f, fd, TLH_MAIL), 250);
+	assert_int_equal(lfx_chat(f, fd, TLH_RCPT), 250);
+	assert_int_equal(lfx_chat(f, fd, "DATA\r\n"), 354);
 	assert_int_equal(c.calls, 0);
-	assert_int_equal(tlh_chat(f, fd, TLH_MSG), 250);
+	assert_int_equal(lfx_chat(f, fd, TLH_MSG), 250);
 	assert_int_equal(c.calls, 1);
 	assert_int_equal(c.err, 0);
 	assert_int_equal(spool_stats(f->sp)->batches, batches + 1);
-	assert_int_equal(tlh_chat(f, fd, "QUIT\r\n"), 221);
+	assert_int_equal(lfx_chat(f, fd, "QUIT\r\n"), 221);
 	close(fd);
-	tlh_stop(f, &x);
+	lfx_stop(f, &x);
 }
 
 /* Connected, banner read, EHLO answered. */
 static int
-tlh_ehlo(struct spfx *f, struct tlh *x)
+tlh_ehlo(struct spfx *f, struct lfx *x)
 {
-	int fd = tlh_connect(f, x);
+	int fd = lfx_connect(f, x);
 
-	assert_int_equal(tlh_chat(f, fd, "EHLO c.test\r\n"), 250);
+	assert_int_equal(lfx_chat(f, fd, "EHLO c.test\r\n"), 250);
 	return fd;
 }
 
@@ -339,11 +255,11 @@ static void
 test_listener_hints(void **state)
 {
 	SPFX();
-	struct tlh x;
+	struct lfx x;
 	int fds[50], code;
 
 	spfx_open(f);
-	tlh_start(f, &x, "127.0.0.0/8");
+	lfx_start(f, &x, "t.test", "127.0.0.0/8");
 	for (size_t c = 0; c < nitems(tlh_sess_cases); c++) {
 		const struct tlh_sess_case *k = &tlh_sess_cases[c];
 		int fd = tlh_ehlo(f, &x);
@@ -358,7 +274,7 @@ test_listener_hints(void **state)
 				spfx_run_ms(f, 5);
 				continue;
 			}
-			code = tlh_chat(f, fd, k->step[i].line);
+			code = lfx_chat(f, fd, k->step[i].line);
 			if (code != k->step[i].code)
 				fail_msg("%s: step %zu: %d", k->name, i, code);
 		}
@@ -366,7 +282,7 @@ test_listener_hints(void **state)
 			fail_msg("%s: %u hints, want %u", k->name,
 				 spool_hints(f->sp), k->during);
 		if (k->end != NULL &&
-		    (code = tlh_chat(f, fd, k->end)) != k->end_code)
+		    (code = lfx_chat(f, fd, k->end)) != k->end_code)
 			fail_msg("%s: end: %d", k->name, code);
 		/* RSET, EHLO and QUIT drop the hint at once */
 		if (k->end != NULL && code != 421 && spool_hints(f->sp) != 0)
@@ -381,13 +297,13 @@ test_listener_hints(void **state)
 	/* Fifty sessions in a transaction at once, then all dropped. */
 	for (size_t i = 0; i < nitems(fds); i++) {
 		fds[i] = tlh_ehlo(f, &x);
-		assert_int_equal(tlh_chat(f, fds[i], TLH_MAIL), 250);
+		assert_int_equal(lfx_chat(f, fds[i], TLH_MAIL), 250);
 	}
 	assert_int_equal(spool_hints(f->sp), nitems(fds));
 	for (size_t i = 0; i < nitems(fds); i++)
 		close(fds[i]);
 	assert_int_equal(tlh_settle(f), 0);
-	tlh_stop(f, &x);
+	lfx_stop(f, &x);
 }
 
 int

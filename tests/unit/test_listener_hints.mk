@@ -7,4 +7,5 @@ test_listener_hints_SRCS := store/spool.c store/spool_index.c store/spool_txn.c 
 	src/fsutil.c src/smtp_server.c src/smtp_server_cmd.c \
 	src/smtp_server_out.c src/smtp_server_io.c src/smtp_server_tls.c src/tls.c src/tls_ctx.c \
 	src/tls_cache.c src/smtp_parse.c src/smtp_path.c src/smtp_data.c \
-	tests/unit/spool_fixture.c tests/unit/ring_fixture.c
+	tests/unit/spool_fixture.c tests/unit/ring_fixture.c \
+	tests/unit/listener_fixture.c
