@@ -337,6 +337,30 @@ daemon_reload_bindings(struct daemon *d, const struct config *cfg)
 	bnd_mover_run(&d->mover, cfg->listener.binding);
 }
 
+/* [redis] cluster_lease_ttl and cluster_unreachable, while d->cfg is the
+ * old configuration (the rest of [redis] waits for a restart). */
+static void
+daemon_reload_cluster(struct daemon *d, const struct config *cfg)
+{
+	const struct config_redis *o = &d->cfg->redis, *n = &cfg->redis;
+	int err;
+
+	if (o->cluster_lease_ttl_ms == n->cluster_lease_ttl_ms &&
+	    o->cluster_unreachable == n->cluster_unreachable)
+		return;
+	err = rlease_reconfigure(d->rl, (unsigned)n->cluster_lease_ttl_ms,
+				 n->cluster_unreachable);
+	if (err < 0) {
+		log_err("cluster limits: reload refused: %s", strerror(-err));
+		return;
+	}
+	log_info("cluster limits: lease TTL %" PRIu64 " ms -> %" PRIu64
+		 " ms, unreachable %s -> %s",
+		 o->cluster_lease_ttl_ms, n->cluster_lease_ttl_ms,
+		 config_cluster_unreachable_str(o->cluster_unreachable),
+		 config_cluster_unreachable_str(n->cluster_unreachable));
+}
+
 void
 daemon_reconfigure(struct daemon *d, const struct config *cfg)
 {
@@ -346,6 +370,7 @@ daemon_reconfigure(struct daemon *d, const struct config *cfg)
 	daemon_reload_bindings(d, cfg);
 	dlv_dns_opts(cfg, &dno);
 	(void)dns_reconfigure(d->dlv->dns, &dno); /* logs what changed */
+	daemon_reload_cluster(d, cfg);
 	d->cfg = cfg;
 	listener_set_config(d->lst, cfg);
 	dlv_set_config(d->dlv, cfg);

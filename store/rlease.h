@@ -82,6 +82,18 @@ int rlease_new(const struct rlease_opts *o, struct rlease **rl_r) ATTR_WUR;
  */
 void rlease_stop(struct rlease *rl);
 void rlease_free(struct rlease *rl);
+/*
+ * Reload: ttl_ms (0: RLEASE_TTL_MS, else at least 300) is sent with every
+ * acquire, renewal and node count from now on (leases held keep the
+ * expiry they have until their next renewal), and the renewal period
+ * becomes ttl/3 (a round due later than one new period from now is
+ * moved to it).  fallback decides from the next time Redis cannot grant;
+ * a switch to LOCAL pokes the domains CLOSED refused, so they ask again
+ * now.  Returns 0 (also for rl NULL), or -EINVAL
+ * for a bad value (nothing changed).
+ */
+int rlease_reconfigure(struct rlease *rl, unsigned ttl_ms,
+		       enum config_cluster_unreachable fallback) ATTR_WUR;
 /* Redis came up: renew (re-back leases taken locally) and poke every
  * domain refused while it was away. */
 void rlease_on_up(struct rlease *rl);

@@ -125,12 +125,10 @@ rl_timer(struct timer *t)
 		  ring_now(rl->ring) + rl->period_ns);
 }
 
-void
-rlease_on_up(struct rlease *rl)
+/* Poke every domain the closed fallback refused, so it asks again now. */
+static void
+rl_poke_starved(struct rlease *rl)
 {
-	if (rl == NULL || rl->stopped)
-		return;
-	(void)rlease_renew(rl);
 	for (size_t i = 0; i < rl->nb; i++)
 		for (struct rl_group *g = rl->b[i]; g; g = g->next)
 			if (g->starved) {
@@ -140,7 +138,59 @@ rlease_on_up(struct rlease *rl)
 			}
 }
 
+void
+rlease_on_up(struct rlease *rl)
+{
+	if (rl == NULL || rl->stopped)
+		return;
+	(void)rlease_renew(rl);
+	rl_poke_starved(rl);
+}
+
 /* ---- life cycle ---------------------------------------------------------- */
+
+/* Whether ttl_ms (0: the default) and fb are values rlease can run on. */
+static bool
+rl_opts_ok(unsigned ttl_ms, enum config_cluster_unreachable fb)
+{
+	return (unsigned)fb < CONFIG_CLUSTER__COUNT &&
+	       (ttl_ms == 0 || ttl_ms >= 300);
+}
+
+/* The TTL sent from now on (0: the default) and the renewal period. */
+static void
+rl_set_ttl(struct rlease *rl, unsigned ttl_ms)
+{
+	rl->o.ttl_ms = ttl_ms ? ttl_ms : RLEASE_TTL_MS;
+	rl->period_ns = (int64_t)rl->o.ttl_ms / 3 * 1000000;
+}
+
+int
+rlease_reconfigure(struct rlease *rl, unsigned ttl_ms,
+		   enum config_cluster_unreachable fallback)
+{
+	int64_t when;
+
+	if (rl == NULL)
+		return 0;
+	if (!rl_opts_ok(ttl_ms, fallback))
+		return -EINVAL;
+	rl_set_ttl(rl, ttl_ms);
+	/* A shorter TTL: a round due at the old period would come after
+	 * leases acquired with the new one lapsed; bring it forward. */
+	if (rl->ring != NULL && !rl->stopped && timer_armed(&rl->tm)) {
+		when = ring_now(rl->ring) + rl->period_ns;
+		if (when < rl->tm.when)
+			timer_arm(ring_timers(rl->ring), &rl->tm, when);
+	}
+	if (fallback != rl->o.fallback) {
+		rl->o.fallback = fallback;
+		/* Refused by closed: local may allow them now. */
+		if (fallback == CONFIG_CLUSTER_LOCAL && !rl->stopped)
+			rl_poke_starved(rl);
+	}
+	return 0;
+}
 
 int
 rlease_new(const struct rlease_opts *o, struct rlease **rl_r)
@@ -150,17 +200,14 @@ rlease_new(const struct rlease_opts *o, struct rlease **rl_r)
 	int err;
 
 	*rl_r = NULL;
-	if (o->rds == NULL || (unsigned)o->fallback >= CONFIG_CLUSTER__COUNT ||
-	    (o->ttl_ms != 0 && o->ttl_ms < 300))
+	if (o->rds == NULL || !rl_opts_ok(o->ttl_ms, o->fallback))
 		return -EINVAL;
 	rl = xcalloc(1, sizeof(*rl));
 	rl->ring = o->ring;
 	rl->rds = o->rds;
 	rl->o = *o;
-	if (rl->o.ttl_ms == 0)
-		rl->o.ttl_ms = RLEASE_TTL_MS;
 	rl->o.node_id = NULL;
-	rl->period_ns = (int64_t)rl->o.ttl_ms / 3 * 1000000;
+	rl_set_ttl(rl, o->ttl_ms);
 	rl->nodes = 1;
 	if (getrandom(&inst, sizeof(inst), GRND_NONBLOCK) != sizeof(inst))
 		inst = (uint32_t)getpid() ^ (uint32_t)ring_wall_ms();

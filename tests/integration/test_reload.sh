@@ -10,7 +10,8 @@
 # resume`.  Then 20 bindings are added over 5 reloads (more than the
 # spare slots: the tables grow) while mail waits on them, and each
 # message leaves from its own binding; [dns] timeout, tries and cache_size
-# changes are applied by a reload.
+# changes are applied by a reload, and so are [redis] cluster_lease_ttl
+# and cluster_unreachable.
 cd "$(dirname "$0")/../.." || exit 1
 source tests/integration/lib.sh
 
@@ -215,6 +216,17 @@ t_check "SIGHUP with a bad file: the running configuration is kept" \
 $SEND "$LPORT" a@sender.test r3@example.test
 t_check "after a refused reload: still delivered the new way" wait_log \
 	'ev("delivered", "r3@example.test")' 20
+
+# ---- [redis] cluster_lease_ttl and cluster_unreachable apply on reload ----
+write_conf "$DNS_PORT" 127.0.0.4 after.test "$(grow_extra 5
+	printf '[redis]\ncluster_lease_ttl = 6s\ncluster_unreachable = local\n')"
+kill -HUP $MTA_PID
+t_check "SIGHUP: new cluster lease TTL and unreachable policy applied" \
+	wait_text "$T_DIR/rl.log" \
+	"cluster limits: lease TTL 15000 ms -> 6000 ms, unreachable closed -> local"
+$SEND "$LPORT" a@sender.test r5@example.test
+t_check "after the cluster reload: still delivered" wait_log \
+	'ev("delivered", "r5@example.test")' 20
 
 t_case "ringmta stops cleanly"
 t_stop $MTA_PID
