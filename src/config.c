@@ -319,14 +319,14 @@ static void
 config_line(struct config_parse *p, const char *ln, size_t n, char *out,
 	    size_t outlen)
 {
-	char tmp[INI_MAX_LINE + 1];
+	char tmp[CONFIG_LINE_MAX + 1];
 	size_t i = 0, eq, ne;
 
 	if (n + 3 > outlen || n >= sizeof(tmp)) {
 		config_err(p, p->line,
 			   "line too long (%zu bytes; the limit is "
 			   "%zu)",
-			   n, MIN(outlen, sizeof(tmp)) - 3);
+			   n, MIN(outlen - 3, sizeof(tmp) - 1));
 		return;
 	}
 	for (size_t j = 0; j < n; j++) {
@@ -453,6 +453,14 @@ config_load_buf(const char *name, const char *buf, size_t len,
 	p->sec = -1;
 	p->err0 = errs->n;
 	config_defaults(cfg);
+	/* libinih's line buffer: Debian builds it with runtime settings and
+	 * a 200-byte stack buffer by default; a heap buffer of our size lets
+	 * a line hold a 253-byte host name or a long list (config_line
+	 * still refuses longer ones by name and line). */
+	ini_use_stack = false;
+	ini_allow_realloc = false;
+	ini_max_line = CONFIG_LINE_MAX + 3;
+	ini_initial_alloc = CONFIG_LINE_MAX + 3;
 	rc = ini_parse_stream(config_reader, p, config_on_kv, p);
 	if (rc != 0 && p->nerrs == 0)
 		config_err(p, rc > 0 ? (uint32_t)rc : 0, "%s",

@@ -17,6 +17,8 @@
 #include "config.h"
 
 #define CONFIG_KEY_MAX 48 /* longest key name the reader accepts */
+#define CONFIG_LINE_MAX                                                        \
+	4093 /* bytes per line, EOL not counted (config_load_buf) */
 
 enum config_type {
 	CONFIG_T_DURATION = 0, /* uint64_t ms */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_int.h"
 #include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,14 +31,14 @@ fuzz_config_dump(const struct config *cfg, char **buf_r, size_t *len_r)
 		abort();
 }
 
-/* True if every line of s fits the reader's limit (197 bytes). */
+/* True if every line of s fits the reader's limit (CONFIG_LINE_MAX). */
 static int
 fuzz_config_lines_fit(const char *s)
 {
 	while (*s != '\0') {
 		size_t n = strcspn(s, "\n");
 
-		if (n > 197)
+		if (n > CONFIG_LINE_MAX)
 			return 0;
 		s += n + (s[n] == '\n');
 	}

@@ -22,8 +22,8 @@ struct lfx {
 	uint8_t last_id[SPOOL_ID_LEN]; /* the last one's id */
 };
 
-/* Start a listener on 127.0.0.1:0 with [server] hostname = hostname (the
- * caller keeps it alive; any length up to 253) and relay_networks = relay
+/* Start a listener on 127.0.0.1:0 with [server] hostname = hostname (any
+ * length up to 253: one config line holds it) and relay_networks = relay
  * (a CIDR list); fails the test on an error. */
 void lfx_start(struct spfx *f, struct lfx *x, const char *hostname,
 	       const char *relay);

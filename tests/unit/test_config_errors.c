@@ -278,28 +278,37 @@ test_many_errors(void **state)
 static void
 test_overlong_line(void **state)
 {
-	char text[20000], line[12000];
+	static char text[20000], line[12000], host[254];
 	struct config *cfg;
-	const char *w1[] = {"t.ini:2: line too long (198 bytes; the limit is "
-			    "197)",
+	const char *w1[] = {"t.ini:2: line too long (4094 bytes; the limit is "
+			    "4093)",
 			    "t.ini:3: unknown key 'x' in [tls]", NULL};
 	const char *w2[] = {"t.ini:2: line too long (10000 bytes; the limit "
-			    "is 197)",
+			    "is 4093)",
 			    NULL};
 
 	(void)state;
-	/* 197 bytes is fine (a key line and a comment). */
-	snprintf(text, sizeof(text), "[tls]\nciphers = %0187d\n;%0196d\n", 7,
+	/* 4,093 bytes is fine (a key line and a comment): far past libinih's
+	 * own 200-byte default, which config_load_buf lifts. */
+	snprintf(text, sizeof(text), "[tls]\nciphers = %04083d\n;%04092d\n", 7,
 		 7);
 	cfg = cfx_load_ok(text);
-	assert_int_equal(strlen(cfg->tls.ciphers), 187);
+	assert_int_equal(strlen(cfg->tls.ciphers), 4083);
 	config_free(cfg);
-	/* 198 bytes is an error naming the line, not a silent truncation;
+	/* A host name of 253 bytes (the longest DNS allows) on one line. */
+	for (size_t i = 0; i < 253; i++)
+		host[i] = (i % 64 == 63) ? '.' : 'a';
+	host[253] = '\0';
+	snprintf(text, sizeof(text), "[server]\nhostname = %s\n", host);
+	cfg = cfx_load_ok(text);
+	assert_string_equal(cfg->server.hostname, host);
+	config_free(cfg);
+	/* 4,094 bytes is an error naming the line, not a silent truncation;
 	 * the next line is still checked with the right number. */
-	snprintf(text, sizeof(text), "[tls]\nciphers = %0188d\nx = 1\n", 7);
+	snprintf(text, sizeof(text), "[tls]\nciphers = %04084d\nx = 1\n", 7);
 	cfx_expect_errors_buf(text, strlen(text), w1);
 	/* The same with CRLF: the CR does not count. */
-	snprintf(text, sizeof(text), "[tls]\r\nciphers = %0188d\r\nx = 1\r\n",
+	snprintf(text, sizeof(text), "[tls]\r\nciphers = %04084d\r\nx = 1\r\n",
 		 7);
 	cfx_expect_errors_buf(text, strlen(text), w1);
 	memset(line, 'a', 10000);
