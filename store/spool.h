@@ -245,8 +245,9 @@ void spool_txn_commit(struct spool_txn *txn, spool_commit_fn *cb, void *arg);
 void spool_txn_abort(struct spool_txn *txn);
 
 /*
- * Start a commit hint (idle h: zero it first; an active one is left as
- * it is).  The listener calls it when MAIL is accepted.  Never fails.
+ * Start a commit hint (idle h: zero it first; a live one is left as it
+ * is, a lapsed one begins again).  The listener calls it when a trusted
+ * session connects and when MAIL is accepted.  Never fails.
  */
 void spool_hint_begin(struct spool *sp, struct spool_hint *h);
 /* End a hint (committed, aborted, RSET, QUIT, session gone); safe on an

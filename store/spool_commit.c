@@ -433,9 +433,11 @@ spool_hint_roll(struct spool *sp)
 void
 spool_hint_begin(struct spool *sp, struct spool_hint *h)
 {
-	if (h->gen != 0)
-		return;
 	spool_hint_roll(sp);
+	/* A live hint stays; one that lapsed (its count already dropped by
+	 * the roll) begins again, e.g. at MAIL after a slow STARTTLS. */
+	if (h->gen != 0 && h->epoch >= sp->hint_epoch - 1)
+		return;
 	h->gen = ++sp->gen;
 	h->epoch = sp->hint_epoch;
 	sp->hints[h->epoch & 1]++;

@@ -220,7 +220,14 @@ test_commit_hints(void **state)
 	assert_int_equal(spool_hints(f->sp), 0);
 	spool_hint_begin(f->sp, &h); /* and it can be used again */
 	assert_int_equal(spool_hints(f->sp), 1);
+	/* A hint that lapsed without an end (a trusted session slow to say
+	 * MAIL) counts again when it is begun again. */
+	spfx_run_ms(f, 2 * SPOOL_HINT_TTL_MS + 10);
+	assert_int_equal(spool_hints(f->sp), 0);
+	spool_hint_begin(f->sp, &h);
+	assert_int_equal(spool_hints(f->sp), 1);
 	spool_hint_end(f->sp, &h);
+	assert_int_equal(spool_hints(f->sp), 0);
 
 	/* SPOOL_DELAY_OFF: a hint never holds a batch back. */
 	f->o.commit_delay_us = SPOOL_DELAY_OFF;
