@@ -3,9 +3,11 @@
  * connection.h: opening outbound connections for a (domain, binding) pair
  * (the seed's contract, DESIGN.md "The seed's contract").
  *
- * The maintainer calls initiate_connection_smtp(dr, binding, now) (or
- * conn_open() with the cluster lease it holds, after conn_can_open()) when
- * a domain wants one more connection from binding slot `binding`.  It checks
+ * The maintainer calls conn_open(dr, binding, now, lease) (lease 0 without
+ * cluster limits; with them after conn_can_open() said yes) when a domain
+ * wants one more connection from binding slot `binding`;
+ * initiate_connection_smtp(dr, binding, now) is the seed's form of it,
+ * with no lease.  It checks
  * the binding and the domain, makes sure the MX set is known (starting the
  * lookup if not), calls initiate_connection() with the SMTP callbacks, and
  * takes the CONN_ACTION_* actions carried by a failure.  "Staging" a

@@ -345,6 +345,8 @@ daemon_reload_cluster(struct daemon *d, const struct config *cfg)
 	const struct config_redis *o = &d->cfg->redis, *n = &cfg->redis;
 	int err;
 
+	if (d->rl == NULL) /* no Redis: no cluster limits to change */
+		return;
 	if (o->cluster_lease_ttl_ms == n->cluster_lease_ttl_ms &&
 	    o->cluster_unreachable == n->cluster_unreachable)
 		return;

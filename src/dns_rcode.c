@@ -3,13 +3,13 @@
  * dns_rcode.c: the RCODE of a resolver's error reply, noted on the query
  * it answers.  c-ares 1.18 ends a query whose every try got SERVFAIL,
  * NOTIMP or REFUSED with the status it starts with, ARES_ECONNREFUSED, as
- * if nothing listened (docs/DNS.md).  dns.c shows every reply it reads for
- * c-ares to dns_note_reply() (over TCP through a struct dns_tcp_stream,
- * which takes the 2-byte length prefixes off), and every query c-ares
- * writes to dns_note_query(): each try of a query forgets the RCODE of the
- * one before, an error reply marks the pending node of its question, and
- * the completion reports the reason of the last answer.  Reads only the
- * header and the question; no I/O, no c-ares.
+ * if nothing listened (docs/DNS.md).  dns_sock.c (c-ares's socket hooks)
+ * shows every reply it reads for c-ares to dns_note_reply() (over TCP through a
+ * struct dns_tcp_stream, which takes the 2-byte length prefixes off), and every
+ * query c-ares writes to dns_note_query(): each try of a query forgets the
+ * RCODE of the one before, an error reply marks the pending node of its
+ * question, and the completion reports the reason of the last answer.  Reads
+ * only the header and the question; no I/O, no c-ares.
  */
 #include <errno.h>
 #include <stdint.h>

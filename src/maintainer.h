@@ -30,8 +30,7 @@
 struct dlv;
 
 /* The safety net (delayed_queue_scan_interval): how often a domain whose
- * units wait without a session ticks, and at most how often it looks up
- * the age of newly queued units. */
+ * units wait without any session ticks (expiry runs from rcvd_min_ms). */
 #define MAINT_SCAN_INTERVAL_MS 15000
 
 /* Tick dr at the end of this loop turn (timers due "now"). */

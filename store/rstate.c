@@ -719,10 +719,12 @@ rstate_new(const struct rstate_opts *o, struct rstate **rs_r)
 		rs->last_round_ns = ring_now(rs->ring) - rs->interval_ns;
 		timer_arm(ring_timers(rs->ring), &rs->tm, ring_now(rs->ring));
 	}
-	/* Records queued before us (the replay) go out in the first round. */
-	rst_mark_all(rs);
+	/* Records queued before us (the replay) go out in the first round
+	 * (rstate_on_up marks them all too). */
 	if (rds_is_up(rs->rds))
 		rstate_on_up(rs);
+	else
+		rst_mark_all(rs);
 	*rs_r = rs;
 	return 0;
 }
