@@ -330,8 +330,10 @@ def bound_100k(row, probe_ms):
     a, b = row["ringmta"], row["postfix"]
     busy = a["rate"] * a["cpu_ms_per_1k"] / 1e6
     text = (f"In this run ringmta used {busy:.2f} CPU ({a['rate']:.0f} msg/s "
-            f"x {a['cpu_ms_per_1k']:.0f} ms per 1,000), so its one ring was "
-            "not the limit. Each of smtp-source's "
+            f"x {a['cpu_ms_per_1k']:.0f} ms per 1,000), "
+            + ("so its one ring was not the limit. " if busy < 0.9 else
+               "close to its one ring's ceiling. ")
+            + "Each of smtp-source's "
             f"{W1_SESSIONS} sessions has one message in flight and waits for "
             "its 250")
     if a.get("dot_p50"):
@@ -341,10 +343,10 @@ def bound_100k(row, probe_ms):
                  f"{bound:,.0f} msg/s bounds this load before the upload "
                  "and the other round trips are counted")
     if probe_ms:
-        text += (f"; the commit inside that wait is one write + fdatasync of "
-                 f"the sessions' messages together, {probe_ms:.2f} ms for "
-                 f"{W1_SESSIONS} x 100 KiB on this file system (measured in "
-                 "this run)")
+        text += (f"; inside that wait is the commit: a write + fdatasync of "
+                 f"{W1_SESSIONS} x 100 KiB (every session's message at once, "
+                 f"more than the run's average batch) takes {probe_ms:.2f} ms "
+                 "on this file system (measured in this run)")
     text += (f". 10x Postfix would be {10 * b['rate']:,.0f} msg/s. A ring per "
              "core would add CPU where CPU is not short and would not shorten "
              "the commit or the round trips, so it was not built; what "
